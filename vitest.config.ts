@@ -5,6 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     testTimeout: 60_000,
+    globalSetup: ["test/helpers/globalSetup.ts"],
     hookTimeout: 120_000,
     projects: [
       {

@@ -125,7 +125,7 @@ export class HttpCodeGenerator implements CodeGenerator {
       this.endpoints.set(name, base.trim().replace(/\/+$/, "") + GENERATED_CODE_PATH);
     }
     this.fetchImpl = opts.fetchImpl ?? globalThis.fetch;
-    this.connectTimeoutMs = positiveInt("connectTimeoutMs", opts.connectTimeoutMs ?? 5000);
+    this.connectTimeoutMs = positiveInt("connectTimeoutMs", opts.connectTimeoutMs ?? 60_000);
     this.totalTimeoutMs = positiveInt("totalTimeoutMs", opts.totalTimeoutMs ?? 120_000);
     this.retries = positiveInt("retries", opts.retries ?? 3, true);
     this.backoffBaseMs = positiveInt("backoffBaseMs", opts.backoffBaseMs ?? 100, true);
@@ -180,6 +180,7 @@ export class HttpCodeGenerator implements CodeGenerator {
     throw new CodeGenError(
       `Failed to generate translation code: code generator ${codegen} did not answer ` +
         `after ${attempts} attempt${attempts === 1 ? "" : "s"} (${describeError(lastError)})`,
+      503,
     );
   }
 
@@ -258,6 +259,7 @@ export class HttpCodeGenerator implements CodeGenerator {
   private tooLarge(): CodeGenError {
     return new CodeGenError(
       `Failed to generate translation code: the code generator's answer exceeds ${this.maxResponseBytes} bytes`,
+      502,
     );
   }
 
@@ -268,6 +270,7 @@ export class HttpCodeGenerator implements CodeGenerator {
     const malformed = (why: string) =>
       new CodeGenError(
         `Failed to generate translation code: malformed answer from code generator ${codegen} (${why})`,
+        502,
       );
     let parts: MultipartPart[];
     try {

@@ -1,0 +1,157 @@
+// Opens the database: Postgres through a pg.Pool (DATABASE_URL), or embedded PGlite under DATA_DIR.
+// Prisma (driver adapters) serves ordinary reads and writes; `sql` is the same connection pool used
+// directly for the set-based hot paths (bulk file inserts with unnest, group-committed file-complete).
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { AppError } from "../../domain/errors.js";
+import { PrismaClient } from "../../generated/prisma/client.js";
+import { applyMigrations } from "./migrate.js";
+
+export interface Sql {
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface SqlDb extends Sql {
+  /** Runs fn in one transaction (READ COMMITTED); commits when it resolves, rolls back when it throws. */
+  transaction<R>(fn: (tx: Sql) => Promise<R>): Promise<R>;
+}
+
+export interface Database {
+  readonly kind: "postgres" | "pglite";
+  readonly prisma: PrismaClient;
+  readonly sql: SqlDb;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** postgresql:// URL; when absent, PGlite. */
+  url?: string;
+  /** PGlite data directory; "memory://" (or undefined with inMemory) keeps it in memory. */
+  dataDir?: string;
+  poolSize?: number;
+  migrate?: boolean;
+  log?: (msg: string) => void;
+  onPoolError?: (err: Error) => void;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  return opts.url ? openPostgres(opts.url, opts) : openPglite(opts);
+}
+
+async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
+  if (opts.migrate !== false) await applyMigrations({ kind: "postgres", url }, { log: opts.log });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    // Timestamps are stored naive in UTC (upstream); every session works in UTC.
+    options: "-c timezone=UTC",
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection (database restart) must never crash the process.
+  pool.on("error", (err) => opts.onPoolError?.(err));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const sql: SqlDb = {
+    async query<T>(text: string, params?: unknown[]) {
+      const r = await pool.query(text, params as unknown[]);
+      return r.rows as T[];
+    },
+    async transaction<R>(fn: (tx: Sql) => Promise<R>) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query("BEGIN");
+        const tx: Sql = {
+          async query<T>(text: string, params?: unknown[]) {
+            return (await client.query(text, params as unknown[])).rows as T[];
+          },
+        };
+        const out = await fn(tx);
+        await client.query("COMMIT");
+        return out;
+      } catch (e) {
+        try {
+          await client.query("ROLLBACK");
+        } catch {
+          broken = true;
+        }
+        throw e;
+      } finally {
+        client.release(broken);
+      }
+    },
+  };
+  return {
+    kind: "postgres",
+    prisma,
+    sql,
+    async ping() {
+      await pool.query("SELECT 1");
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function openPglite(opts: OpenOptions): Promise<Database> {
+  const dir = opts.dataDir ?? "memory://";
+  if (!dir.startsWith("memory://")) mkdirSync(resolve(dir), { recursive: true });
+  const db = new PGlite(dir.startsWith("memory://") ? undefined : resolve(dir));
+  await db.waitReady;
+  await db.exec("SET TIME ZONE 'UTC'");
+  if (opts.migrate !== false) await applyMigrations({ kind: "pglite", db }, { log: opts.log });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  const sql: SqlDb = {
+    async query<T>(text: string, params?: unknown[]) {
+      return (await db.query<T>(text, params)).rows;
+    },
+    async transaction<R>(fn: (tx: Sql) => Promise<R>) {
+      return db.transaction(async (t) =>
+        fn({
+          async query<T>(text: string, params?: unknown[]) {
+            return (await t.query<T>(text, params)).rows;
+          },
+        }),
+      );
+    },
+  };
+  return {
+    kind: "pglite",
+    prisma,
+    sql,
+    async ping() {
+      await db.query("SELECT 1");
+    },
+    async close() {
+      await prisma.$disconnect();
+      await db.close();
+    },
+  };
+}
+
+const TRANSIENT_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03"]);
+
+/** Connection-level failures (database down or restarting), as opposed to errors in a statement. */
+export function isTransientDbError(e: unknown): boolean {
+  if (!e || typeof e !== "object") return false;
+  const err = e as { code?: string; message?: string; cause?: unknown };
+  if (err.code && (TRANSIENT_CODES.has(err.code) || err.code.startsWith("08"))) return true;
+  const msg = err.message ?? "";
+  if (
+    /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection|the database system is (starting up|shutting down)|timeout exceeded when trying to connect/i.test(
+      msg,
+    )
+  )
+    return true;
+  return err.cause !== undefined && err.cause !== e ? isTransientDbError(err.cause) : false;
+}
+
+export const databaseUnavailable = () =>
+  new AppError("database_unavailable", "The database is unavailable; please retry shortly.", 503);

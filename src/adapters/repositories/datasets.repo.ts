@@ -1,0 +1,184 @@
+// SQL about `datasets` and `files`. File rows are written set-based (INSERT … SELECT unnest), since
+// DID finders stream tens of thousands of them.
+import type { Dataset, DatasetFile } from "../../generated/prisma/client.js";
+import type { DatasetLookupStatus } from "../../domain/status.js";
+import type { Database, Sql } from "../db/database.js";
+
+export interface LockedDataset {
+  id: number;
+  name: string;
+  lookup_status: DatasetLookupStatus;
+  did_finder: string;
+  stale: boolean;
+}
+
+export interface FileEntry {
+  paths: string;
+  adler32: string | null;
+  fileSize: number;
+  fileEvents: number;
+}
+
+export class DatasetsRepo {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * The live (non-stale) dataset of that name, created when missing, locked FOR UPDATE so that concurrent
+   * submits of one DID serialise on it and share one lookup (contract §3.4).
+   */
+  async lockOrCreateForDid(tx: Sql, name: string, scheme: string): Promise<LockedDataset> {
+    await tx.query(
+      `INSERT INTO datasets (name, last_used, last_updated, did_finder, n_files, size, events, lookup_status, stale)
+       VALUES ($1, now(), now(), $2, 0, 0, 0, 'created', false)
+       ON CONFLICT (name) WHERE stale IS FALSE DO NOTHING`,
+      [name, scheme],
+    );
+    const rows = await tx.query<LockedDataset>(
+      `UPDATE datasets SET last_used = now() WHERE name = $1 AND stale IS FALSE
+       RETURNING id, name, lookup_status, did_finder, stale`,
+      [name],
+    );
+    return rows[0]!;
+  }
+
+  /** A file-list dataset: complete from birth, one file row per path (contract §3.4 from_file_list). */
+  async lockOrCreateForFileList(tx: Sql, name: string, paths: readonly string[]): Promise<LockedDataset> {
+    const created = await tx.query<{ id: number }>(
+      `INSERT INTO datasets (name, last_used, last_updated, did_finder, n_files, size, events, lookup_status, stale)
+       VALUES ($1, now(), now(), 'user', $2, 0, 0, 'complete', false)
+       ON CONFLICT (name) WHERE stale IS FALSE DO NOTHING RETURNING id`,
+      [name, paths.length],
+    );
+    if (created[0]) {
+      await tx.query(
+        `INSERT INTO files (dataset_id, adler32, file_size, file_events, paths)
+         SELECT $1, 'xxx', 0, 0, p FROM unnest($2::text[]) WITH ORDINALITY AS t(p, ord) ORDER BY ord`,
+        [created[0].id, paths],
+      );
+    }
+    const rows = await tx.query<LockedDataset>(
+      `UPDATE datasets SET last_used = now() WHERE name = $1 AND stale IS FALSE
+       RETURNING id, name, lookup_status, did_finder, stale`,
+      [name],
+    );
+    return rows[0]!;
+  }
+
+  async lockById(tx: Sql, id: number): Promise<LockedDataset | null> {
+    const rows = await tx.query<LockedDataset>(
+      "SELECT id, name, lookup_status, did_finder, stale FROM datasets WHERE id = $1 FOR UPDATE",
+      [id],
+    );
+    return rows[0] ?? null;
+  }
+
+  async markLooking(tx: Sql, id: number): Promise<void> {
+    await tx.query(
+      "UPDATE datasets SET lookup_status = 'looking', lookup_published_at = NULL, last_updated = now() WHERE id = $1",
+      [id],
+    );
+  }
+
+  async markLookupPublished(id: number): Promise<void> {
+    await this.db.sql.query("UPDATE datasets SET lookup_published_at = now() WHERE id = $1", [id]);
+  }
+
+  /** Live datasets whose lookup was decided but never confirmed by the broker. */
+  async unpublishedLookups(): Promise<Array<{ id: number; name: string; did_finder: string }>> {
+    return this.db.sql.query(
+      `SELECT id, name, did_finder FROM datasets
+       WHERE lookup_status = 'looking' AND lookup_published_at IS NULL AND stale IS FALSE ORDER BY id`,
+    );
+  }
+
+  async countFiles(tx: Sql, datasetId: number): Promise<number> {
+    const rows = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM files WHERE dataset_id = $1", [
+      datasetId,
+    ]);
+    return rows[0]!.n;
+  }
+
+  async insertFiles(tx: Sql, datasetId: number, files: readonly FileEntry[]): Promise<number> {
+    if (files.length === 0) return 0;
+    const rows = await tx.query<{ n: number }>(
+      `WITH ins AS (
+         INSERT INTO files (dataset_id, adler32, file_size, file_events, paths)
+         SELECT $1, a, s, e, p FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
+           WITH ORDINALITY AS t(p, a, s, e, ord) ORDER BY ord
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM ins`,
+      [
+        datasetId,
+        files.map((f) => f.paths),
+        files.map((f) => f.adler32),
+        files.map((f) => f.fileSize),
+        files.map((f) => f.fileEvents),
+      ],
+    );
+    return rows[0]!.n;
+  }
+
+  async markComplete(tx: Sql, id: number, s: { files: number; events: number; bytes: number }): Promise<void> {
+    await tx.query(
+      `UPDATE datasets SET lookup_status = 'complete', n_files = $2, events = $3, size = $4, last_updated = now()
+       WHERE id = $1`,
+      [id, s.files, s.events, s.bytes],
+    );
+  }
+
+  async markFailed(tx: Sql, id: number, errorType: string): Promise<void> {
+    await tx.query(
+      "UPDATE datasets SET lookup_status = $2, stale = true, last_updated = now() WHERE id = $1",
+      [id, errorType],
+    );
+  }
+
+  /** Files of a dataset after a given id, in id order (the dispatcher's outbox read). */
+  async filesAfter(datasetId: number, afterId: number, limit: number): Promise<Array<{ id: number; paths: string }>> {
+    return this.db.sql.query(
+      "SELECT id, paths FROM files WHERE dataset_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+      [datasetId, afterId, limit],
+    );
+  }
+
+  /** Files up to a watermark that have no result for the request yet (re-published after a broker restart). */
+  async filesWithoutResult(
+    datasetId: number,
+    requestId: string,
+    afterId: number,
+    throughId: number,
+    limit: number,
+  ): Promise<Array<{ id: number; paths: string }>> {
+    return this.db.sql.query(
+      `SELECT f.id, f.paths FROM files f
+       WHERE f.dataset_id = $1 AND f.id > $3 AND f.id <= $4
+         AND NOT EXISTS (SELECT 1 FROM transform_result r WHERE r.request_id = $2 AND r.file_id = f.id)
+       ORDER BY f.id LIMIT $5`,
+      [datasetId, requestId, afterId, throughId, limit],
+    );
+  }
+
+  async list(opts: { didFinder?: string; showDeleted: boolean }): Promise<Dataset[]> {
+    return this.db.prisma.dataset.findMany({
+      where: {
+        ...(opts.didFinder ? { didFinder: opts.didFinder } : {}),
+        ...(opts.showDeleted ? {} : { stale: false }),
+      },
+      orderBy: { id: "asc" },
+    });
+  }
+
+  async get(id: number): Promise<Dataset | null> {
+    return this.db.prisma.dataset.findUnique({ where: { id } });
+  }
+
+  async files(id: number): Promise<DatasetFile[]> {
+    return this.db.prisma.datasetFile.findMany({ where: { datasetId: id }, orderBy: { id: "asc" } });
+  }
+
+  /** Soft delete; false when the dataset was already stale. */
+  async markStale(id: number): Promise<boolean> {
+    const r = await this.db.prisma.dataset.updateMany({ where: { id, stale: false }, data: { stale: true } });
+    return r.count === 1;
+  }
+}

@@ -1,0 +1,200 @@
+// All SQL about `requests` rows. Counters and status change only through conditional statements, so
+// concurrent callers (and replicas) cannot complete a request twice (contract A.11).
+import type { TransformRequest, User } from "../../generated/prisma/client.js";
+import type { Sql } from "../db/database.js";
+import type { Database } from "../db/database.js";
+import type { TransformStatusName } from "../../domain/status.js";
+
+export type RequestRecord = TransformRequest & { user?: Pick<User, "id" | "name"> | null };
+
+export interface NewRequest {
+  requestId: string;
+  title: string | null;
+  did: string;
+  didId: number;
+  selection: string;
+  treeName: string | null;
+  image: string;
+  workers: number;
+  resultDestination: string;
+  resultFormat: string;
+  submittedBy: number | null;
+  files: number;
+  generatedCodeCm: string;
+  status: TransformStatusName;
+  appVersion: string;
+  codeGenImage: string;
+  transformerLanguage: string | null;
+  transformerCommand: string | null;
+}
+
+/** The few columns the dispatcher needs to publish a request's transform tasks. */
+export interface DispatchRow {
+  id: number;
+  request_id: string;
+  did_id: number;
+  status: TransformStatusName;
+  tasks_published_through: number;
+  result_destination: string;
+  result_format: string;
+}
+
+const NON_TERMINAL = "('submitted','pending_lookup','lookup','running')";
+
+export class RequestsRepo {
+  constructor(private readonly db: Database) {}
+
+  /** By UUID, or by integer primary key given as a numeric string (contract §2.3.3). */
+  async find(idOrUuid: string): Promise<RequestRecord | null> {
+    const where = /^\d{1,9}$/.test(idOrUuid) ? { id: Number(idOrUuid) } : { requestId: idOrUuid };
+    return this.db.prisma.transformRequest.findFirst({ where });
+  }
+
+  async list(opts: { submittedBy?: number; skip?: number; take?: number }): Promise<RequestRecord[]> {
+    return this.db.prisma.transformRequest.findMany({
+      where: opts.submittedBy === undefined ? {} : { submittedBy: opts.submittedBy },
+      orderBy: { id: "asc" },
+      skip: opts.skip,
+      take: opts.take,
+    });
+  }
+
+  async count(opts: { submittedBy?: number }): Promise<number> {
+    return this.db.prisma.transformRequest.count({
+      where: opts.submittedBy === undefined ? {} : { submittedBy: opts.submittedBy },
+    });
+  }
+
+  async insert(tx: Sql, r: NewRequest): Promise<number> {
+    const rows = await tx.query<{ id: number }>(
+      `INSERT INTO requests (request_id, title, submit_time, did, did_id, selection, tree_name, image, workers,
+         result_destination, result_format, submitted_by, files, generated_code_cm, status, app_version,
+         code_gen_image, transformer_language, transformer_command)
+       VALUES ($1,$2, now(), $3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14::transformstatus,$15,$16,$17,$18)
+       RETURNING id`,
+      [
+        r.requestId,
+        r.title,
+        r.did,
+        r.didId,
+        r.selection,
+        r.treeName,
+        r.image,
+        r.workers,
+        r.resultDestination,
+        r.resultFormat,
+        r.submittedBy,
+        r.files,
+        r.generatedCodeCm,
+        r.status,
+        r.appVersion,
+        r.codeGenImage,
+        r.transformerLanguage,
+        r.transformerCommand,
+      ],
+    );
+    return rows[0]!.id;
+  }
+
+  /**
+   * Moves a request to a terminal status if it is not terminal yet. Returns true only for the caller that
+   * made the transition, which therefore owns the shutdown (exactly once).
+   */
+  async finish(
+    tx: Sql,
+    requestId: string,
+    status: TransformStatusName,
+    failure: string | null = null,
+    onlyFrom: readonly TransformStatusName[] | null = null,
+  ): Promise<boolean> {
+    const from = onlyFrom ? `(${onlyFrom.map((s) => `'${s}'`).join(",")})` : NON_TERMINAL;
+    const rows = await tx.query(
+      `UPDATE requests SET status = $2::transformstatus, finish_time = now(),
+         failure_description = COALESCE($3, failure_description)
+       WHERE request_id = $1 AND status IN ${from} RETURNING id`,
+      [requestId, status, failure],
+    );
+    return rows.length === 1;
+  }
+
+  async lockByRequestId(tx: Sql, requestId: string): Promise<{ id: number; status: TransformStatusName } | null> {
+    const rows = await tx.query<{ id: number; status: TransformStatusName }>(
+      "SELECT id, status FROM requests WHERE request_id = $1 FOR UPDATE",
+      [requestId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Requests waiting on a dataset's lookup, locked in id order (contract §2.4.2 lock_awaiting_dataset). */
+  async lockAwaitingDataset(
+    tx: Sql,
+    datasetId: number,
+  ): Promise<Array<{ id: number; request_id: string; status: TransformStatusName; files: number; done: number }>> {
+    return tx.query(
+      `SELECT id, request_id, status, files, files_completed + files_failed AS done FROM requests
+       WHERE did_id = $1 AND status IN ('lookup','pending_lookup') ORDER BY id FOR UPDATE`,
+      [datasetId],
+    );
+  }
+
+  async dispatchRow(id: number): Promise<DispatchRow | null> {
+    const rows = await this.db.sql.query<DispatchRow>(
+      `SELECT id, request_id, did_id, status, tasks_published_through, result_destination, result_format
+       FROM requests WHERE id = $1`,
+      [id],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Requests whose transform tasks the dispatcher must keep published. */
+  async activeDispatchIds(): Promise<number[]> {
+    const rows = await this.db.sql.query<{ id: number }>(
+      "SELECT id FROM requests WHERE status IN ('lookup','running') ORDER BY id",
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async advanceWatermark(id: number, through: number): Promise<void> {
+    await this.db.sql.query(
+      "UPDATE requests SET tasks_published_through = GREATEST(tasks_published_through, $2) WHERE id = $1",
+      [id, through],
+    );
+  }
+
+  async delete(tx: Sql, id: number, requestId: string): Promise<void> {
+    await tx.query("DELETE FROM transform_result WHERE request_id = $1", [requestId]);
+    await tx.query("DELETE FROM file_status WHERE request_id = $1", [requestId]);
+    await tx.query("DELETE FROM requests WHERE id = $1", [id]);
+  }
+
+  /** Aggregates over the request's results (contract §2.3.5 `stats`); null when there are none. */
+  async stats(requestId: string): Promise<{
+    minTime: number;
+    maxTime: number;
+    avgTime: number;
+    totalTime: number;
+    avgRate: number;
+    totalBytes: number;
+    totalEvents: number;
+  } | null> {
+    const rows = await this.db.sql.query<Record<string, string | number | null>>(
+      `SELECT count(*)::int AS n, min(transform_time) AS min_t, max(transform_time) AS max_t,
+              avg(transform_time)::float8 AS avg_t, sum(transform_time)::float8 AS total_t,
+              avg(avg_rate)::float8 AS avg_rate, sum(total_bytes)::float8 AS bytes, sum(total_events)::float8 AS events
+       FROM transform_result WHERE request_id = $1`,
+      [requestId],
+    );
+    const r = rows[0];
+    if (!r || Number(r.n) === 0) return null;
+    const n = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
+    return {
+      minTime: n(r.min_t),
+      maxTime: n(r.max_t),
+      avgTime: n(r.avg_t),
+      totalTime: n(r.total_t),
+      avgRate: n(r.avg_rate),
+      totalBytes: n(r.bytes),
+      totalEvents: n(r.events),
+    };
+  }
+}

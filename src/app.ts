@@ -1,0 +1,41 @@
+// buildApp(deps): the Express application, without listen(). Used by main.ts and by the tests.
+import { fileURLToPath } from "node:url";
+import express, { type Express } from "express";
+import type { AppDeps } from "./http/deps.js";
+import { errorHandler, notFoundHandler } from "./http/middleware/errorHandler.js";
+import { requestLog } from "./http/middleware/requestLog.js";
+import { datasetRoutes } from "./http/routes/datasets.routes.js";
+import { infoRoutes } from "./http/routes/info.routes.js";
+import { internalRoutes } from "./http/routes/internal.routes.js";
+import { opsRoutes } from "./http/routes/ops.routes.js";
+import { transformationRoutes } from "./http/routes/transformation.routes.js";
+
+export interface AppState {
+  draining: boolean;
+}
+
+export function buildApp(deps: AppDeps, state: AppState = { draining: false }): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.set("views", fileURLToPath(new URL("../views", import.meta.url)));
+  app.set("view engine", "ejs");
+  app.use(requestLog(deps.logger, { logRequests: deps.config.LOG_LEVEL === "debug" || deps.config.LOG_LEVEL === "trace" }));
+  app.use((_req, res, next) => {
+    // CORS for all routes with defaults, as upstream's CORS(app).
+    res.setHeader("Access-Control-Allow-Origin", "*");
+    next();
+  });
+  // JSON bodies of any JSON-ish content type; the limit is sized for a 100,000-entry file list.
+  app.use(express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }));
+  app.use(express.urlencoded({ extended: false, limit: "1mb" }));
+
+  app.use(opsRoutes(deps, { draining: () => state.draining }));
+  app.use(infoRoutes(deps));
+  app.use(transformationRoutes(deps));
+  app.use(datasetRoutes(deps));
+  app.use(internalRoutes(deps));
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

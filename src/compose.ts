@@ -1,0 +1,108 @@
+// Builds every dependency from the configuration: the composition root shared by main.ts and the tests.
+import { AmqpBroker } from "./adapters/broker/amqp.broker.js";
+import { MemoryBroker } from "./adapters/broker/memory.broker.js";
+import { BuiltinCodeGenerator, CompositeCodeGenerator } from "./adapters/codegen/builtin.codegen.js";
+import { HttpCodeGenerator } from "./adapters/codegen/http.codegen.js";
+import { type Database, openDatabase } from "./adapters/db/database.js";
+import { DisabledLauncher } from "./adapters/launcher/disabled.launcher.js";
+import { DatasetsRepo } from "./adapters/repositories/datasets.repo.js";
+import { RequestsRepo } from "./adapters/repositories/requests.repo.js";
+import { ResultsRepo } from "./adapters/repositories/results.repo.js";
+import type { Config } from "./config.js";
+import { Dispatcher } from "./domain/dispatcher.js";
+import { FileCompleteService } from "./domain/fileComplete.service.js";
+import { Lifecycle } from "./domain/lifecycle.js";
+import { LookupService } from "./domain/lookup.service.js";
+import type { CodeGenerator, TaskBroker, TransformerLauncher } from "./domain/ports.js";
+import { TransformationService } from "./domain/transformation.service.js";
+import type { AppDeps } from "./http/deps.js";
+import type { Logger } from "./logger.js";
+
+export interface Overrides {
+  db?: Database;
+  broker?: TaskBroker;
+  codegen?: CodeGenerator;
+  launcher?: TransformerLauncher;
+}
+
+export async function compose(config: Config, logger: Logger, o: Overrides = {}): Promise<AppDeps> {
+  const db =
+    o.db ??
+    (await openDatabase({
+      url: config.databaseUrl,
+      dataDir: config.DATA_DIR === "memory://" ? "memory://" : `${config.DATA_DIR}/pglite`,
+      poolSize: config.DATABASE_POOL_SIZE,
+      log: (m) => logger.info(m),
+      onPoolError: (err) => logger.warn({ err: err.message }, "database connection lost"),
+    }));
+  const broker = o.broker ?? (await openBroker(config, logger));
+  const codegen =
+    o.codegen ??
+    new CompositeCodeGenerator([
+      ...(Object.keys(config.CODE_GEN_SERVICE_URLS).length > 0
+        ? [new HttpCodeGenerator({ serviceUrls: config.CODE_GEN_SERVICE_URLS, logger })]
+        : []),
+      new BuiltinCodeGenerator(),
+    ]);
+  const launcher = o.launcher ?? new DisabledLauncher();
+  const repos = { requests: new RequestsRepo(db), datasets: new DatasetsRepo(db), results: new ResultsRepo(db) };
+  const lifecycle = new Lifecycle(launcher, broker, logger);
+  const dispatcher = new Dispatcher(repos.requests, repos.datasets, broker, logger.child({ component: "dispatcher" }), {
+    advertisedHostname: config.advertisedHostname,
+    defaultScheme: config.DID_FINDER_DEFAULT_SCHEME,
+    chunk: config.DISPATCH_CHUNK,
+  });
+  const transformations = new TransformationService(
+    db,
+    repos.requests,
+    repos.datasets,
+    codegen,
+    launcher,
+    dispatcher,
+    lifecycle,
+    logger,
+    {
+      defaultScheme: config.DID_FINDER_DEFAULT_SCHEME,
+      validSchemes: config.VALID_DID_SCHEMES,
+      codeGenImages: config.codeGenImages,
+      appVersion: config.appVersion,
+    },
+  );
+  const lookups = new LookupService(db, repos.datasets, repos.requests, dispatcher, lifecycle, logger);
+  const fileComplete = new FileCompleteService(repos.results, lifecycle, logger, {
+    maxBatch: config.FILE_COMPLETE_MAX_BATCH,
+  });
+  dispatcher.start();
+  return {
+    config,
+    logger,
+    db,
+    broker,
+    codegen,
+    launcher,
+    repos,
+    dispatcher,
+    lifecycle,
+    transformations,
+    lookups,
+    fileComplete,
+    requester: async () => ({ user: null }),
+  };
+}
+
+async function openBroker(config: Config, logger: Logger): Promise<TaskBroker> {
+  if (config.rabbitUrls.length === 0) return new MemoryBroker();
+  const amqp = new AmqpBroker({ urls: config.rabbitUrls, logger: logger.child({ component: "broker" }) });
+  await amqp.start();
+  return amqp;
+}
+
+/** Stops background work, waits for in-flight writes and confirms, then closes connections. */
+export async function shutdownDeps(deps: AppDeps): Promise<void> {
+  await deps.fileComplete.idle();
+  await Promise.race([deps.dispatcher.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
+  deps.dispatcher.stop();
+  await deps.lifecycle.idle();
+  await deps.broker.close();
+  await deps.db.close();
+}

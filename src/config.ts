@@ -1,0 +1,181 @@
+// The one place that reads the environment. Keys keep upstream app.conf names (contract A.4, §8).
+// Values: env strings "true"/"false" become booleans, dict/list keys are JSON. An optional file named by
+// APP_CONFIG_FILE (dotenv or JSON) supplies defaults; the environment wins. Every bad key is reported at once.
+import { readFileSync } from "node:fs";
+import { parse as parseDotenv } from "dotenv";
+import { z } from "zod";
+
+const bool = (def: boolean) =>
+  z
+    .union([z.boolean(), z.enum(["true", "false", "True", "False", "TRUE", "FALSE", "1", "0"])])
+    .default(def)
+    .transform((v) => (typeof v === "boolean" ? v : v.toLowerCase() === "true" || v === "1"));
+
+const int = (def: number, min = 0, max = 2 ** 31 - 1) => z.coerce.number().int().min(min).max(max).default(def);
+
+/** A key holding JSON (dict or list); accepts an already-parsed value from a JSON config file. */
+const json = <T extends z.ZodType>(schema: T, def: z.input<T>) =>
+  z
+    .unknown()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return def;
+      if (typeof v !== "string") return v;
+      try {
+        return JSON.parse(v);
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be valid JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === "" ? undefined : v));
+
+const Env = z
+  .object({
+    PORT: int(5000, 0, 65535),
+    BIND_ADDRESS: z.string().default("0.0.0.0"),
+    INSTANCE_NAME: z.string().default("servicex"),
+    LOG_LEVEL: z
+      .string()
+      .default("info")
+      .transform((v) => v.toLowerCase())
+      .pipe(z.enum(["fatal", "error", "warn", "warning", "info", "debug", "trace", "silent"]))
+      .transform((v) => (v === "warning" ? "warn" : v)),
+
+    DATABASE_URL: optionalString,
+    SQLALCHEMY_DATABASE_URI: optionalString,
+    DATA_DIR: z.string().default("./data"),
+    DATABASE_POOL_SIZE: int(10, 1, 200),
+
+    RABBIT_MQ_URL: optionalString,
+    TRANSFORMER_RABBIT_MQ_URL: optionalString,
+    ADVERTISED_HOSTNAME: optionalString,
+
+    ENABLE_AUTH: bool(false),
+
+    CODE_GEN_SERVICE_URLS: json(z.record(z.string(), z.string().url()), {}),
+    CODE_GEN_IMAGES: json(z.record(z.string(), z.string()), {}),
+    /** Offer the built-in `passthrough` generator (default: only when no code generator URL is configured). */
+    BUILTIN_CODEGEN: bool(false).optional(),
+    DID_FINDER_DEFAULT_SCHEME: z.string().regex(/^\w+$/).default("rucio"),
+    VALID_DID_SCHEMES: json(z.array(z.string().regex(/^\w+$/)).min(1), ["rucio", "cernopendata", "xrootd"]),
+
+    TRANSFORMER_MANAGER_ENABLED: bool(false),
+    TRANSFORMER_MANAGER_MODE: z
+      .enum(["internal-kubernetes", "external-kubernetes", "local", "disabled"])
+      .default("internal-kubernetes"),
+    TRANSFORMER_NAMESPACE: z.string().default("default"),
+
+    OBJECT_STORE_ENABLED: bool(false),
+    MINIO_URL: optionalString,
+    MINIO_PUBLIC_URL: optionalString,
+    MINIO_ENCRYPT_PUBLIC: bool(true),
+    MINIO_ACCESS_KEY: optionalString,
+    MINIO_SECRET_KEY: optionalString,
+    LOGS_URL: optionalString,
+
+    APP_VERSION: optionalString,
+    /** Largest accepted request body (a 100,000-entry file-list is ~10-20 MB). */
+    MAX_REQUEST_BODY: z.string().default("64mb"),
+    /** Most reports written in one file-complete group commit. */
+    FILE_COMPLETE_MAX_BATCH: int(2000, 1, 100_000),
+    /** Transform tasks read and published per dispatcher step. */
+    DISPATCH_CHUNK: int(5000, 1, 100_000),
+    SHUTDOWN_GRACE_MS: int(25_000, 0, 600_000),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.VALID_DID_SCHEMES.includes(c.DID_FINDER_DEFAULT_SCHEME)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DID_FINDER_DEFAULT_SCHEME"],
+        message: `must be one of VALID_DID_SCHEMES (${c.VALID_DID_SCHEMES.join(", ")})`,
+      });
+    }
+    const dbUrl = c.DATABASE_URL;
+    if (dbUrl && !/^postgres(ql)?:\/\//.test(dbUrl)) {
+      ctx.addIssue({ code: "custom", path: ["DATABASE_URL"], message: "must be a postgresql:// URL" });
+    }
+    if (c.RABBIT_MQ_URL && !c.RABBIT_MQ_URL.split(",").every((u) => /^amqps?:\/\//.test(u.trim()))) {
+      ctx.addIssue({ code: "custom", path: ["RABBIT_MQ_URL"], message: "must be amqp:// URL(s), comma-separated" });
+    }
+  });
+
+/** Shown as the `passthrough` code-generator image (the built-in generator runs inside the App). */
+export const BUILTIN_PASSTHROUGH_IMAGE = "servicex/builtin-codegen-passthrough:builtin";
+
+export type RawConfig = z.output<typeof Env>;
+
+export interface Config extends RawConfig {
+  /** Postgres URL, or undefined for the embedded PGlite database under DATA_DIR. */
+  databaseUrl: string | undefined;
+  rabbitUrls: string[];
+  advertisedHostname: string;
+  appVersion: string;
+  /** CODE_GEN_IMAGES plus the built-in generators when enabled: the valid `codegen` names. */
+  codeGenImages: Record<string, string>;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `- ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError([`APP_CONFIG_FILE: cannot read ${path}: ${(e as Error).message}`]);
+  }
+  if (/^\s*\{/.test(text)) {
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError([`APP_CONFIG_FILE: ${path} is not valid JSON: ${(e as Error).message}`]);
+    }
+  }
+  return parseDotenv(text);
+}
+
+const PACKAGE_VERSION: string = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "develop";
+  } catch {
+    return "develop";
+  }
+})();
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const fromFile = env.APP_CONFIG_FILE ? readConfigFile(env.APP_CONFIG_FILE) : {};
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v;
+  const r = Env.safeParse(merged);
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `${i.path.join(".") || "(config)"}: ${i.message}`));
+  }
+  const c = r.data;
+  const sqlaPg =
+    c.SQLALCHEMY_DATABASE_URI && /^postgres(ql)?(\+\w+)?:\/\//.test(c.SQLALCHEMY_DATABASE_URI)
+      ? c.SQLALCHEMY_DATABASE_URI.replace(/^postgres(ql)?\+\w+:/, "postgresql:")
+      : undefined;
+  return Object.freeze({
+    ...c,
+    databaseUrl: c.DATABASE_URL ?? sqlaPg,
+    rabbitUrls: c.RABBIT_MQ_URL ? c.RABBIT_MQ_URL.split(",").map((u) => u.trim()) : [],
+    advertisedHostname: c.ADVERTISED_HOSTNAME ?? `localhost:${c.PORT}`,
+    appVersion: c.APP_VERSION ?? PACKAGE_VERSION,
+    codeGenImages:
+      (merged.BUILTIN_CODEGEN === undefined ? Object.keys(c.CODE_GEN_SERVICE_URLS).length === 0 : c.BUILTIN_CODEGEN)
+        ? { ...c.CODE_GEN_IMAGES, passthrough: c.CODE_GEN_IMAGES.passthrough ?? BUILTIN_PASSTHROUGH_IMAGE }
+        : c.CODE_GEN_IMAGES,
+  });
+}

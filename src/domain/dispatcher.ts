@@ -1,0 +1,235 @@
+// Publishes transform tasks with Postgres as the outbox. Each request keeps a watermark
+// (`tasks_published_through`): files of its dataset up to that id have a broker-confirmed task. The
+// dispatcher reads the next files in id order, publishes them on the confirm channel and advances the
+// watermark only after the broker confirmed. Nothing is lost when the broker or the App restarts:
+//  - after an App restart, publishing resumes after the watermark;
+//  - after a broker reconnect, a request whose queue vanished (transform queues are non-durable) gets
+//    every file without a result re-published (contract A.2; upstream #229/#272).
+// Lookups work the same way: `datasets.lookup_published_at` stays NULL until the broker confirmed.
+import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
+import type { DispatchRow, RequestsRepo } from "../adapters/repositories/requests.repo.js";
+import type { Logger } from "../logger.js";
+import { parseDid } from "./did.js";
+import type { TaskBroker, TransformTask } from "./ports.js";
+
+export interface DispatcherOptions {
+  advertisedHostname: string;
+  defaultScheme: string;
+  chunk: number;
+  /** Requests published concurrently. */
+  concurrency?: number;
+  retryDelayMs?: number;
+}
+
+type QueueDepth = (queue: string) => Promise<number | null>;
+
+export class Dispatcher {
+  private readonly pending = new Set<number>();
+  private readonly replay = new Set<number>();
+  private running = 0;
+  /** Requests being published right now: at most one publisher per request. */
+  private readonly active = new Set<number>();
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private idleWaiters: Array<() => void> = [];
+  private lookupsRunning: Promise<void> | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private firstConnect = true;
+  readonly counters = { published: 0, confirmedBatches: 0, failedBatches: 0, lookups: 0, replays: 0 };
+
+  constructor(
+    private readonly requests: RequestsRepo,
+    private readonly datasets: DatasetsRepo,
+    private readonly broker: TaskBroker & { queueDepth?: QueueDepth },
+    private readonly log: Logger,
+    private readonly opts: DispatcherOptions,
+  ) {}
+
+  /** Subscribes to broker (re)connections and resumes whatever the database says is unfinished. */
+  start(): void {
+    this.unsubscribe = this.broker.onConnected(() => {
+      const first = this.firstConnect;
+      this.firstConnect = false;
+      void this.resume(!first);
+    });
+    if (this.broker.isConnected()) {
+      this.firstConnect = false;
+      void this.resume(false);
+    }
+  }
+
+  /** Publishes the outstanding tasks of this request (cheap to call often). */
+  kick(requestDbId: number): void {
+    if (this.stopped) return;
+    this.pending.add(requestDbId);
+    this.pump();
+  }
+
+  /** Re-sends lookups the broker never confirmed. */
+  kickLookups(): void {
+    if (this.stopped || this.lookupsRunning) return;
+    this.lookupsRunning = this.publishLookups().finally(() => {
+      this.lookupsRunning = null;
+    });
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  async idle(): Promise<void> {
+    if (this.pending.size === 0 && this.running === 0) return;
+    await new Promise<void>((r) => this.idleWaiters.push(r));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+  }
+
+  private async resume(afterReconnect: boolean): Promise<void> {
+    try {
+      const ids = await this.requests.activeDispatchIds();
+      for (const id of ids) {
+        if (afterReconnect) this.replay.add(id);
+        else await this.markReplayIfQueueMissing(id);
+        this.pending.add(id);
+      }
+      this.pump();
+      this.kickLookups();
+    } catch (err) {
+      this.log.error({ err }, "dispatcher could not resume");
+      this.scheduleRetry();
+    }
+  }
+
+  /** At start-up the broker may have lost queues while we were down: replay those whose queue is gone. */
+  private async markReplayIfQueueMissing(id: number): Promise<void> {
+    if (!this.broker.queueDepth) return;
+    const row = await this.requests.dispatchRow(id);
+    if (!row || row.tasks_published_through === 0) return;
+    const depth = await this.broker.queueDepth(`transformer-${row.request_id}`).catch(() => 0);
+    if (depth === null) this.replay.add(id);
+  }
+
+  private pump(): void {
+    const limit = this.opts.concurrency ?? 4;
+    while (this.running < limit && this.pending.size > 0 && !this.stopped) {
+      let id: number | undefined;
+      for (const p of this.pending) {
+        if (!this.active.has(p)) {
+          id = p;
+          break;
+        }
+      }
+      if (id === undefined) return;
+      this.pending.delete(id);
+      this.active.add(id);
+      this.running += 1;
+      void this.publishRequest(id)
+        .catch((err) => {
+          this.counters.failedBatches += 1;
+          this.log.warn({ err: String(err), requestDbId: id }, "publishing transform tasks failed; will retry");
+          this.pending.add(id);
+          this.scheduleRetry();
+        })
+        .finally(() => {
+          this.active.delete(id);
+          this.running -= 1;
+          if (this.running === 0 && (this.pending.size === 0 || this.retryTimer)) this.notifyIdle();
+          if (!this.retryTimer) this.pump();
+        });
+    }
+  }
+
+  private notifyIdle(): void {
+    if (this.pending.size > 0 && !this.retryTimer) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.broker.isConnected()) this.pump();
+    }, this.opts.retryDelayMs ?? 1000);
+    this.retryTimer.unref?.();
+  }
+
+  private task(row: DispatchRow, f: { id: number; paths: string }): TransformTask {
+    return {
+      request_id: row.request_id,
+      file_id: f.id,
+      paths: f.paths.split(","),
+      service_endpoint: `http://${this.opts.advertisedHostname}/servicex/internal/transformation/${row.request_id}`,
+      result_destination: row.result_destination,
+      result_format: row.result_format,
+    };
+  }
+
+  private async publishRequest(id: number): Promise<void> {
+    let row = await this.requests.dispatchRow(id);
+    if (!row || (row.status !== "lookup" && row.status !== "running")) {
+      this.replay.delete(id);
+      return;
+    }
+    if (this.replay.has(id)) {
+      let after = 0;
+      for (;;) {
+        const files = await this.datasets.filesWithoutResult(
+          row.did_id,
+          row.request_id,
+          after,
+          row.tasks_published_through,
+          this.opts.chunk,
+        );
+        if (files.length === 0) break;
+        const r = row;
+        await this.broker.publishTransformTasks(r.request_id, files.map((f) => this.task(r, f)));
+        this.counters.published += files.length;
+        this.counters.replays += files.length;
+        after = files[files.length - 1]!.id;
+      }
+      this.replay.delete(id);
+    }
+    for (;;) {
+      const files = await this.datasets.filesAfter(row.did_id, row.tasks_published_through, this.opts.chunk);
+      if (files.length === 0) return;
+      const r = row;
+      await this.broker.publishTransformTasks(r.request_id, files.map((f) => this.task(r, f)));
+      const through = files[files.length - 1]!.id;
+      await this.requests.advanceWatermark(id, through);
+      this.counters.published += files.length;
+      this.counters.confirmedBatches += 1;
+      row = { ...row, tasks_published_through: through };
+      if (files.length < this.opts.chunk) {
+        // Re-read status: a request that became terminal meanwhile needs no more tasks.
+        const fresh = await this.requests.dispatchRow(id);
+        if (!fresh || (fresh.status !== "lookup" && fresh.status !== "running")) return;
+        row = fresh;
+      }
+    }
+  }
+
+  private async publishLookups(): Promise<void> {
+    try {
+      const rows = await this.datasets.unpublishedLookups();
+      for (const d of rows) await this.publishLookup(d);
+    } catch (err) {
+      this.log.warn({ err: String(err) }, "re-sending lookups failed; will retry on reconnect");
+    }
+  }
+
+  /** Sends the DID-finder lookup for a dataset and records the broker's confirmation. */
+  async publishLookup(d: { id: number; name: string; did_finder: string }): Promise<void> {
+    const parsed = parseDid(d.name, this.opts.defaultScheme);
+    await this.broker.publishLookup({
+      scheme: d.did_finder,
+      did: parsed.did,
+      datasetId: d.id,
+      endpoint: `http://${this.opts.advertisedHostname}/servicex/internal/transformation/`,
+    });
+    await this.datasets.markLookupPublished(d.id);
+    this.counters.lookups += 1;
+  }
+}

@@ -1,0 +1,104 @@
+// File-complete reports from transformer sidecars, group-committed: every report queued while a flush is
+// running goes into the next flush, one transaction for the whole batch, and each HTTP answer is released
+// once its batch has committed. One flusher per process; the request rows are locked inside the
+// transaction, so replicas stay exact too (contract A.11, §2.4.4).
+import { isTransientDbError } from "../adapters/db/database.js";
+import type { ApplyResult, FileReport, ReportOutcome, ResultsRepo } from "../adapters/repositories/results.repo.js";
+import type { Logger } from "../logger.js";
+import { AppError } from "./errors.js";
+import type { Lifecycle } from "./lifecycle.js";
+
+interface Pending {
+  report: FileReport;
+  resolve: (o: ReportOutcome) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface FileCompleteStats {
+  batches: number;
+  reports: number;
+  lastBatchSize: number;
+}
+
+export class FileCompleteService {
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+  readonly stats: FileCompleteStats = { batches: 0, reports: 0, lastBatchSize: 0 };
+  /** Observers of batch sizes (metrics). */
+  onBatch: ((size: number) => void) | null = null;
+
+  constructor(
+    private readonly results: ResultsRepo,
+    private readonly lifecycle: Lifecycle,
+    private readonly log: Logger,
+    private readonly opts: { maxBatch: number; retries?: number; retryDelayMs?: number } = { maxBatch: 2000 },
+  ) {}
+
+  report(report: FileReport): Promise<ReportOutcome> {
+    return new Promise<ReportOutcome>((resolve, reject) => {
+      this.queue.push({ report, resolve, reject });
+      if (!this.flushing) this.flushing = this.drain();
+    });
+  }
+
+  /** Resolves when everything queued so far has been written (graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.opts.maxBatch);
+        await this.flush(batch);
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    const retries = this.opts.retries ?? 4;
+    const delay = this.opts.retryDelayMs ?? 100;
+    let result: ApplyResult | undefined;
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      try {
+        result = await this.results.applyReports(batch.map((p) => p.report));
+        break;
+      } catch (e) {
+        lastError = e;
+        // Serialization failures and deadlocks are retried like connection losses; anything else is a bug
+        // in one report and must not poison the others: fall back to one transaction per report.
+        const code = (e as { code?: string }).code;
+        const retryable = isTransientDbError(e) || code === "40001" || code === "40P01";
+        if (!retryable) {
+          if (batch.length > 1) return this.flushOneByOne(batch);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, delay * 2 ** attempt));
+      }
+    }
+    if (!result) {
+      const err = isTransientDbError(lastError)
+        ? new AppError("database_unavailable", "The database is unavailable; please retry shortly.", 503)
+        : lastError;
+      this.log.error({ err: lastError, batch: batch.length }, "file-complete batch failed");
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    this.stats.batches += 1;
+    this.stats.reports += batch.length;
+    this.stats.lastBatchSize = batch.length;
+    this.onBatch?.(batch.length);
+    batch.forEach((p, i) => p.resolve(result.outcomes[i]!));
+    for (const id of result.completed) {
+      this.log.info({ requestId: id, from: "Running", to: "Complete" }, "transform request complete");
+      this.lifecycle.terminated(id, "complete");
+    }
+  }
+
+  private async flushOneByOne(batch: Pending[]): Promise<void> {
+    for (const p of batch) await this.flush([p]);
+  }
+}

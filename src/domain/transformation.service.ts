@@ -1,0 +1,248 @@
+// Transform requests: submit, cancel, delete, and the legacy status report. Owns the request state
+// machine (contract §3.5); every write that decides a transition is a conditional statement inside one
+// transaction, and whoever makes a request terminal triggers its shutdown once (lifecycle.ts).
+import { randomUUID } from "node:crypto";
+import type { Database } from "../adapters/db/database.js";
+import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
+import type { RequestRecord, RequestsRepo } from "../adapters/repositories/requests.repo.js";
+import type { Logger } from "../logger.js";
+import { fileListDatasetName, parseDid } from "./did.js";
+import type { Dispatcher } from "./dispatcher.js";
+import { AppError, CodeGenError, badRequest, forbidden, notFound } from "./errors.js";
+import type { Lifecycle } from "./lifecycle.js";
+import type { CodeGenerator, GeneratedCode, TransformerLauncher } from "./ports.js";
+import { type TransformStatusName, isLookupRequired, isTerminal } from "./status.js";
+
+/** Who is asking. `null` user = authentication disabled (contract §7.5). */
+export interface Requester {
+  user: { id: number; admin: boolean } | null;
+}
+
+export interface SubmitInput {
+  title: string | null;
+  did: string | null;
+  fileList: string[] | null;
+  selection: string;
+  codegen: string;
+  treeName: string | null;
+  workers: number;
+  resultDestination: "object-store" | "volume";
+  resultFormat: "parquet" | "root-file" | "root-rntuple";
+}
+
+export interface TransformationConfig {
+  defaultScheme: string;
+  validSchemes: readonly string[];
+  codeGenImages: Record<string, string>;
+  appVersion: string;
+}
+
+export class TransformationService {
+  constructor(
+    private readonly db: Database,
+    private readonly requests: RequestsRepo,
+    private readonly datasets: DatasetsRepo,
+    private readonly codegen: CodeGenerator,
+    private readonly launcher: TransformerLauncher,
+    private readonly dispatcher: Dispatcher,
+    private readonly lifecycle: Lifecycle,
+    private readonly log: Logger,
+    private readonly cfg: TransformationConfig,
+  ) {}
+
+  /** Contract §2.3.1 (with the [L] order: code generation before any database write). */
+  async submit(input: SubmitInput, who: Requester): Promise<{ requestId: string }> {
+    const codeGenImage = this.cfg.codeGenImages[input.codegen];
+    if (codeGenImage === undefined) {
+      // contract A.7: 400 instead of upstream's 500
+      throw badRequest(`Invalid Codegen Image Passed in Request: ${input.codegen}`, "invalid_codegen");
+    }
+    if (Boolean(input.did) === Boolean(input.fileList && input.fileList.length > 0)) {
+      throw badRequest("Must provide did or file-list but not both", "did_or_file_list");
+    }
+    const parsed = input.did ? parseDid(input.did, this.cfg.defaultScheme) : null;
+    if (parsed && !this.cfg.validSchemes.includes(parsed.scheme)) {
+      throw badRequest(`DID scheme is not supported: ${parsed.scheme}`, "unsupported_did_scheme");
+    }
+    if (parsed && parsed.fullDid.length > 1024) throw badRequest("did must be at most 1024 characters");
+
+    const requestId = randomUUID();
+    const log = this.log.child({ requestId });
+    const generated = await this.generate(input.codegen, input.selection);
+
+    const outcome = await this.db.sql.transaction(async (tx) => {
+      const dataset = parsed
+        ? await this.datasets.lockOrCreateForDid(tx, parsed.fullDid, parsed.scheme)
+        : await this.datasets.lockOrCreateForFileList(tx, fileListDatasetName(input.fileList!), input.fileList!);
+      let status: TransformStatusName;
+      let files = 0;
+      let lookup = false;
+      if (dataset.lookup_status === "complete") {
+        status = "running";
+        files = await this.datasets.countFiles(tx, dataset.id);
+      } else if (isLookupRequired(dataset.lookup_status)) {
+        status = "lookup";
+        lookup = true;
+        await this.datasets.markLooking(tx, dataset.id);
+      } else {
+        status = "pending_lookup";
+      }
+      const id = await this.requests.insert(tx, {
+        requestId,
+        title: input.title,
+        did: dataset.name,
+        didId: dataset.id,
+        selection: input.selection,
+        treeName: input.treeName,
+        image: generated.image,
+        workers: input.workers,
+        resultDestination: input.resultDestination,
+        resultFormat: input.resultFormat,
+        submittedBy: who.user?.id ?? null,
+        files,
+        generatedCodeCm: `${requestId}-generated-source`,
+        status,
+        appVersion: this.cfg.appVersion,
+        codeGenImage,
+        transformerLanguage: generated.language,
+        transformerCommand: generated.command,
+      });
+      // A complete dataset with no files finishes at once (contract §2.4.2, files == 0).
+      if (status === "running" && files === 0) {
+        await this.requests.finish(tx, requestId, "complete");
+        status = "complete";
+      }
+      return { id, dataset, status, files, lookup };
+    });
+    log.info({ status: outcome.status, datasetId: outcome.dataset.id, files: outcome.files }, "transform request submitted");
+
+    if (outcome.lookup) {
+      // The lookup is confirmed by the broker before we answer when it can be; when the broker is down the
+      // request is accepted and the lookup is sent on reconnect (lookup_published_at stays NULL until then).
+      try {
+        await this.dispatcher.publishLookup(outcome.dataset);
+      } catch (err) {
+        log.warn({ err: String(err) }, "lookup not published yet; will be re-sent when the broker is back");
+      }
+    }
+    if (outcome.status === "running") this.dispatcher.kick(outcome.id);
+    if (outcome.status === "complete") {
+      this.lifecycle.terminated(requestId, "complete");
+    } else {
+      try {
+        await this.launcher.start({
+          requestId,
+          image: generated.image,
+          workers: input.workers,
+          files: outcome.files,
+          resultDestination: input.resultDestination,
+          resultFormat: input.resultFormat,
+          transformerLanguage: generated.language,
+          transformerCommand: generated.command,
+          generatedCode: generated,
+        });
+      } catch (err) {
+        log.error({ err }, "could not start transformers");
+        await this.fail(requestId, `Could not start transformers: ${(err as Error).message}`);
+      }
+    }
+    return { requestId };
+  }
+
+  private async generate(codegen: string, selection: string): Promise<GeneratedCode> {
+    try {
+      return await this.codegen.generate(codegen, selection);
+    } catch (err) {
+      if (err instanceof CodeGenError) {
+        // A generator that rejects the selection is the user's input problem: 400, shown by the client as
+        // "Invalid transform request: …". An unreachable generator is ours: 503.
+        const status = err.status === 400 || err.status === 500 ? 400 : err.status;
+        throw new AppError("codegen_failed", err.message, status);
+      }
+      throw new AppError("codegen_unavailable", `Code generator ${codegen} unavailable: ${(err as Error).message}`, 503);
+    }
+  }
+
+  async get(id: string, who: Requester): Promise<RequestRecord> {
+    const r = await this.requests.find(id);
+    if (!r) throw notFound(`Transformation request not found with id: ${id}`);
+    this.assertMayRead(r, who);
+    return r;
+  }
+
+  async list(who: Requester, submittedBy: number | undefined, page?: { page: number; perPage: number }) {
+    let scope = submittedBy;
+    if (who.user && !who.user.admin) {
+      if (submittedBy !== undefined && submittedBy !== who.user.id) {
+        throw forbidden("You are not authorized to view these requests");
+      }
+      scope = who.user.id;
+    }
+    const rows = await this.requests.list({
+      submittedBy: scope,
+      skip: page ? (page.page - 1) * page.perPage : undefined,
+      take: page?.perPage,
+    });
+    const total = page ? await this.requests.count({ submittedBy: scope }) : undefined;
+    return { rows, total };
+  }
+
+  /** Contract §2.3.7 [L]: GET or POST; owner or admin; terminal → 400. */
+  async cancel(id: string, who: Requester): Promise<string> {
+    const r = await this.requests.find(id);
+    if (!r) throw notFound(`Transformation request not found with id: ${id}`);
+    if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
+      throw forbidden("You are not authorized to cancel this request");
+    }
+    const done = await this.db.sql.transaction((tx) => this.requests.finish(tx, r.requestId, "canceled"));
+    if (!done) throw badRequest(`Transform request with id ${id} is not in progress.`, "not_in_progress");
+    this.log.info({ requestId: r.requestId, from: r.status, to: "canceled" }, "transform request canceled");
+    this.lifecycle.terminated(r.requestId, "canceled");
+    return `Canceled transformation request ${id}`;
+  }
+
+  /** Contract §2.3.4: only finished requests; results, events and the row go in one transaction. */
+  async delete(id: string, who: Requester, removeBucket?: (requestId: string) => Promise<void>): Promise<string> {
+    const r = await this.requests.find(id);
+    if (!r) throw notFound(`Transformation request not found with id: ${id}`);
+    if (!isTerminal(r.status)) throw badRequest(`Transform request with id ${id} is still in progress.`, "in_progress");
+    if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
+      throw forbidden("You are not authorized to delete this request");
+    }
+    if (removeBucket) await removeBucket(r.requestId);
+    await this.db.sql.transaction((tx) => this.requests.delete(tx, r.id, r.requestId));
+    this.log.info({ requestId: r.requestId }, "transform request deleted");
+    return `Transform request with id ${id} has been archived.`;
+  }
+
+  /** Legacy `POST …/<request_id>/status` (contract §2.4.5): fatal ends the request (and, unlike upstream, shuts it down). */
+  async statusReport(requestId: string, report: { severity: string; source: string; info: string }): Promise<void> {
+    if (report.severity !== "fatal") {
+      this.log.info({ requestId, ...report }, "transformer status report");
+      return;
+    }
+    const r = await this.requests.find(requestId);
+    if (!r) throw notFound(`Transformation request not found with id: ${requestId}`);
+    await this.fail(r.requestId, report.info);
+  }
+
+  async fail(requestId: string, reason: string): Promise<boolean> {
+    const done = await this.db.sql.transaction((tx) => this.requests.finish(tx, requestId, "fatal", reason));
+    if (done) {
+      this.log.warn({ requestId, to: "fatal", reason }, "transform request failed");
+      this.lifecycle.terminated(requestId, "fatal");
+    }
+    return done;
+  }
+
+  private assertMayRead(r: RequestRecord, who: Requester): void {
+    // contract A.10: a non-admin sees only their own requests
+    if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
+      throw forbidden("You are not authorized to view this request");
+    }
+  }
+
+  assertOwnerOrAdmin(r: RequestRecord, who: Requester): void {
+    this.assertMayRead(r, who);
+  }
+}

@@ -1,0 +1,47 @@
+// The one place where errors become HTTP answers. Bodies keep ServiceX's shape {"message": …}
+// (plus a stable `code`); an AppError may carry an exact wire body instead (e.g. {"msg": …}).
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import { isTransientDbError } from "../../adapters/db/database.js";
+import { AppError } from "../../domain/errors.js";
+
+function fromBodyParser(err: { type?: string; status?: number; message?: string; limit?: number }): AppError | null {
+  switch (err.type) {
+    case "entity.parse.failed":
+      return new AppError("malformed_json", `The json request was malformed: ${err.message ?? "invalid JSON"}`, 400);
+    case "entity.too.large":
+      return new AppError(
+        "body_too_large",
+        `Request body too large: the limit is ${err.limit ?? "?"} bytes. Split very large file lists across requests.`,
+        413,
+      );
+    case "encoding.unsupported":
+    case "charset.unsupported":
+      return new AppError("unsupported_encoding", err.message ?? "Unsupported content encoding", 415);
+    case "request.aborted":
+      return new AppError("request_aborted", "Request aborted", 400);
+    default:
+      if (err.status && err.status >= 400 && err.status < 500) {
+        return new AppError("bad_request", err.message ?? "Bad request", err.status);
+      }
+      return null;
+  }
+}
+
+export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  let e: AppError;
+  if (err instanceof AppError) e = err;
+  else if (isTransientDbError(err)) {
+    e = new AppError("database_unavailable", "The database is unavailable; please retry shortly.", 503);
+  } else e = fromBodyParser(err) ?? new AppError("internal", "Internal Server Error", 500);
+  const log = req.log ?? console;
+  if (e.status >= 500) log.error({ err, code: e.code }, "request failed");
+  else log.info({ code: e.code, status: e.status, msg: e.message }, "request rejected");
+  if (res.headersSent) return;
+  if (e.status === 503) res.setHeader("Retry-After", "5");
+  if (e.body !== undefined) res.status(e.status).json(e.body);
+  else res.status(e.status).json({ message: e.expose ? e.message : "Internal Server Error", code: e.code });
+};
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new AppError("not_found", `The requested URL ${req.method} ${req.path} was not found on the server.`, 404));
+};

@@ -1,0 +1,30 @@
+// One child logger per HTTP request, carrying a request id (X-Request-Id honoured when sane).
+import { randomUUID } from "node:crypto";
+import type { RequestHandler } from "express";
+import type { Logger } from "../../logger.js";
+
+declare global {
+  namespace Express {
+    interface Request {
+      log: Logger;
+      id: string;
+    }
+  }
+}
+
+export function requestLog(logger: Logger, opts: { logRequests: boolean }): RequestHandler {
+  return (req, res, next) => {
+    const given = req.headers["x-request-id"];
+    req.id = typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    res.setHeader("X-Request-Id", req.id);
+    req.log = logger.child({ reqId: req.id });
+    if (opts.logRequests) {
+      const start = process.hrtime.bigint();
+      res.on("finish", () => {
+        const ms = Number(process.hrtime.bigint() - start) / 1e6;
+        req.log.debug({ method: req.method, url: req.originalUrl, status: res.statusCode, ms }, "http request");
+      });
+    }
+    next();
+  };
+}

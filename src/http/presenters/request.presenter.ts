@@ -1,0 +1,58 @@
+// Wire JSON of a transform request (contract §3.2, A.20). The quirks are on purpose: `finish-time` is the
+// string "None" when unset, `files-remaining` is null while no file is known.
+import type { RequestRecord } from "../../adapters/repositories/requests.repo.js";
+import { displayStatus } from "../../domain/status.js";
+import { isoZ } from "./time.js";
+
+export function filesRemaining(r: Pick<RequestRecord, "files" | "filesCompleted" | "filesFailed">): number | null {
+  return r.files ? r.files - r.filesCompleted - r.filesFailed : null;
+}
+
+export function requestJson(r: RequestRecord): Record<string, unknown> {
+  return {
+    request_id: r.requestId,
+    title: r.title,
+    did: r.did,
+    did_id: r.didId,
+    selection: r.selection ?? "",
+    "tree-name": r.treeName,
+    image: r.image ?? "",
+    workers: r.workers,
+    "result-destination": r.resultDestination,
+    "result-format": r.resultFormat,
+    "generated-code-cm": r.generatedCodeCm ?? "",
+    status: displayStatus(r.status),
+    "failure-info": r.failureDescription,
+    "app-version": r.appVersion ?? "",
+    "code-gen-image": r.codeGenImage,
+    files: r.files,
+    "files-completed": r.filesCompleted,
+    "files-failed": r.filesFailed,
+    "files-remaining": filesRemaining(r),
+    "submit-time": isoZ(r.submitTime),
+    "finish-time": r.finishTime ? isoZ(r.finishTime) : "None",
+  };
+}
+
+export interface ObjectStoreView {
+  endpoint: string;
+  secured: boolean;
+  accessKey: string;
+  secretKey: string;
+}
+
+/** `GET …/<id>`: the request plus object-store access and the log link when configured (contract §2.3.3). */
+export function requestDetailJson(
+  r: RequestRecord,
+  extras: { objectStore: ObjectStoreView | null; logsUrl: string | undefined },
+): Record<string, unknown> {
+  const out = requestJson(r);
+  if (extras.objectStore && r.resultDestination === "object-store") {
+    out["minio-endpoint"] = extras.objectStore.endpoint;
+    out["minio-secured"] = extras.objectStore.secured;
+    out["minio-access-key"] = extras.objectStore.accessKey;
+    out["minio-secret-key"] = extras.objectStore.secretKey;
+  }
+  if (extras.logsUrl) out["log-url"] = extras.logsUrl;
+  return out;
+}

@@ -1,0 +1,211 @@
+// Internal API called by DID finders and transformer sidecars (contract §2.4). No authentication, as
+// upstream: it relies on network isolation. Note the path id is a *dataset* id for the DID-finder calls
+// and a request UUID for the transformer calls.
+import { type Request, Router } from "express";
+import { z } from "zod";
+import { AppError, notFound } from "../../domain/errors.js";
+import { DATASET_LOOKUP_ERRORS, type DatasetLookupError } from "../../domain/status.js";
+import type { AppDeps } from "../deps.js";
+import { op } from "../openapi.js";
+import { MessageResponse, datasetIdParam, requestIdParam } from "../schemas/common.js";
+import { normaliseIsoTime } from "../schemas/isotime.js";
+import {
+  AddFilesBody,
+  FileCompleteBody,
+  FileStatusBody,
+  FilesetCompleteBody,
+  FilesetErrorBody,
+  TransformStatusBody,
+} from "../schemas/internal.schemas.js";
+
+const BASE = "/servicex/internal/transformation";
+const datasetNotFound = (req: Request) =>
+  new AppError("dataset_not_found", `Dataset ${String(req.params.dataset_id)} not found`, 404);
+const requestNotFound = () => new AppError("request_not_found", "Request not found", 404);
+const INFO_MAX = 2048;
+
+export function internalRoutes(deps: AppDeps): Router {
+  const r = Router();
+
+  op(
+    r,
+    {
+      method: "put",
+      path: `${BASE}/:dataset_id/files`,
+      tag: "internal",
+      summary: "DID finder: add a file or a batch of files to a dataset being looked up",
+      params: datasetIdParam,
+      notFound: datasetNotFound,
+      body: AddFilesBody,
+      responses: {
+        200: { description: "Stored", schema: z.object({ dataset_id: z.string() }) },
+        404: { description: "Unknown dataset", schema: MessageResponse },
+      },
+    },
+    async (_req, res, { params, body }) => {
+      const list = Array.isArray(body) ? body : [body];
+      await deps.lookups.addFiles(
+        params.dataset_id,
+        list.map((f) => ({
+          paths: Array.isArray(f.paths) ? f.paths.join(",") : f.paths,
+          adler32: f.adler32 ?? null,
+          fileSize: f.file_size ?? 0,
+          fileEvents: f.file_events ?? 0,
+        })),
+      );
+      res.json({ dataset_id: String(params.dataset_id) });
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "put",
+      path: `${BASE}/:dataset_id/complete`,
+      tag: "internal",
+      summary: "DID finder: the lookup finished; waiting requests start running",
+      params: datasetIdParam,
+      notFound: datasetNotFound,
+      body: FilesetCompleteBody,
+      responses: { 200: { description: "Done" }, 422: { description: "Unknown dataset", schema: MessageResponse } },
+    },
+    async (_req, res, { params, body }) => {
+      await deps.lookups.complete(params.dataset_id, {
+        files: body.files ?? 0,
+        totalEvents: body["total-events"] ?? 0,
+        totalBytes: body["total-bytes"] ?? 0,
+      });
+      res.json(null);
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "put",
+      path: `${BASE}/:dataset_id/error`,
+      tag: "internal",
+      summary: "DID finder: the lookup failed; waiting requests end as Bad Dataset",
+      params: datasetIdParam,
+      notFound: datasetNotFound,
+      body: FilesetErrorBody,
+      responses: { 200: { description: "Done" }, 422: { description: "Unknown dataset", schema: MessageResponse } },
+    },
+    async (_req, res, { params, body }) => {
+      const given = body["error-type"];
+      // Any other exception type of the DID-finder library means internal_failure (contract §2.4.3).
+      const errorType: DatasetLookupError = DATASET_LOOKUP_ERRORS.includes(given as DatasetLookupError)
+        ? (given as DatasetLookupError)
+        : "internal_failure";
+      await deps.lookups.error(params.dataset_id, { errorType, message: body.message ?? "" });
+      res.json(null);
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "put",
+      path: `${BASE}/:request_id/file-complete`,
+      tag: "internal",
+      summary: "Transformer sidecar: one file transformed (success or failure)",
+      params: requestIdParam,
+      notFound: requestNotFound,
+      body: FileCompleteBody,
+      responses: {
+        200: { description: '"Ok"' },
+        400: { description: "Invalid report or a file of another request", schema: MessageResponse },
+        404: { description: "Unknown request", schema: MessageResponse },
+        503: { description: "Database unavailable; retry", schema: MessageResponse },
+      },
+    },
+    async (_req, res, { params, body }) => {
+      const success = body.status === "success";
+      const info = body.error ?? body.info ?? null;
+      const outcome = await deps.fileComplete.report({
+        requestId: params.request_id,
+        fileId: body["file-id"],
+        success,
+        status: body.status,
+        filePath: body["file-path"].slice(0, 512),
+        transformTime: Math.min(Math.trunc(body["total-time"] ?? 0), 2 ** 31 - 1),
+        totalEvents: body["total-events"] ?? 0,
+        totalBytes: body["total-bytes"] ?? 0,
+        avgRate: body["avg-rate"] ?? 0,
+        s3ObjectName: body["s3-object-name"] ?? null,
+        podName: body.place?.host_name?.slice(0, 128) ?? null,
+        info: info === null ? null : info.slice(0, INFO_MAX),
+      });
+      if (outcome === "request_not_found") throw requestNotFound();
+      if (outcome === "file_not_in_request") {
+        throw new AppError(
+          "file_not_in_request",
+          `File ${body["file-id"]} is not a file of request ${params.request_id}`,
+          400,
+        );
+      }
+      res.json("Ok");
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "post",
+      path: `${BASE}/:request_id/status`,
+      tag: "internal",
+      summary: "Legacy transformer status report; severity fatal ends the request",
+      params: requestIdParam,
+      notFound: requestNotFound,
+      body: TransformStatusBody,
+      invalid: () => new AppError("bad_status", "bad status", 400),
+      responses: { 200: { description: "Recorded" }, 400: { description: "bad status", schema: MessageResponse } },
+    },
+    async (_req, res, { params, body }) => {
+      await deps.transformations.statusReport(params.request_id, {
+        severity: body.severity ?? "info",
+        source: body.source,
+        info: body.info,
+      });
+      res.json(null);
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "post",
+      path: `${BASE}/:request_id/:file_id/status`,
+      tag: "internal",
+      summary: "Legacy per-file status event (old transformer API), stored in file_status",
+      params: requestIdParam.extend({ file_id: z.string().regex(/^\d{1,9}$/).transform(Number) }),
+      notFound: requestNotFound,
+      body: FileStatusBody,
+      invalid: (_w, e) => {
+        const fields: Record<string, string> = {};
+        for (const i of e.issues) {
+          const k = String(i.path[0] ?? "body");
+          fields[k] ??= i.code === "invalid_type" ? "This field cannot be blank" : i.message;
+        }
+        return new AppError("bad_request", "invalid file status", 400, { message: fields });
+      },
+      responses: { 200: { description: '"Ok"' }, 400: { description: "Missing field" } },
+    },
+    async (_req, res, { params, body }) => {
+      const rec = await deps.repos.requests.find(params.request_id);
+      if (!rec) throw notFound("Request not found", "request_not_found");
+      await deps.db.sql.transaction((tx) =>
+        deps.repos.results.addFileStatus(tx, {
+          requestId: rec.requestId,
+          fileId: params.file_id,
+          status: body["status-code"],
+          timestamp: normaliseIsoTime(body.timestamp)!,
+          podName: body["pod-name"] ?? null,
+          info: body.info ? body.info.slice(0, INFO_MAX) : null,
+        }),
+      );
+      res.json("Ok");
+    },
+  );
+  return r;
+}

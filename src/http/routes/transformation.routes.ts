@@ -1,0 +1,276 @@
+// Client API for transform requests (contract §2.3.1–§2.3.8, plus /errors from A.12).
+import { type Request, Router } from "express";
+import { z } from "zod";
+import { AppError, badRequest } from "../../domain/errors.js";
+import type { AppDeps } from "../deps.js";
+import { describeZodError, op } from "../openapi.js";
+import { requestDetailJson, requestJson } from "../presenters/request.presenter.js";
+import { resultJson } from "../presenters/result.presenter.js";
+import { isoZ } from "../presenters/time.js";
+import { MessageResponse, requestIdParam } from "../schemas/common.js";
+import { normaliseIsoTime } from "../schemas/isotime.js";
+import {
+  ListQuery,
+  ResultsQuery,
+  StatusQuery,
+  SubmitBody,
+  SubmitResponse,
+  TransformRequestJson,
+  TransformResultJson,
+} from "../schemas/transformation.schemas.js";
+
+const notFoundFor = (id: string) => new AppError("not_found", `Transformation request not found with id: ${id}`, 404);
+const paramNotFound = (req: Request) => notFoundFor(String(req.params.request_id));
+
+export function transformationRoutes(deps: AppDeps): Router {
+  const r = Router();
+  const { transformations, repos, config } = deps;
+  const objectStore =
+    config.OBJECT_STORE_ENABLED && config.MINIO_PUBLIC_URL
+      ? {
+          endpoint: config.MINIO_PUBLIC_URL,
+          secured: config.MINIO_ENCRYPT_PUBLIC,
+          accessKey: config.MINIO_ACCESS_KEY ?? "",
+          secretKey: config.MINIO_SECRET_KEY ?? "",
+        }
+      : null;
+
+  op(
+    r,
+    {
+      method: "post",
+      path: "/servicex/transformation",
+      tag: "client",
+      summary: "Submit a transform request (a DID or a file list, plus a selection)",
+      body: SubmitBody,
+      invalid: (_w, e) =>
+        new AppError("malformed_request", `The json request was malformed: ${describeZodError(e)}`, 400),
+      responses: {
+        200: { description: "Accepted", schema: SubmitResponse },
+        400: { description: "Invalid request", schema: MessageResponse },
+        503: { description: "A dependency (code generator, database) is unavailable", schema: MessageResponse },
+      },
+    },
+    async (req, res, { body }) => {
+      const who = await deps.requester(req);
+      const out = await transformations.submit(
+        {
+          title: body.title ?? null,
+          did: body.did ?? null,
+          fileList: body["file-list"] ?? null,
+          selection: body.selection,
+          codegen: body.codegen,
+          treeName: body["tree-name"] ?? null,
+          workers: body.workers ?? 1,
+          resultDestination: body["result-destination"],
+          resultFormat: body["result-format"] ?? "parquet",
+        },
+        who,
+      );
+      res.json({ request_id: out.requestId });
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "get",
+      path: "/servicex/transformation",
+      tag: "client",
+      summary: "List transform requests (own requests for non-admins); optional pagination adds `total`",
+      query: ListQuery,
+      responses: {
+        200: {
+          description: "Requests",
+          schema: z.object({ requests: z.array(TransformRequestJson), total: z.number().int().optional() }),
+        },
+        403: { description: "Another user's requests", schema: MessageResponse },
+      },
+    },
+    async (req, res, { query }) => {
+      const who = await deps.requester(req);
+      const paged = query.page !== undefined || query.per_page !== undefined;
+      const { rows, total } = await transformations.list(
+        who,
+        query.submitted_by,
+        paged ? { page: query.page ?? 1, perPage: query.per_page ?? 100 } : undefined,
+      );
+      const body: Record<string, unknown> = { requests: rows.map(requestJson) };
+      if (total !== undefined) body.total = total;
+      res.json(body);
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "get",
+      path: "/servicex/transformation/:request_id",
+      tag: "client",
+      summary: "One transform request (UUID or integer id): the client's polling call",
+      params: requestIdParam,
+      notFound: paramNotFound,
+      responses: {
+        200: { description: "Request", schema: TransformRequestJson },
+        404: { description: "Unknown request", schema: MessageResponse },
+      },
+    },
+    async (req, res, { params }) => {
+      const rec = await transformations.get(params.request_id, await deps.requester(req));
+      res.json(requestDetailJson(rec, { objectStore, logsUrl: config.LOGS_URL }));
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "delete",
+      path: "/servicex/transformation/:request_id",
+      tag: "client",
+      summary: "Delete a finished request with its results",
+      params: requestIdParam,
+      notFound: paramNotFound,
+      responses: {
+        200: { description: "Deleted", schema: MessageResponse },
+        400: { description: "Still in progress", schema: MessageResponse },
+        403: { description: "Not the owner", schema: MessageResponse },
+        404: { description: "Unknown request", schema: MessageResponse },
+      },
+    },
+    async (req, res, { params }) => {
+      const message = await transformations.delete(params.request_id, await deps.requester(req));
+      res.json({ message });
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "get",
+      path: "/servicex/transformation/:request_id/status",
+      tag: "client",
+      summary: "Legacy status with statistics (and per-file details with ?details=true)",
+      params: requestIdParam,
+      notFound: paramNotFound,
+      query: StatusQuery,
+      responses: { 200: { description: "Status" }, 404: { description: "Unknown request", schema: MessageResponse } },
+    },
+    async (req, res, { params, query }) => {
+      const rec = await transformations.get(params.request_id, await deps.requester(req));
+      const s = await repos.requests.stats(rec.requestId);
+      const remaining = rec.files ? rec.files - rec.filesCompleted - rec.filesFailed : null;
+      const body: Record<string, unknown> = {
+        status: requestJson(rec).status,
+        "request-id": params.request_id,
+        "submit-time": isoZ(rec.submitTime),
+        "finish-time": rec.finishTime ? isoZ(rec.finishTime) : null,
+        "files-completed": rec.filesCompleted,
+        "files-processed": rec.filesCompleted,
+        "files-failed": rec.filesFailed,
+        "files-skipped": rec.filesFailed,
+        "files-remaining": remaining,
+        stats: s && {
+          "min-time": s.minTime,
+          "max-time": s.maxTime,
+          "avg-time": s.avgTime,
+          "total-time": s.totalTime,
+          "avg-rate": s.avgRate,
+          "total-bytes": s.totalBytes,
+          "total-events": s.totalEvents,
+        },
+      };
+      if (query.details) {
+        body.details = (await repos.results.listForRequest(rec.requestId, null)).map(resultJson);
+      }
+      res.json(body);
+    },
+  );
+
+  op(
+    r,
+    {
+      method: ["get", "post"],
+      path: "/servicex/transformation/:request_id/cancel",
+      tag: "client",
+      summary: "Cancel a running request (GET as the Python client sends it, or POST)",
+      params: requestIdParam,
+      notFound: paramNotFound,
+      responses: {
+        200: { description: "Canceled", schema: MessageResponse },
+        400: { description: "Not in progress", schema: MessageResponse },
+        403: { description: "Not the owner", schema: MessageResponse },
+        404: { description: "Unknown request", schema: MessageResponse },
+      },
+    },
+    async (req, res, { params }) => {
+      const message = await transformations.cancel(params.request_id, await deps.requester(req));
+      res.json({ message });
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "get",
+      path: "/servicex/transformation/:request_id/results",
+      tag: "client",
+      summary: "Per-file results newer than `later_than` (ISO 8601), ordered by creation",
+      params: requestIdParam,
+      notFound: paramNotFound,
+      query: ResultsQuery,
+      responses: {
+        200: { description: "Results", schema: z.object({ results: z.array(TransformResultJson) }) },
+        400: { description: "Invalid later_than", schema: MessageResponse },
+      },
+    },
+    async (req, res, { params, query }) => {
+      let later: string | null = null;
+      if (query.later_than !== undefined) {
+        later = normaliseIsoTime(query.later_than);
+        if (later === null) {
+          throw badRequest(`later_than value ${query.later_than} is not an ISO 8601 compliant datetime`);
+        }
+      }
+      // Unknown ids answer an empty list (upstream); ownership is checked when the request exists.
+      const rec = await repos.requests.find(params.request_id);
+      if (rec) transformations.assertOwnerOrAdmin(rec, await deps.requester(req));
+      const rows = rec ? await repos.results.listForRequest(rec.requestId, later) : [];
+      res.json({ results: rows.map(resultJson) });
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "get",
+      path: "/servicex/transformation/:request_id/errors",
+      tag: "client",
+      summary: "Per-file failures with pod name and message (from file_status)",
+      params: requestIdParam,
+      notFound: paramNotFound,
+      responses: {
+        200: {
+          description: "Errors",
+          schema: z.object({
+            errors: z.array(
+              z.object({
+                "pod-name": z.string().nullable(),
+                file: z.string().nullable(),
+                events: z.number().nullable(),
+                info: z.string().nullable(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async (req, res, { params }) => {
+      const rec = await transformations.get(params.request_id, await deps.requester(req));
+      const rows = await repos.results.failures(rec.requestId);
+      res.json({
+        errors: rows.map((e) => ({ "pod-name": e.pod_name, file: e.paths, events: e.file_events, info: e.info })),
+      });
+    },
+  );
+  return r;
+}

@@ -1,0 +1,74 @@
+import { z } from "zod";
+import { INT32_MAX, boolQuery, intLike, pageQuery, text } from "./common.js";
+
+/** `POST /servicex/transformation` (contract §2.3.1). Unknown keys are ignored, as reqparse did. */
+export const SubmitBody = z.object({
+  title: text(10240).nullish(),
+  did: text(1024).nullish(),
+  "file-list": z
+    .array(text(4096).min(1, { message: "file paths must not be empty" }))
+    .max(200_000, { message: "at most 200000 files per request" })
+    .nullish(),
+  selection: text(10 * 1024 * 1024),
+  codegen: text(256),
+  image: text(1024).nullish(),
+  "tree-name": text(512).nullish(),
+  workers: intLike(1, 100_000).nullish(),
+  "result-destination": z.enum(["object-store", "volume"]),
+  "result-format": z.enum(["parquet", "root-file", "root-rntuple"]).nullish(),
+  "client-version": text(256).nullish(),
+});
+export type SubmitBody = z.output<typeof SubmitBody>;
+
+export const SubmitResponse = z.object({ request_id: z.string() });
+
+export const ListQuery = z.object({ submitted_by: intLike(0, INT32_MAX).optional(), ...pageQuery });
+export const StatusQuery = z.object({ details: boolQuery });
+export const ResultsQuery = z.object({ later_than: z.string().max(64).optional() });
+
+export const TransformRequestJson = z
+  .object({
+    request_id: z.string(),
+    title: z.string().nullable(),
+    did: z.string(),
+    did_id: z.number().int(),
+    selection: z.string(),
+    "tree-name": z.string().nullable(),
+    image: z.string(),
+    workers: z.number().int().nullable(),
+    "result-destination": z.enum(["object-store", "volume"]),
+    "result-format": z.enum(["parquet", "root-file", "root-rntuple"]),
+    "generated-code-cm": z.string(),
+    status: z.enum(["Submitted", "Pending Lookup", "Lookup", "Running", "Complete", "Fatal", "Canceled", "Bad Dataset"]),
+    "failure-info": z.string().nullable(),
+    "app-version": z.string(),
+    "code-gen-image": z.string().nullable(),
+    files: z.number().int(),
+    "files-completed": z.number().int(),
+    "files-failed": z.number().int(),
+    "files-remaining": z.number().int().nullable(),
+    "submit-time": z.string(),
+    "finish-time": z.string().describe('"None" while unfinished'),
+    "minio-endpoint": z.string().optional(),
+    "minio-secured": z.boolean().optional(),
+    "minio-access-key": z.string().optional(),
+    "minio-secret-key": z.string().optional(),
+    "log-url": z.string().optional(),
+  })
+  .meta({ id: "TransformRequest" });
+
+export const TransformResultJson = z
+  .object({
+    id: z.number().int(),
+    "request-id": z.string(),
+    "file-id": z.number().int().nullable(),
+    "file-path": z.string(),
+    "s3-object-name": z.string().nullable(),
+    transform_status: z.string(),
+    transform_time: z.number().int().nullable(),
+    "total-events": z.number().nullable(),
+    "total-bytes": z.number().nullable(),
+    "avg-rate": z.number().nullable(),
+    created_at: z.string().nullable(),
+  })
+  .meta({ id: "TransformResult" });

@@ -1,0 +1,112 @@
+// Boots the real App (buildApp + compose) on a real port, against the real Postgres/RabbitMQ or the
+// embedded PGlite + in-process broker. The transformer launcher is a recording fake (Kubernetes cannot
+// run here; the core service only needs to know start/shutdown were called).
+import { randomBytes } from "node:crypto";
+import { type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino } from "pino";
+import { buildApp } from "../../src/app.js";
+import { compose, shutdownDeps } from "../../src/compose.js";
+import { loadConfig } from "../../src/config.js";
+import type { LaunchSpec, TransformerLauncher } from "../../src/domain/ports.js";
+import type { AppDeps } from "../../src/http/deps.js";
+import { type TestDatabase, createTestDatabase } from "./pg.js";
+
+export const RABBIT_URL = process.env.TEST_RABBIT_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+
+export class RecordingLauncher implements TransformerLauncher {
+  readonly kind = "recording";
+  readonly started: LaunchSpec[] = [];
+  readonly shutdowns: string[] = [];
+  async start(spec: LaunchSpec): Promise<void> {
+    this.started.push(spec);
+  }
+  async shutdown(requestId: string): Promise<void> {
+    this.shutdowns.push(requestId);
+  }
+  shutdownCount(requestId: string): number {
+    return this.shutdowns.filter((r) => r === requestId).length;
+  }
+}
+
+export interface TestApp {
+  deps: AppDeps;
+  url: string;
+  port: number;
+  launcher: RecordingLauncher;
+  /** A DID scheme unique to this app, so parallel test files never share a did_finder queue. */
+  scheme: string;
+  db?: TestDatabase;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  backend?: "postgres" | "pglite";
+  broker?: "amqp" | "memory";
+  env?: Record<string, string>;
+  /** Reuse an existing database (e.g. a second replica). */
+  databaseUrl?: string;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const backend = opts.backend ?? "postgres";
+  const db = backend === "postgres" && !opts.databaseUrl ? await createTestDatabase() : undefined;
+  const port = await freePort();
+  const scheme = `t${randomBytes(4).toString("hex")}`;
+  const env: Record<string, string> = {
+    PORT: String(port),
+    ADVERTISED_HOSTNAME: `127.0.0.1:${port}`,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    VALID_DID_SCHEMES: JSON.stringify(["rucio", scheme]),
+    DID_FINDER_DEFAULT_SCHEME: "rucio",
+    DATA_DIR: "memory://",
+    ...(backend === "postgres" ? { DATABASE_URL: opts.databaseUrl ?? db!.url } : {}),
+    ...((opts.broker ?? "amqp") === "amqp" ? { RABBIT_MQ_URL: RABBIT_URL } : {}),
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const logger = pino({ level: config.LOG_LEVEL });
+  const launcher = new RecordingLauncher();
+  const deps = await compose(config, logger, { launcher });
+  const app = buildApp(deps);
+  const server: Server = createServer(app);
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+  return {
+    deps,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    launcher,
+    scheme,
+    db,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await shutdownDeps(deps);
+      await db?.drop();
+    },
+  };
+}
+
+/** Polls until fn returns a truthy value (or throws after timeoutMs). */
+export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = "condition"): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
