@@ -17,6 +17,7 @@ const int = (def: number, min = 0, max = 2 ** 31 - 1) => z.coerce.number().int()
 const json = <T extends z.ZodType>(schema: T, def: z.input<T>) =>
   z
     .unknown()
+    .optional()
     .transform((v, ctx) => {
       if (v === undefined || v === "") return def;
       if (typeof v !== "string") return v;
