@@ -283,7 +283,7 @@ describe("HttpCodeGenerator against a real HTTP code generator", () => {
     const gen = new HttpCodeGenerator({ serviceUrls: { uproot: base }, retries: 2, backoffBaseMs: 5 });
     const err = await expectCodeGenError(gen.generate("uproot", "sel"));
     expect(seen).toHaveLength(3);
-    expect(err.status).toBe(500);
+    expect(err.status).toBe(503); // unreachable generator: a dependency outage, not bad input
     expect(err.message).toMatch(
       /^Failed to generate translation code: code generator uproot did not answer after 3 attempts \(/,
     );
