@@ -92,6 +92,11 @@ export class FileCompleteService {
     this.stats.lastBatchSize = batch.length;
     this.onBatch?.(batch.length);
     batch.forEach((p, i) => p.resolve(result.outcomes[i]!));
+    if (result.datasetDeltas.length > 0) {
+      this.results.addDatasetTotals(result.datasetDeltas).catch((err) => {
+        this.log.warn({ err: String(err) }, "could not add back-filled totals to datasets");
+      });
+    }
     for (const id of result.completed) {
       this.log.info({ requestId: id, from: "Running", to: "Complete" }, "transform request complete");
       this.lifecycle.terminated(id, "complete");

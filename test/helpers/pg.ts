@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 
 export const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-export const TEMPLATE_DB = process.env.SX_TEMPLATE_DB ?? "sx_test_template";
+const templateDb = () => process.env.SX_TEMPLATE_DB ?? "sx_test_template";
 
 export function urlFor(db: string): string {
   const u = new URL(ADMIN_URL);
@@ -35,7 +35,7 @@ export async function createTestDatabase(prefix = "sx_t"): Promise<TestDatabase>
     // CREATE DATABASE … TEMPLATE fails while another session is connected to the template; retry briefly.
     for (let i = 0; ; i++) {
       try {
-        await c.query(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DB}"`);
+        await c.query(`CREATE DATABASE "${name}" TEMPLATE "${templateDb()}"`);
         return;
       } catch (e) {
         if (i > 50 || !/being accessed by other users/.test(String(e))) throw e;
@@ -52,10 +52,14 @@ export async function createTestDatabase(prefix = "sx_t"): Promise<TestDatabase>
   };
 }
 
-export async function recreateTemplate(migrate: (url: string) => Promise<void>): Promise<void> {
+export async function recreateTemplate(name: string, migrate: (url: string) => Promise<void>): Promise<void> {
   await admin(async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS "${TEMPLATE_DB}" WITH (FORCE)`);
-    await c.query(`CREATE DATABASE "${TEMPLATE_DB}"`);
+    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await c.query(`CREATE DATABASE "${name}"`);
   });
-  await migrate(urlFor(TEMPLATE_DB));
+  await migrate(urlFor(name));
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }

@@ -16,8 +16,25 @@ export interface Sql {
 }
 
 export interface SqlDb extends Sql {
-  /** Runs fn in one transaction (READ COMMITTED); commits when it resolves, rolls back when it throws. */
+  /**
+   * Runs fn in one transaction (READ COMMITTED); commits when it resolves, rolls back when it throws.
+   * A deadlock or serialization failure (which Postgres has rolled back) re-runs fn, up to 3 times.
+   */
   transaction<R>(fn: (tx: Sql) => Promise<R>): Promise<R>;
+}
+
+const RETRYABLE = new Set(["40P01", "40001"]);
+
+async function retrying<R>(run: () => Promise<R>): Promise<R> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (attempt >= 3 || !code || !RETRYABLE.has(code)) throw e;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+    }
+  }
 }
 
 export interface Database {
@@ -61,29 +78,8 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
       const r = await pool.query(text, params as unknown[]);
       return r.rows as T[];
     },
-    async transaction<R>(fn: (tx: Sql) => Promise<R>) {
-      const client = await pool.connect();
-      let broken = false;
-      try {
-        await client.query("BEGIN");
-        const tx: Sql = {
-          async query<T>(text: string, params?: unknown[]) {
-            return (await client.query(text, params as unknown[])).rows as T[];
-          },
-        };
-        const out = await fn(tx);
-        await client.query("COMMIT");
-        return out;
-      } catch (e) {
-        try {
-          await client.query("ROLLBACK");
-        } catch {
-          broken = true;
-        }
-        throw e;
-      } finally {
-        client.release(broken);
-      }
+    transaction<R>(fn: (tx: Sql) => Promise<R>) {
+      return retrying(() => pgTransaction(pool, fn));
     },
   };
   return {
@@ -98,6 +94,31 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
       await pool.end();
     },
   };
+}
+
+async function pgTransaction<R>(pool: pg.Pool, fn: (tx: Sql) => Promise<R>): Promise<R> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query("BEGIN");
+    const tx: Sql = {
+      async query<T>(text: string, params?: unknown[]) {
+        return (await client.query(text, params as unknown[])).rows as T[];
+      },
+    };
+    const out = await fn(tx);
+    await client.query("COMMIT");
+    return out;
+  } catch (e) {
+    try {
+      await client.query("ROLLBACK");
+    } catch {
+      broken = true;
+    }
+    throw e;
+  } finally {
+    client.release(broken);
+  }
 }
 
 async function openPglite(opts: OpenOptions): Promise<Database> {
@@ -136,7 +157,15 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
   };
 }
 
-const TRANSIENT_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03"]);
+const TRANSIENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "57P01",
+  "57P02",
+  "57P03",
+]);
 
 /** Connection-level failures (database down or restarting), as opposed to errors in a statement. */
 export function isTransientDbError(e: unknown): boolean {

@@ -26,6 +26,12 @@ export interface ApplyResult {
   outcomes: ReportOutcome[];
   /** request_ids that this batch moved to Complete (the caller shuts them down, exactly once). */
   completed: string[];
+  /**
+   * Dataset event/size totals grown by back-filled file stats. Applied after the commit, in their own
+   * statement: taking the dataset row lock inside the batch would invert the lock order of the DID-finder
+   * callbacks (dataset, then requests) and deadlock with them.
+   */
+  datasetDeltas: Array<{ datasetId: number; events: number; bytes: number }>;
 }
 
 interface LockedReq {
@@ -74,6 +80,15 @@ export class ResultsRepo {
    */
   async applyReports(reports: readonly FileReport[]): Promise<ApplyResult> {
     return (this.db.sql as SqlDb).transaction((tx) => applyInTx(tx, reports));
+  }
+
+  async addDatasetTotals(deltas: ApplyResult["datasetDeltas"]): Promise<void> {
+    if (deltas.length === 0) return;
+    await this.db.sql.query(
+      `UPDATE datasets d SET events = COALESCE(d.events, 0) + x.ev, size = COALESCE(d.size, 0) + x.by
+       FROM unnest($1::int[], $2::bigint[], $3::bigint[]) AS x(id, ev, by) WHERE d.id = x.id`,
+      [deltas.map((d) => d.datasetId), deltas.map((d) => d.events), deltas.map((d) => d.bytes)],
+    );
   }
 
   async listForRequest(requestId: string, laterThanUtc: string | null): Promise<ResultJsonRow[]> {
@@ -201,7 +216,14 @@ async function applyInTx(tx: Sql, reports: readonly FileReport[]): Promise<Apply
 
   const dIds = [...deltas.keys()];
   const dv = [...deltas.values()];
-  const rows = await tx.query<{ request_id: string; status: TransformStatusName }>(
+  const out = await tx.query<{
+    kind: "r" | "d";
+    request_id: string;
+    status: TransformStatusName;
+    dataset_id: number;
+    ev: number;
+    by: number;
+  }>(
     `WITH up AS (
        INSERT INTO transform_result (file_id, request_id, file_path, transform_status, transform_time,
                                      total_events, total_bytes, avg_rate, s3_object_name, created_at)
@@ -232,11 +254,6 @@ async function applyInTx(tx: Sql, reports: readonly FileReport[]): Promise<Apply
        WHERE f.id = b.id AND (o.ev = 0 OR o.sz = 0)
        RETURNING f.dataset_id, CASE WHEN o.ev = 0 THEN b.events ELSE 0 END AS ev,
                  CASE WHEN o.sz = 0 THEN b.bytes ELSE 0 END AS by),
-     ds AS (
-       UPDATE datasets d SET events = COALESCE(d.events, 0) + x.ev, size = COALESCE(d.size, 0) + x.by
-       FROM (SELECT dataset_id, sum(ev) AS ev, sum(by) AS by FROM bf GROUP BY dataset_id) x
-       WHERE d.id = x.dataset_id
-       RETURNING 1),
      rq AS (
        UPDATE requests r SET
          files_completed = r.files_completed + d.dc,
@@ -251,10 +268,13 @@ async function applyInTx(tx: Sql, reports: readonly FileReport[]): Promise<Apply
                        THEN now() AT TIME ZONE 'UTC' ELSE r.finish_time END
        FROM unnest($18::int[], $19::int[], $20::int[], $21::bigint[], $22::bigint[]) AS d(id, dc, df, db, de)
        WHERE r.id = d.id
-       RETURNING r.request_id, r.status)
-     SELECT rq.request_id, rq.status,
-            (SELECT count(*) FROM up) + (SELECT count(*) FROM st) + (SELECT count(*) FROM ds) AS touched
-     FROM rq`,
+       RETURNING r.request_id, r.status),
+     dsum AS (SELECT dataset_id, sum(ev)::float8 AS ev, sum(by)::float8 AS by FROM bf GROUP BY dataset_id)
+     SELECT 'r' AS kind, rq.request_id, rq.status::text AS status, NULL::int AS dataset_id, NULL::float8 AS ev,
+            NULL::float8 AS by, (SELECT count(*) FROM up) + (SELECT count(*) FROM st) AS touched
+     FROM rq
+     UNION ALL
+     SELECT 'd', NULL, NULL, dataset_id, ev, by, 0 FROM dsum`,
     [
       writes.map((w) => w.fileId),
       writes.map((w) => w.requestId),
@@ -280,9 +300,13 @@ async function applyInTx(tx: Sql, reports: readonly FileReport[]): Promise<Apply
       dv.map((d) => d.de),
     ],
   );
+  const rows = out.filter((o) => o.kind === "r");
+  const datasetDeltas = out
+    .filter((o) => o.kind === "d")
+    .map((o) => ({ datasetId: o.dataset_id, events: Number(o.ev), bytes: Number(o.by) }));
   // Exact because the rows stayed locked since the batch began: Running then, Complete now.
   const completed = rows
     .filter((r) => r.status === "complete" && reqByUuid.get(r.request_id)?.status === "running")
     .map((r) => r.request_id);
-  return { outcomes, completed };
+  return { outcomes, completed, datasetDeltas };
 }
