@@ -27,7 +27,9 @@ export function request(url: string, method: string, body?: unknown): Promise<Re
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+        );
         res.on("error", reject);
       },
     );
@@ -53,7 +55,11 @@ export interface LoadResult {
 }
 
 /** `concurrency` callers each taking the next job until `jobs` is exhausted. */
-export async function closedLoop(concurrency: number, jobs: number, call: (i: number) => Promise<Res>): Promise<LoadResult> {
+export async function closedLoop(
+  concurrency: number,
+  jobs: number,
+  call: (i: number) => Promise<Res>,
+): Promise<LoadResult> {
   let next = 0;
   const lat: number[] = [];
   const statuses: Record<number, number> = {};
@@ -78,7 +84,15 @@ export async function closedLoop(concurrency: number, jobs: number, call: (i: nu
   );
   const seconds = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
-  return { count: jobs, errors, seconds, rate: jobs / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), statuses };
+  return {
+    count: jobs,
+    errors,
+    seconds,
+    rate: jobs / seconds,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    statuses,
+  };
 }
 
 /** Fixed-rate open loop (requests start on schedule whatever the latency) until `stop()` says so. */
@@ -123,8 +137,16 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts a TypeScript entry point with tsx as a separate process and waits until `readyUrl` answers. */
-export async function startProcess(entry: string, env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+export async function startProcess(
+  entry: string,
+  env: Record<string, string>,
+  readyUrl: string,
+): Promise<ChildProcess> {
+  const extra =
+    process.env.BENCH_APP_NODE_ARGS && entry.includes("main")
+      ? process.env.BENCH_APP_NODE_ARGS.split(" ")
+      : [];
+  const child = spawn(process.execPath, [...extra, "--import", "tsx", entry], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -148,4 +170,5 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill("SIGKILL");
 }
 
-export const fmt = (n: number, d = 0) => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+export const fmt = (n: number, d = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });

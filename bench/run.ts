@@ -14,6 +14,8 @@ const RABBIT = process.env.BENCH_RABBIT_URL ?? "amqp://guest:guest@127.0.0.1:567
 const W1_FILES = Number(process.env.BENCH_W1_FILES ?? 30_000);
 const BIG = Number(process.env.BENCH_BIG ?? 100_000);
 const tag = randomBytes(4).toString("hex");
+/** BENCH_ONLY=W1,W3 runs a subset (W4 always rides along with W1). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? "W1,W2,W3").split(",").map((s) => s.trim().toUpperCase()));
 const scheme = `bench${tag}`;
 
 async function admin(sql: string) {
@@ -72,7 +74,11 @@ async function main() {
     `${base}/healthz`,
   );
   const tport = await freePort();
-  const trivial = await startProcess("bench/trivial.server.ts", { PORT: String(tport) }, `http://127.0.0.1:${tport}/trivial`);
+  const trivial = await startProcess(
+    "bench/trivial.server.ts",
+    { PORT: String(tport) },
+    `http://127.0.0.1:${tport}/trivial`,
+  );
   const conn = await amqp.connect(RABBIT);
   const cleanupQueues: string[] = [`did_finder_${scheme}`];
   try {
@@ -91,117 +97,146 @@ async function main() {
     });
 
     // Reference: trivial Express route, same body size, same concurrency.
-    await closedLoop(200, 3000, () => request(`http://127.0.0.1:${tport}/trivial`, "PUT", reportBody("x", 1)));
+    await closedLoop(200, 3000, () =>
+      request(`http://127.0.0.1:${tport}/trivial`, "PUT", reportBody("x", 1)),
+    );
     const ref = await closedLoop(200, 30_000, () =>
       request(`http://127.0.0.1:${tport}/trivial`, "PUT", reportBody("x", 1)),
     );
-    line("reference: trivial Express PUT, 200 callers", `${fmt(ref.rate)} req/s`, `p99 ${fmt(ref.p99, 1)} ms`);
+    line(
+      "reference: trivial Express PUT, 200 callers",
+      `${fmt(ref.rate)} req/s`,
+      `p99 ${fmt(ref.p99, 1)} ms`,
+    );
     await stopProcess(trivial);
 
     // W1 + W4
-    const files = Array.from({ length: W1_FILES }, (_, i) => `root://bench//${tag}/w1/f${i}.root`);
-    const sub = await request(`${base}/servicex/transformation`, "POST", {
-      "file-list": files,
-      selection: "bench",
-      codegen: "passthrough",
-      "result-destination": "object-store",
-    });
-    const rid = (JSON.parse(sub.body) as { request_id: string }).request_id;
-    cleanupQueues.push(`transformer-${rid}`);
-    const info = JSON.parse((await request(`${base}/servicex/transformation/${rid}`, "GET")).body) as { did_id: number };
-    const ds = JSON.parse((await request(`${base}/servicex/datasets/${info.did_id}`, "GET")).body) as {
-      files: Array<{ id: number }>;
-    };
-    const fileIds = ds.files.map((f) => f.id);
-    // a second request, polled by W4 while W1 hammers the first
-    const sub2 = await request(`${base}/servicex/transformation`, "POST", {
-      "file-list": [`root://bench//${tag}/w4.root`],
-      selection: "bench",
-      codegen: "passthrough",
-      "result-destination": "object-store",
-    });
-    const rid2 = (JSON.parse(sub2.body) as { request_id: string }).request_id;
-    cleanupQueues.push(`transformer-${rid2}`);
+    if (ONLY.has("W1")) {
+      const files = Array.from({ length: W1_FILES }, (_, i) => `root://bench//${tag}/w1/f${i}.root`);
+      const sub = await request(`${base}/servicex/transformation`, "POST", {
+        "file-list": files,
+        selection: "bench",
+        codegen: "passthrough",
+        "result-destination": "object-store",
+      });
+      const rid = (JSON.parse(sub.body) as { request_id: string }).request_id;
+      cleanupQueues.push(`transformer-${rid}`);
+      const info = JSON.parse((await request(`${base}/servicex/transformation/${rid}`, "GET")).body) as {
+        did_id: number;
+      };
+      const ds = JSON.parse((await request(`${base}/servicex/datasets/${info.did_id}`, "GET")).body) as {
+        files: Array<{ id: number }>;
+      };
+      const fileIds = ds.files.map((f) => f.id);
+      // a second request, polled by W4 while W1 hammers the first
+      const sub2 = await request(`${base}/servicex/transformation`, "POST", {
+        "file-list": [`root://bench//${tag}/w4.root`],
+        selection: "bench",
+        codegen: "passthrough",
+        "result-destination": "object-store",
+      });
+      const rid2 = (JSON.parse(sub2.body) as { request_id: string }).request_id;
+      cleanupQueues.push(`transformer-${rid2}`);
 
-    let w1Done = false;
-    const w4p = openLoop(500, () => w1Done, () => request(`${base}/servicex/transformation/${rid2}`, "GET"));
-    const w1 = await closedLoop(200, fileIds.length, (i) =>
-      request(`${base}/servicex/internal/transformation/${rid}/file-complete`, "PUT", reportBody(rid, fileIds[i]!)),
-    );
-    w1Done = true;
-    const w4 = await w4p;
-    const final = JSON.parse((await request(`${base}/servicex/transformation/${rid}`, "GET")).body) as Record<string, unknown>;
-    const exact = final.status === "Complete" && final["files-completed"] === W1_FILES && final["files-remaining"] === 0;
-    line(
-      `W1 file-complete, 200 callers, ${fmt(W1_FILES)} files`,
-      `${fmt(w1.rate)} req/s`,
-      `ratio ${fmt(w1.rate / ref.rate, 2)} (goal ≥ 0.50)  p99 ${fmt(w1.p99, 1)} ms (goal < 100)  errors ${w1.errors}  counters exact: ${exact}`,
-    );
-    line(
-      "W4 status GET at 500 req/s during W1",
-      `p99 ${fmt(w4.p99, 1)} ms`,
-      `(goal < 20)  p50 ${fmt(w4.p50, 1)} ms  achieved ${fmt(w4.rate)} req/s  errors ${w4.errors}`,
-    );
+      let w1Done = false;
+      const w4p = openLoop(
+        500,
+        () => w1Done,
+        () => request(`${base}/servicex/transformation/${rid2}`, "GET"),
+      );
+      const w1 = await closedLoop(200, fileIds.length, (i) =>
+        request(
+          `${base}/servicex/internal/transformation/${rid}/file-complete`,
+          "PUT",
+          reportBody(rid, fileIds[i]!),
+        ),
+      );
+      w1Done = true;
+      const w4 = await w4p;
+      const final = JSON.parse(
+        (await request(`${base}/servicex/transformation/${rid}`, "GET")).body,
+      ) as Record<string, unknown>;
+      const exact =
+        final.status === "Complete" &&
+        final["files-completed"] === W1_FILES &&
+        final["files-remaining"] === 0;
+      line(
+        `W1 file-complete, 200 callers, ${fmt(W1_FILES)} files`,
+        `${fmt(w1.rate)} req/s`,
+        `ratio ${fmt(w1.rate / ref.rate, 2)} (goal ≥ 0.50)  p99 ${fmt(w1.p99, 1)} ms (goal < 100)  errors ${w1.errors}  counters exact: ${exact}`,
+      );
+      line(
+        "W4 status GET at 500 req/s during W1",
+        `p99 ${fmt(w4.p99, 1)} ms`,
+        `(goal < 20)  p50 ${fmt(w4.p50, 1)} ms  achieved ${fmt(w4.rate)} req/s  errors ${w4.errors}`,
+      );
+    }
 
     // W2: DID finder streaming BIG files in PUTs of 300
-    const did = `${scheme}://bench.${tag}`;
-    const s3 = await request(`${base}/servicex/transformation`, "POST", {
-      did,
-      selection: "bench",
-      codegen: "passthrough",
-      "result-destination": "object-store",
-    });
-    const rid3 = (JSON.parse(s3.body) as { request_id: string }).request_id;
-    cleanupQueues.push(`transformer-${rid3}`);
-    const r3 = JSON.parse((await request(`${base}/servicex/transformation/${rid3}`, "GET")).body) as { did_id: number };
-    const endpoint = `${base}/servicex/internal/transformation/${r3.did_id}`;
-    const t2 = performance.now();
-    for (let i = 0; i < BIG; i += 300) {
-      const batch = Array.from({ length: Math.min(300, BIG - i) }, (_, j) => ({
-        paths: [`root://site-a//${tag}/w2/f${i + j}.root`, `root://site-b//${tag}/w2/f${i + j}.root`],
-        adler32: "0badc0de",
-        file_size: 1_000_000,
-        file_events: 10_000,
-      }));
-      const r = await request(`${endpoint}/files`, "PUT", batch);
-      if (r.status !== 200) throw new Error(`PUT /files answered ${r.status}: ${r.body}`);
+    if (ONLY.has("W2")) {
+      const did = `${scheme}://bench.${tag}`;
+      const s3 = await request(`${base}/servicex/transformation`, "POST", {
+        did,
+        selection: "bench",
+        codegen: "passthrough",
+        "result-destination": "object-store",
+      });
+      const rid3 = (JSON.parse(s3.body) as { request_id: string }).request_id;
+      cleanupQueues.push(`transformer-${rid3}`);
+      const r3 = JSON.parse((await request(`${base}/servicex/transformation/${rid3}`, "GET")).body) as {
+        did_id: number;
+      };
+      const endpoint = `${base}/servicex/internal/transformation/${r3.did_id}`;
+      const t2 = performance.now();
+      for (let i = 0; i < BIG; i += 300) {
+        const batch = Array.from({ length: Math.min(300, BIG - i) }, (_, j) => ({
+          paths: [`root://site-a//${tag}/w2/f${i + j}.root`, `root://site-b//${tag}/w2/f${i + j}.root`],
+          adler32: "0badc0de",
+          file_size: 1_000_000,
+          file_events: 10_000,
+        }));
+        const r = await request(`${endpoint}/files`, "PUT", batch);
+        if (r.status !== 200) throw new Error(`PUT /files answered ${r.status}: ${r.body}`);
+      }
+      const putSeconds = (performance.now() - t2) / 1000;
+      await request(`${endpoint}/complete`, "PUT", {
+        files: BIG,
+        "files-skipped": 0,
+        "total-events": BIG * 10_000,
+        "total-bytes": BIG * 1_000_000,
+        "elapsed-time": 1,
+      });
+      await waitDepth(conn, `transformer-${rid3}`, BIG, 120_000);
+      const w2 = (performance.now() - t2) / 1000;
+      line(
+        `W2 DID finder streams ${fmt(BIG)} files (PUTs of 300)`,
+        `${fmt(w2, 2)} s`,
+        `to all tasks confirmed (goal ≤ 6 s)  PUTs took ${fmt(putSeconds, 2)} s  ${fmt(BIG / w2)} tasks/s`,
+      );
     }
-    const putSeconds = (performance.now() - t2) / 1000;
-    await request(`${endpoint}/complete`, "PUT", {
-      files: BIG,
-      "files-skipped": 0,
-      "total-events": BIG * 10_000,
-      "total-bytes": BIG * 1_000_000,
-      "elapsed-time": 1,
-    });
-    await waitDepth(conn, `transformer-${rid3}`, BIG, 120_000);
-    const w2 = (performance.now() - t2) / 1000;
-    line(
-      `W2 DID finder streams ${fmt(BIG)} files (PUTs of 300)`,
-      `${fmt(w2, 2)} s`,
-      `to all tasks confirmed (goal ≤ 6 s)  PUTs took ${fmt(putSeconds, 2)} s  ${fmt(BIG / w2)} tasks/s`,
-    );
 
     // W3: submit with a BIG file list
-    const big = Array.from({ length: BIG }, (_, i) => `root://eos//${tag}/w3/file_${i}.root`);
-    const t3 = performance.now();
-    const s4 = await request(`${base}/servicex/transformation`, "POST", {
-      "file-list": big,
-      selection: "bench",
-      codegen: "passthrough",
-      "result-destination": "object-store",
-    });
-    const answered = (performance.now() - t3) / 1000;
-    if (s4.status !== 200) throw new Error(`W3 submit answered ${s4.status}: ${s4.body.slice(0, 300)}`);
-    const rid4 = (JSON.parse(s4.body) as { request_id: string }).request_id;
-    cleanupQueues.push(`transformer-${rid4}`);
-    await waitDepth(conn, `transformer-${rid4}`, BIG, 120_000);
-    const queued = (performance.now() - t3) / 1000;
-    line(
-      `W3 submit with a ${fmt(BIG)}-entry file list`,
-      `${fmt(answered, 2)} s`,
-      `to 200 (goal ≤ 6 s); every task queued after ${fmt(queued, 2)} s`,
-    );
+    if (ONLY.has("W3")) {
+      const big = Array.from({ length: BIG }, (_, i) => `root://eos//${tag}/w3/file_${i}.root`);
+      const t3 = performance.now();
+      const s4 = await request(`${base}/servicex/transformation`, "POST", {
+        "file-list": big,
+        selection: "bench",
+        codegen: "passthrough",
+        "result-destination": "object-store",
+      });
+      const answered = (performance.now() - t3) / 1000;
+      if (s4.status !== 200) throw new Error(`W3 submit answered ${s4.status}: ${s4.body.slice(0, 300)}`);
+      const rid4 = (JSON.parse(s4.body) as { request_id: string }).request_id;
+      cleanupQueues.push(`transformer-${rid4}`);
+      await waitDepth(conn, `transformer-${rid4}`, BIG, 120_000);
+      const queued = (performance.now() - t3) / 1000;
+      line(
+        `W3 submit with a ${fmt(BIG)}-entry file list`,
+        `${fmt(answered, 2)} s`,
+        `to 200 (goal ≤ 6 s); every task queued after ${fmt(queued, 2)} s`,
+      );
+    }
   } finally {
     const ch = await conn.createChannel();
     ch.on("error", () => {});

@@ -28,7 +28,7 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
   });
   // JSON bodies of any JSON-ish content type; the limit is sized for a 100,000-entry file list.
   app.use(express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }));
-  app.use(express.urlencoded({ extended: false, limit: "1mb" }));
+  // No global form parser: the callers' bodies are JSON (upstream read them with get_json()).
 
   app.use(opsRoutes(deps, { draining: () => state.draining }));
   app.use(infoRoutes(deps));

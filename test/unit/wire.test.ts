@@ -27,7 +27,9 @@ describe("time formats (contract A.1, A.22)", () => {
     expect(normaliseIsoTime("2026-09-15T19:37:57.205899")).toBe("2026-09-15T19:37:57.205899+00:00");
     expect(normaliseIsoTime("2026-09-15")).toBe("2026-09-15T00:00:00+00:00");
     expect(normaliseIsoTime("2026-09-15T19:37:57Z")).toBe("2026-09-15T19:37:57+00:00");
-    expect(normaliseIsoTime("2026-09-15T19:37:57-0530")).toBe("2026-09-15T19:37:57-05:30");
+    expect(normaliseIsoTime("2026-09-15T19:37:57-0530")).toBe("2026-09-16T01:07:57+00:00");
+    expect(normaliseIsoTime("2024-01-01T00:00:00.5+16:00")).toBe("2023-12-31T08:00:00.5+00:00");
+    expect(normaliseIsoTime("0001-01-01T00:00:00+01:00")).toBe("0001-01-01T00:00:00+00:00");
     for (const bad of ["yesterday", "2026-13-01", "2026-02-30", "2026-01-01T25:00:00", "", "2026-01-01T00:00:00+99:00", "2026-01-01\u0000"]) {
       expect(normaliseIsoTime(bad)).toBeNull();
     }

@@ -98,6 +98,11 @@ export class DatasetsRepo {
     return rows[0]!.n;
   }
 
+  async hasFile(datasetId: number, fileId: number): Promise<boolean> {
+    const rows = await this.db.sql.query("SELECT 1 FROM files WHERE id = $1 AND dataset_id = $2", [fileId, datasetId]);
+    return rows.length === 1;
+  }
+
   async insertFiles(tx: Sql, datasetId: number, files: readonly FileEntry[]): Promise<number> {
     if (files.length === 0) return 0;
     const rows = await tx.query<{ n: number }>(

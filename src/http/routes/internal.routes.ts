@@ -71,7 +71,7 @@ export function internalRoutes(deps: AppDeps): Router {
     },
     async (_req, res, { params, body }) => {
       await deps.lookups.complete(params.dataset_id, {
-        files: body.files ?? 0,
+        files: body.files,
         totalEvents: body["total-events"] ?? 0,
         totalBytes: body["total-bytes"] ?? 0,
       });
@@ -194,6 +194,13 @@ export function internalRoutes(deps: AppDeps): Router {
     async (_req, res, { params, body }) => {
       const rec = await deps.repos.requests.find(params.request_id);
       if (!rec) throw notFound("Request not found", "request_not_found");
+      if (!(await deps.repos.datasets.hasFile(rec.didId, params.file_id))) {
+        throw new AppError(
+          "file_not_in_request",
+          `File ${params.file_id} is not a file of request ${params.request_id}`,
+          400,
+        );
+      }
       await deps.db.sql.transaction((tx) =>
         deps.repos.results.addFileStatus(tx, {
           requestId: rec.requestId,

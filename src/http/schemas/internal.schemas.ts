@@ -16,7 +16,7 @@ export const DidFile = z.object({
 export const AddFilesBody = z.union([DidFile, z.array(DidFile).min(1).max(100_000)]);
 
 export const FilesetCompleteBody = z.object({
-  files: count.optional(),
+  files: count,
   "files-skipped": count.optional(),
   "total-events": count.optional(),
   "total-bytes": count.optional(),
@@ -26,7 +26,8 @@ export const FilesetCompleteBody = z.object({
 export const FilesetErrorBody = z.object({
   "elapsed-time": seconds.optional(),
   message: text(10_000).optional(),
-  "error-type": text(64).optional(),
+  /** Unknown types become internal_failure, as the DID-finder library does for unexpected exceptions. */
+  "error-type": text(64),
 });
 
 /** From the transformer sidecar (contract §2.4.4). */

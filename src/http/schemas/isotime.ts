@@ -20,6 +20,16 @@ export function normaliseIsoTime(s: string): string | null {
     const zm = Number(zone.replace(":", "").slice(3, 5) || "0");
     if (zh > 23 || zm > 59) return null;
   }
-  const z = !zone || zone === "Z" ? "+00:00" : zone.length === 3 ? `${zone}:00` : zone.includes(":") ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
-  return `${y}-${mo}-${d}T${h}:${mi}:${sec}${frac ? `.${frac}` : ""}${z}`;
+  const fraction = frac ? `.${frac}` : "";
+  if (!zone || zone === "Z") return `${y}-${mo}-${d}T${h}:${mi}:${sec}${fraction}+00:00`;
+  // Python allows offsets up to ±23:59, Postgres only ±15:59: shift to UTC here.
+  const sign = zone[0] === "-" ? -1 : 1;
+  const offsetMin = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.replace(":", "").slice(3, 5) || "0"));
+  const t = new Date(0);
+  t.setUTCFullYear(year, month - 1, day);
+  t.setUTCHours(Number(h), Number(mi) - offsetMin, Number(sec), 0);
+  if (t.getUTCFullYear() < 1) return "0001-01-01T00:00:00+00:00";
+  const p2 = (n: number) => String(n).padStart(2, "0");
+  const yy = String(t.getUTCFullYear()).padStart(4, "0");
+  return `${yy}-${p2(t.getUTCMonth() + 1)}-${p2(t.getUTCDate())}T${p2(t.getUTCHours())}:${p2(t.getUTCMinutes())}:${p2(t.getUTCSeconds())}${fraction}+00:00`;
 }
