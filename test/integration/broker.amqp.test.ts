@@ -140,10 +140,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled(brokers.map((b) => b.close()));
-  const c = await conn.createChannel();
-  c.on("error", () => {});
-  for (const q of queues) await c.deleteQueue(q).catch(() => {});
-  for (const e of exchanges) await c.deleteExchange(e).catch(() => {});
+  // One channel per delete: a refused delete closes its channel.
+  const drop = async (fn: (c: Channel) => Promise<unknown>) => {
+    const c = await conn.createChannel();
+    c.on("error", () => {});
+    await fn(c).catch(() => {});
+    await c.close().catch(() => {});
+  };
+  for (const q of queues) await drop((c) => c.deleteQueue(q));
+  for (const e of exchanges) await drop((c) => c.deleteExchange(e));
   await conn.close().catch(() => {});
 });
 
@@ -341,6 +346,23 @@ describe("AmqpBroker against RabbitMQ", () => {
     expect([1, 2]).toContain(results[3]);
     expect(results[4]).toBeNull();
     expect(await b.queueDepth(`transformer-${other}`)).toBe(2);
+  });
+
+  it("a message the broker cannot route (queue vanished after the declare) rejects the call", async () => {
+    const b = newBroker();
+    await b.start();
+    const msg = buildTransformMessage(task("gone", 1), { origin: "o", mandatory: true });
+    // publishMany is the step after the declare; calling it for a queue that does not exist is what happens
+    // when an auto-delete queue disappears between the declare and the publish.
+    const publishMany = (
+      b as unknown as {
+        publishMany(q: string, n: number, build: (i: number) => typeof msg): Promise<void>;
+      }
+    ).publishMany.bind(b);
+    await expect(publishMany(`transformer-gone-${suffix()}`, 3, () => msg)).rejects.toThrow(
+      /3 of 3 messages to transformer-gone-.* were unroutable/,
+    );
+    expect(b.isConnected()).toBe(true);
   });
 
   it("start() does not throw while the broker is unreachable, and retries through the URL list", async () => {

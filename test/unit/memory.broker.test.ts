@@ -114,6 +114,46 @@ describe("MemoryBroker", () => {
     expect(await b.queueDepth("transformer-r")).toBe(0);
   });
 
+  it("a consumer whose handler keeps failing backs off instead of spinning; a success resets it", async () => {
+    const b = new MemoryBroker();
+    await b.publishTransformTasks("s", [task("s", 1)]);
+    let calls = 0;
+    let healthy = false;
+    let handled!: () => void;
+    const done = new Promise<void>((r) => {
+      handled = r;
+    });
+    b.consume("transformer-s", async () => {
+      calls++;
+      if (!healthy) throw new Error("down");
+      handled();
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    // 10 + 20 + 40 + 80 + 160 ms: about 5-6 attempts in 300 ms, not thousands.
+    expect(calls).toBeGreaterThanOrEqual(4);
+    expect(calls).toBeLessThanOrEqual(7);
+    healthy = true;
+    await done;
+    expect(await b.queueDepth("transformer-s")).toBe(0);
+
+    // Without back-off the same failure is retried as fast as the event loop allows.
+    const fast = new MemoryBroker();
+    await fast.publishTransformTasks("s", [task("s", 1)]);
+    let fastCalls = 0;
+    fast.consume(
+      "transformer-s",
+      async () => {
+        fastCalls++;
+        throw new Error("down");
+      },
+      { retryBackoff: { initialMs: 0 } },
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await fast.close();
+    expect(fastCalls).toBeGreaterThan(50);
+    await b.close();
+  });
+
   it("a synchronous throw is a failure too, and several consumers share the queue", async () => {
     const b = new MemoryBroker();
     await b.publishTransformTasks(
@@ -128,14 +168,17 @@ describe("MemoryBroker", () => {
       release = r;
     });
     for (const name of ["a", "b"] as const) {
-      b.consume("transformer-r", (m) => {
+      b.consume("transformer-r", async (m) => {
         if (!thrown) {
           thrown = true;
-          throw new Error("sync");
+          // A non-async handler throwing synchronously: treated like a rejected promise.
+          (() => {
+            throw new Error("sync");
+          })();
         }
+        await new Promise((r) => setTimeout(r, 15));
         byConsumer[name]!.push(fileId(m));
         if (++count === 10) release();
-        return Promise.resolve();
       });
     }
     await done;
@@ -144,6 +187,22 @@ describe("MemoryBroker", () => {
     );
     expect(byConsumer.a!.length).toBeGreaterThan(0);
     expect(byConsumer.b!.length).toBeGreaterThan(0);
+  });
+
+  it("a handler that is not async and throws synchronously is a failure, not a crash", async () => {
+    const b = new MemoryBroker();
+    await b.publishTransformTasks("y", [task("y", 1)]);
+    const seen: boolean[] = [];
+    const done = new Promise<void>((resolve) => {
+      b.consume("transformer-y", (m) => {
+        seen.push(m.redelivered);
+        if (seen.length === 1) throw new Error("sync");
+        resolve();
+        return Promise.resolve();
+      });
+    });
+    await done;
+    expect(seen).toEqual([false, true]);
   });
 
   it("a consumer can start before anything is published (like the sidecar declaring its queue)", async () => {

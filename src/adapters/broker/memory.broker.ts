@@ -1,6 +1,7 @@
 // In-process TaskBroker of the embedded default (no RABBIT_MQ_URL, contract A.14). Messages are encoded exactly as
 // for RabbitMQ (celery.ts) and kept in per-queue FIFO queues; local transformers take them with consume()
-// (handler resolves → ack; handler throws → the message goes back to the front of its queue: at-least-once).
+// (handler resolves → ack; handler throws → the message goes back to the front of its queue: at-least-once;
+// the consumer whose handler threw backs off briefly, so a handler that keeps failing does not spin).
 // It never disconnects, so onConnected listeners are never called (the dispatcher checks isConnected() at start).
 
 import { randomUUID } from "node:crypto";
@@ -73,6 +74,22 @@ interface Consumer {
   prefetch: number;
   inFlight: number;
   cancelled: boolean;
+  /** Consecutive handler failures, and the time before which this consumer gets nothing new. */
+  failures: number;
+  pausedUntil: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+}
+
+export interface ConsumeOptions {
+  /** Messages handed out and not yet settled, at most (default 1, like the sidecar's prefetch multiplier). */
+  prefetch?: number;
+  /**
+   * After a handler fails, that consumer waits before taking another message (the failed one is back at the front
+   * for any consumer): initialMs doubling per consecutive failure up to maxMs, reset by a success. Keeps a
+   * consumer whose handler keeps failing from spinning. Default 10 ms → 1,000 ms; initialMs 0 disables it.
+   */
+  retryBackoff?: { initialMs?: number; maxMs?: number };
 }
 
 interface Queue {
@@ -81,6 +98,9 @@ interface Queue {
   consumers: Consumer[];
   /** Round-robin position among consumers. */
   next: number;
+  /** Pending dispatch for when a backing-off consumer may take messages again. */
+  timer: NodeJS.Timeout | null;
+  timerAt: number;
   dispatchScheduled: boolean;
   deleted: boolean;
 }
@@ -150,6 +170,8 @@ export class MemoryBroker implements TaskBroker {
     const q = this.queues.get(name);
     if (!q) return;
     q.deleted = true;
+    if (q.timer) clearTimeout(q.timer);
+    q.timer = null;
     for (const c of q.consumers) c.cancelled = true;
     q.consumers = [];
     q.messages = new Fifo();
@@ -175,10 +197,11 @@ export class MemoryBroker implements TaskBroker {
 
   /**
    * Takes messages from `queue` (created if missing, as a consumer's declare would) with at most `prefetch`
-   * (default 1) unacknowledged at a time, round-robin among consumers. Returns a function that cancels the
-   * consumer; messages it is handling still ack or requeue when their handler settles.
+   * (default 1) unacknowledged at a time, round-robin among consumers; see ConsumeOptions for the back-off after a
+   * failure. Returns a function that cancels the consumer; messages it is handling still ack or requeue when
+   * their handler settles.
    */
-  consume(queue: string, handler: ConsumeHandler, opts: { prefetch?: number } = {}): () => void {
+  consume(queue: string, handler: ConsumeHandler, opts: ConsumeOptions = {}): () => void {
     this.ensureOpen();
     const q = this.declare(queue);
     const consumer: Consumer = {
@@ -186,6 +209,10 @@ export class MemoryBroker implements TaskBroker {
       prefetch: Math.max(1, opts.prefetch ?? 1),
       inFlight: 0,
       cancelled: false,
+      failures: 0,
+      pausedUntil: 0,
+      backoffInitialMs: Math.max(0, opts.retryBackoff?.initialMs ?? 10),
+      backoffMaxMs: Math.max(0, opts.retryBackoff?.maxMs ?? 1000),
     };
     q.consumers.push(consumer);
     this.scheduleDispatch(q);
@@ -200,7 +227,11 @@ export class MemoryBroker implements TaskBroker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const q of this.queues.values()) for (const c of q.consumers) c.cancelled = true;
+    for (const q of this.queues.values()) {
+      if (q.timer) clearTimeout(q.timer);
+      q.timer = null;
+      for (const c of q.consumers) c.cancelled = true;
+    }
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -217,6 +248,8 @@ export class MemoryBroker implements TaskBroker {
         messages: new Fifo(),
         consumers: [],
         next: 0,
+        timer: null,
+        timerAt: 0,
         dispatchScheduled: false,
         deleted: false,
       };
@@ -251,9 +284,13 @@ export class MemoryBroker implements TaskBroker {
 
   private dispatch(q: Queue): void {
     if (this.closed || q.deleted) return;
+    const now = Date.now();
     while (q.messages.length > 0) {
-      const consumer = this.pickConsumer(q);
-      if (!consumer) return;
+      const consumer = this.pickConsumer(q, now);
+      if (!consumer) {
+        this.wakeWhenUnpaused(q, now);
+        return;
+      }
       const msg = q.messages.shift()!;
       consumer.inFlight++;
       const run = this.deliver(q, consumer, msg);
@@ -262,11 +299,26 @@ export class MemoryBroker implements TaskBroker {
     }
   }
 
-  private pickConsumer(q: Queue): Consumer | undefined {
+  /** A consumer that backs off after failures: dispatch again when the first one may take messages. */
+  private wakeWhenUnpaused(q: Queue, now: number): void {
+    let at = Number.POSITIVE_INFINITY;
+    for (const c of q.consumers) {
+      if (!c.cancelled && c.inFlight < c.prefetch && c.pausedUntil > now) at = Math.min(at, c.pausedUntil);
+    }
+    if (at === Number.POSITIVE_INFINITY || (q.timer && q.timerAt <= at)) return;
+    if (q.timer) clearTimeout(q.timer);
+    q.timerAt = at;
+    q.timer = setTimeout(() => {
+      q.timer = null;
+      this.dispatch(q);
+    }, at - now);
+  }
+
+  private pickConsumer(q: Queue, now: number): Consumer | undefined {
     const n = q.consumers.length;
     for (let i = 0; i < n; i++) {
       const c = q.consumers[(q.next + i) % n]!;
-      if (!c.cancelled && c.inFlight < c.prefetch) {
+      if (!c.cancelled && c.inFlight < c.prefetch && c.pausedUntil <= now) {
         q.next = (q.next + i + 1) % n;
         return c;
       }
@@ -283,7 +335,19 @@ export class MemoryBroker implements TaskBroker {
       ok = false;
     }
     consumer.inFlight--;
-    if (!ok && !q.deleted) q.messages.unshift({ ...msg, redelivered: true });
+    if (ok) {
+      consumer.failures = 0;
+    } else {
+      consumer.failures++;
+      if (consumer.backoffInitialMs > 0) {
+        const delay = Math.min(
+          consumer.backoffMaxMs,
+          consumer.backoffInitialMs * 2 ** Math.min(consumer.failures - 1, 30),
+        );
+        consumer.pausedUntil = Date.now() + delay;
+      }
+      if (!q.deleted) q.messages.unshift({ ...msg, redelivered: true });
+    }
     this.scheduleDispatch(q);
   }
 }
