@@ -1,11 +1,59 @@
 // All SQL about `requests` rows. Counters and status change only through conditional statements, so
 // concurrent callers (and replicas) cannot complete a request twice (contract A.11).
-import type { TransformRequest, User } from "../../generated/prisma/client.js";
 import type { Sql } from "../db/database.js";
 import type { Database } from "../db/database.js";
 import type { TransformStatusName } from "../../domain/status.js";
 
-export type RequestRecord = TransformRequest & { user?: Pick<User, "id" | "name"> | null };
+/** A `requests` row as the domain sees it (the status-polling hot path reads it with one raw query). */
+export interface RequestRecord {
+  id: number;
+  requestId: string;
+  title: string | null;
+  submitTime: Date;
+  finishTime: Date | null;
+  did: string;
+  didId: number;
+  selection: string | null;
+  treeName: string | null;
+  image: string | null;
+  workers: number | null;
+  resultDestination: string;
+  resultFormat: string;
+  submittedBy: number | null;
+  files: number;
+  filesCompleted: number;
+  filesFailed: number;
+  totalEvents: number | null;
+  totalBytes: number | null;
+  generatedCodeCm: string | null;
+  status: TransformStatusName;
+  failureDescription: string | null;
+  appVersion: string | null;
+  codeGenImage: string | null;
+  transformerLanguage: string | null;
+  transformerCommand: string | null;
+}
+
+const RECORD_COLUMNS = `id, request_id AS "requestId", title,
+  extract(epoch FROM submit_time) * 1000 AS "submitMs", extract(epoch FROM finish_time) * 1000 AS "finishMs",
+  did, did_id AS "didId", selection, tree_name AS "treeName", image, workers,
+  result_destination AS "resultDestination", result_format AS "resultFormat", submitted_by AS "submittedBy",
+  files, files_completed AS "filesCompleted", files_failed AS "filesFailed",
+  total_events::float8 AS "totalEvents", total_bytes::float8 AS "totalBytes",
+  generated_code_cm AS "generatedCodeCm", status::text AS status, failure_description AS "failureDescription",
+  app_version AS "appVersion", code_gen_image AS "codeGenImage",
+  transformer_language AS "transformerLanguage", transformer_command AS "transformerCommand"`;
+
+type RawRecord = Omit<RequestRecord, "submitTime" | "finishTime"> & { submitMs: string | number; finishMs: string | number | null };
+
+function toRecord(r: RawRecord): RequestRecord {
+  const { submitMs, finishMs, ...rest } = r;
+  return {
+    ...rest,
+    submitTime: new Date(Number(submitMs)),
+    finishTime: finishMs === null ? null : new Date(Number(finishMs)),
+  };
+}
 
 export interface NewRequest {
   requestId: string;
@@ -46,17 +94,31 @@ export class RequestsRepo {
 
   /** By UUID, or by integer primary key given as a numeric string (contract §2.3.3). */
   async find(idOrUuid: string): Promise<RequestRecord | null> {
-    const where = /^\d{1,9}$/.test(idOrUuid) ? { id: Number(idOrUuid) } : { requestId: idOrUuid };
-    return this.db.prisma.transformRequest.findFirst({ where });
+    const byId = /^\d{1,9}$/.test(idOrUuid);
+    const rows = await this.db.sql.query<RawRecord>(
+      `SELECT ${RECORD_COLUMNS} FROM requests WHERE ${byId ? "id = $1::int" : "request_id = $1"}`,
+      [idOrUuid],
+    );
+    return rows[0] ? toRecord(rows[0]) : null;
   }
 
   async list(opts: { submittedBy?: number; skip?: number; take?: number }): Promise<RequestRecord[]> {
-    return this.db.prisma.transformRequest.findMany({
-      where: opts.submittedBy === undefined ? {} : { submittedBy: opts.submittedBy },
-      orderBy: { id: "asc" },
-      skip: opts.skip,
-      take: opts.take,
-    });
+    const params: unknown[] = [];
+    let where = "";
+    if (opts.submittedBy !== undefined) {
+      params.push(opts.submittedBy);
+      where = `WHERE submitted_by = $${params.length}`;
+    }
+    let page = "";
+    if (opts.take !== undefined) {
+      params.push(opts.take, opts.skip ?? 0);
+      page = `LIMIT $${params.length - 1} OFFSET $${params.length}`;
+    }
+    const rows = await this.db.sql.query<RawRecord>(
+      `SELECT ${RECORD_COLUMNS} FROM requests ${where} ORDER BY id ${page}`,
+      params,
+    );
+    return rows.map(toRecord);
   }
 
   async count(opts: { submittedBy?: number }): Promise<number> {

@@ -17,7 +17,15 @@ export function requestLog(logger: Logger, opts: { logRequests: boolean }): Requ
     const given = req.headers["x-request-id"];
     req.id = typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     res.setHeader("X-Request-Id", req.id);
-    req.log = logger.child({ reqId: req.id });
+    // The child logger is made on first use: most requests (file-complete, status polls) never log.
+    let child: Logger | undefined;
+    Object.defineProperty(req, "log", {
+      configurable: true,
+      get: () => {
+        child ??= logger.child({ reqId: req.id });
+        return child;
+      },
+    });
     if (opts.logRequests) {
       const start = process.hrtime.bigint();
       res.on("finish", () => {
