@@ -2,7 +2,7 @@
 //
 //   tsx scripts/migrate.ts deploy        apply pending migrations (like `prisma migrate deploy`) to
 //                                        DATABASE_URL, else SQLALCHEMY_DATABASE_URI when it is a postgresql://
-//                                        URL, else the embedded PGlite database persisted in ./data/pglite
+//                                        URL, else the embedded PGlite database persisted in $DATA_DIR/pglite (default ./data/pglite)
 //   tsx scripts/migrate.ts new <name>    write prisma/migrations/<timestamp>_<name>/migration.sql with what
 //                                        schema.prisma adds to the migrations (nothing when in sync)
 //   tsx scripts/migrate.ts check         exit 1 and print the SQL when schema.prisma and the migrations drift
@@ -44,7 +44,7 @@ async function deploy(): Promise<number> {
     log(`Applying migrations to ${redact(url)}`);
     await applyMigrations({ kind: "postgres", url }, { log });
   } else {
-    const dataDir = path.resolve("data", "pglite");
+    const dataDir = path.resolve(process.env.DATA_DIR ?? "data", "pglite");
     await mkdir(dataDir, { recursive: true });
     log(`No DATABASE_URL: applying migrations to the embedded PGlite database in ${dataDir}`);
     const { PGlite } = await import("@electric-sql/pglite");

@@ -20,14 +20,20 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
   app.set("etag", false);
   app.set("views", fileURLToPath(new URL("../views", import.meta.url)));
   app.set("view engine", "ejs");
-  app.use(requestLog(deps.logger, { logRequests: deps.config.LOG_LEVEL === "debug" || deps.config.LOG_LEVEL === "trace" }));
+  app.use(
+    requestLog(deps.logger, {
+      logRequests: deps.config.LOG_LEVEL === "debug" || deps.config.LOG_LEVEL === "trace",
+    }),
+  );
   app.use((_req, res, next) => {
     // CORS for all routes with defaults, as upstream's CORS(app).
     res.setHeader("Access-Control-Allow-Origin", "*");
     next();
   });
   // JSON bodies of any JSON-ish content type; the limit is sized for a 100,000-entry file list.
-  app.use(express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }));
+  app.use(
+    express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }),
+  );
   // No global form parser: the callers' bodies are JSON (upstream read them with get_json()).
 
   app.use(opsRoutes(deps, { draining: () => state.draining }));

@@ -45,13 +45,23 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       new BuiltinCodeGenerator(),
     ]);
   const launcher = o.launcher ?? new DisabledLauncher();
-  const repos = { requests: new RequestsRepo(db), datasets: new DatasetsRepo(db), results: new ResultsRepo(db) };
+  const repos = {
+    requests: new RequestsRepo(db),
+    datasets: new DatasetsRepo(db),
+    results: new ResultsRepo(db),
+  };
   const lifecycle = new Lifecycle(launcher, broker, logger);
-  const dispatcher = new Dispatcher(repos.requests, repos.datasets, broker, logger.child({ component: "dispatcher" }), {
-    advertisedHostname: config.advertisedHostname,
-    defaultScheme: config.DID_FINDER_DEFAULT_SCHEME,
-    chunk: config.DISPATCH_CHUNK,
-  });
+  const dispatcher = new Dispatcher(
+    repos.requests,
+    repos.datasets,
+    broker,
+    logger.child({ component: "dispatcher" }),
+    {
+      advertisedHostname: config.advertisedHostname,
+      defaultScheme: config.DID_FINDER_DEFAULT_SCHEME,
+      chunk: config.DISPATCH_CHUNK,
+    },
+  );
   const transformations = new TransformationService(
     db,
     repos.requests,

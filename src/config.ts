@@ -11,7 +11,8 @@ const bool = (def: boolean) =>
     .default(def)
     .transform((v) => (typeof v === "boolean" ? v : v.toLowerCase() === "true" || v === "1"));
 
-const int = (def: number, min = 0, max = 2 ** 31 - 1) => z.coerce.number().int().min(min).max(max).default(def);
+const int = (def: number, min = 0, max = 2 ** 31 - 1) =>
+  z.coerce.number().int().min(min).max(max).default(def);
 
 /** A key holding JSON (dict or list); accepts an already-parsed value from a JSON config file. */
 const json = <T extends z.ZodType>(schema: T, def: z.input<T>) =>
@@ -101,7 +102,11 @@ const Env = z
       ctx.addIssue({ code: "custom", path: ["DATABASE_URL"], message: "must be a postgresql:// URL" });
     }
     if (c.RABBIT_MQ_URL && !c.RABBIT_MQ_URL.split(",").every((u) => /^amqps?:\/\//.test(u.trim()))) {
-      ctx.addIssue({ code: "custom", path: ["RABBIT_MQ_URL"], message: "must be amqp:// URL(s), comma-separated" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["RABBIT_MQ_URL"],
+        message: "must be amqp:// URL(s), comma-separated",
+      });
     }
   });
 
@@ -174,9 +179,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rabbitUrls: c.RABBIT_MQ_URL ? c.RABBIT_MQ_URL.split(",").map((u) => u.trim()) : [],
     advertisedHostname: c.ADVERTISED_HOSTNAME ?? `localhost:${c.PORT}`,
     appVersion: c.APP_VERSION ?? PACKAGE_VERSION,
-    codeGenImages:
-      (merged.BUILTIN_CODEGEN === undefined ? Object.keys(c.CODE_GEN_SERVICE_URLS).length === 0 : c.BUILTIN_CODEGEN)
-        ? { ...c.CODE_GEN_IMAGES, passthrough: c.CODE_GEN_IMAGES.passthrough ?? BUILTIN_PASSTHROUGH_IMAGE }
-        : c.CODE_GEN_IMAGES,
+    codeGenImages: (
+      merged.BUILTIN_CODEGEN === undefined
+        ? Object.keys(c.CODE_GEN_SERVICE_URLS).length === 0
+        : c.BUILTIN_CODEGEN
+    )
+      ? { ...c.CODE_GEN_IMAGES, passthrough: c.CODE_GEN_IMAGES.passthrough ?? BUILTIN_PASSTHROUGH_IMAGE }
+      : c.CODE_GEN_IMAGES,
   });
 }

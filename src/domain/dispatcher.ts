@@ -127,7 +127,10 @@ export class Dispatcher {
       void this.publishRequest(id)
         .catch((err) => {
           this.counters.failedBatches += 1;
-          this.log.warn({ err: String(err), requestDbId: id }, "publishing transform tasks failed; will retry");
+          this.log.warn(
+            { err: String(err), requestDbId: id },
+            "publishing transform tasks failed; will retry",
+          );
           this.pending.add(id);
           this.scheduleRetry();
         })
@@ -185,7 +188,10 @@ export class Dispatcher {
         );
         if (files.length === 0) break;
         const r = row;
-        await this.broker.publishTransformTasks(r.request_id, files.map((f) => this.task(r, f)));
+        await this.broker.publishTransformTasks(
+          r.request_id,
+          files.map((f) => this.task(r, f)),
+        );
         this.counters.published += files.length;
         this.counters.replays += files.length;
         after = files[files.length - 1]!.id;
@@ -196,7 +202,10 @@ export class Dispatcher {
       const files = await this.datasets.filesAfter(row.did_id, row.tasks_published_through, this.opts.chunk);
       if (files.length === 0) return;
       const r = row;
-      await this.broker.publishTransformTasks(r.request_id, files.map((f) => this.task(r, f)));
+      await this.broker.publishTransformTasks(
+        r.request_id,
+        files.map((f) => this.task(r, f)),
+      );
       const through = files[files.length - 1]!.id;
       await this.requests.advanceWatermark(id, through);
       this.counters.published += files.length;

@@ -3,7 +3,12 @@
 // once its batch has committed. One flusher per process; the request rows are locked inside the
 // transaction, so replicas stay exact too (contract A.11, §2.4.4).
 import { isTransientDbError } from "../adapters/db/database.js";
-import type { ApplyResult, FileReport, ReportOutcome, ResultsRepo } from "../adapters/repositories/results.repo.js";
+import type {
+  ApplyResult,
+  FileReport,
+  ReportOutcome,
+  ResultsRepo,
+} from "../adapters/repositories/results.repo.js";
 import type { Logger } from "../logger.js";
 import { AppError } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
@@ -91,7 +96,7 @@ export class FileCompleteService {
     this.stats.reports += batch.length;
     this.stats.lastBatchSize = batch.length;
     this.onBatch?.(batch.length);
-    batch.forEach((p, i) => p.resolve(result.outcomes[i]!));
+    for (const [i, p] of batch.entries()) p.resolve(result.outcomes[i]!);
     if (result.datasetDeltas.length > 0) {
       this.results.addDatasetTotals(result.datasetDeltas).catch((err) => {
         this.log.warn({ err: String(err) }, "could not add back-filled totals to datasets");

@@ -28,7 +28,10 @@ export class LookupService {
       if (!ds) throw notFound(`Dataset ${datasetId} not found`, "dataset_not_found");
       if (ds.lookup_status !== "looking") {
         // A redelivered lookup task must not add the dataset's files twice.
-        this.log.warn({ datasetId, lookupStatus: ds.lookup_status }, "ignoring files for a dataset not being looked up");
+        this.log.warn(
+          { datasetId, lookupStatus: ds.lookup_status },
+          "ignoring files for a dataset not being looked up",
+        );
         return [];
       }
       const n = await this.datasets.insertFiles(tx, datasetId, files);
@@ -69,7 +72,10 @@ export class LookupService {
       }
       return { running, finished };
     });
-    this.log.info({ datasetId, running: running.length, completed: finished.length }, "dataset lookup complete");
+    this.log.info(
+      { datasetId, running: running.length, completed: finished.length },
+      "dataset lookup complete",
+    );
     for (const id of running) this.dispatcher.kick(id);
     for (const f of finished) this.lifecycle.terminated(f.requestId, f.status);
   }
@@ -88,7 +94,10 @@ export class LookupService {
       }
       return out;
     });
-    this.log.warn({ datasetId, errorType: report.errorType, requests: failed.length }, "dataset lookup failed");
+    this.log.warn(
+      { datasetId, errorType: report.errorType, requests: failed.length },
+      "dataset lookup failed",
+    );
     for (const id of failed) this.lifecycle.terminated(id, "bad_dataset");
   }
 }

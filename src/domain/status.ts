@@ -13,8 +13,18 @@ export const TRANSFORM_STATUS_DISPLAY = {
 
 export type TransformStatusName = keyof typeof TRANSFORM_STATUS_DISPLAY;
 
-export const TERMINAL_STATUSES: readonly TransformStatusName[] = ["complete", "fatal", "canceled", "bad_dataset"];
-export const ACTIVE_STATUSES: readonly TransformStatusName[] = ["submitted", "pending_lookup", "lookup", "running"];
+export const TERMINAL_STATUSES: readonly TransformStatusName[] = [
+  "complete",
+  "fatal",
+  "canceled",
+  "bad_dataset",
+];
+export const ACTIVE_STATUSES: readonly TransformStatusName[] = [
+  "submitted",
+  "pending_lookup",
+  "lookup",
+  "running",
+];
 
 export const isTerminal = (s: TransformStatusName): boolean => TERMINAL_STATUSES.includes(s);
 export const displayStatus = (s: TransformStatusName): string => TRANSFORM_STATUS_DISPLAY[s];

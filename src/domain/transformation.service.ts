@@ -73,7 +73,11 @@ export class TransformationService {
     const outcome = await this.db.sql.transaction(async (tx) => {
       const dataset = parsed
         ? await this.datasets.lockOrCreateForDid(tx, parsed.fullDid, parsed.scheme)
-        : await this.datasets.lockOrCreateForFileList(tx, fileListDatasetName(input.fileList!), input.fileList!);
+        : await this.datasets.lockOrCreateForFileList(
+            tx,
+            fileListDatasetName(input.fileList!),
+            input.fileList!,
+          );
       let status: TransformStatusName;
       let files = 0;
       let lookup = false;
@@ -114,7 +118,10 @@ export class TransformationService {
       }
       return { id, dataset, status, files, lookup };
     });
-    log.info({ status: outcome.status, datasetId: outcome.dataset.id, files: outcome.files }, "transform request submitted");
+    log.info(
+      { status: outcome.status, datasetId: outcome.dataset.id, files: outcome.files },
+      "transform request submitted",
+    );
 
     if (outcome.lookup) {
       // The lookup is confirmed by the broker before we answer when it can be; when the broker is down the
@@ -159,7 +166,11 @@ export class TransformationService {
         const status = err.status === 400 || err.status === 500 ? 400 : err.status;
         throw new AppError("codegen_failed", err.message, status);
       }
-      throw new AppError("codegen_unavailable", `Code generator ${codegen} unavailable: ${(err as Error).message}`, 503);
+      throw new AppError(
+        "codegen_unavailable",
+        `Code generator ${codegen} unavailable: ${(err as Error).message}`,
+        503,
+      );
     }
   }
 
@@ -202,10 +213,15 @@ export class TransformationService {
   }
 
   /** Contract §2.3.4: only finished requests; results, events and the row go in one transaction. */
-  async delete(id: string, who: Requester, removeBucket?: (requestId: string) => Promise<void>): Promise<string> {
+  async delete(
+    id: string,
+    who: Requester,
+    removeBucket?: (requestId: string) => Promise<void>,
+  ): Promise<string> {
     const r = await this.requests.find(id);
     if (!r) throw notFound(`Transformation request not found with id: ${id}`);
-    if (!isTerminal(r.status)) throw badRequest(`Transform request with id ${id} is still in progress.`, "in_progress");
+    if (!isTerminal(r.status))
+      throw badRequest(`Transform request with id ${id} is still in progress.`, "in_progress");
     if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
       throw forbidden("You are not authorized to delete this request");
     }
@@ -216,7 +232,10 @@ export class TransformationService {
   }
 
   /** Legacy `POST …/<request_id>/status` (contract §2.4.5): fatal ends the request (and, unlike upstream, shuts it down). */
-  async statusReport(requestId: string, report: { severity: string; source: string; info: string }): Promise<void> {
+  async statusReport(
+    requestId: string,
+    report: { severity: string; source: string; info: string },
+  ): Promise<void> {
     if (report.severity !== "fatal") {
       this.log.info({ requestId, ...report }, "transformer status report");
       return;

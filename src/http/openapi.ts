@@ -44,12 +44,23 @@ export function describeZodError(error: z.ZodError): string {
 export const defaultInvalid = (_where: "body" | "query", e: z.ZodError) =>
   new AppError("validation_failed", describeZodError(e), 400);
 
-export function op<B extends z.ZodType = z.ZodUnknown, Q extends z.ZodType = z.ZodUnknown, P extends z.ZodType = z.ZodUnknown>(
+export function op<
+  B extends z.ZodType = z.ZodUnknown,
+  Q extends z.ZodType = z.ZodUnknown,
+  P extends z.ZodType = z.ZodUnknown,
+>(
   router: Router,
   spec: OpSpec<B, Q, P>,
-  handler: (req: Request, res: Response, input: Parsed<z.output<B>, z.output<Q>, z.output<P>>) => Promise<unknown> | unknown,
+  handler: (
+    req: Request,
+    res: Response,
+    input: Parsed<z.output<B>, z.output<Q>, z.output<P>>,
+  ) => Promise<unknown> | unknown,
 ): void {
-  registryByKey.set(`${String(spec.method)} ${spec.path}`, spec as unknown as OpSpec<z.ZodType, z.ZodType, z.ZodType>);
+  registryByKey.set(
+    `${String(spec.method)} ${spec.path}`,
+    spec as unknown as OpSpec<z.ZodType, z.ZodType, z.ZodType>,
+  );
   const invalid = spec.invalid ?? defaultInvalid;
   const methods = Array.isArray(spec.method) ? spec.method : [spec.method];
   const h = async (req: Request, res: Response, next: NextFunction) => {
@@ -57,7 +68,8 @@ export function op<B extends z.ZodType = z.ZodUnknown, Q extends z.ZodType = z.Z
       let params: unknown = req.params;
       if (spec.params) {
         const r = spec.params.safeParse(req.params);
-        if (!r.success) throw spec.notFound ? spec.notFound(req) : new AppError("not_found", "Not found", 404);
+        if (!r.success)
+          throw spec.notFound ? spec.notFound(req) : new AppError("not_found", "Not found", 404);
         params = r.data;
       }
       let query: unknown = req.query;
@@ -92,13 +104,17 @@ export function openApiDocument(info: { version: string; serverUrl?: string }): 
   const paths: Record<string, Record<string, unknown>> = {};
   for (const spec of registry.values()) {
     const path = spec.path.replace(/:(\w+)/g, "{$1}");
-    const item = (paths[path] ??= {});
+    paths[path] ??= {};
+    const item = paths[path];
     const parameters: unknown[] = [];
     for (const name of [...spec.path.matchAll(/:(\w+)/g)].map((m) => m[1]!)) {
       parameters.push({ name, in: "path", required: true, schema: { type: "string" } });
     }
     if (spec.query) {
-      const js = jsonSchema(spec.query, "input") as { properties?: Record<string, unknown>; required?: string[] };
+      const js = jsonSchema(spec.query, "input") as {
+        properties?: Record<string, unknown>;
+        required?: string[];
+      };
       for (const [name, schema] of Object.entries(js.properties ?? {})) {
         parameters.push({ name, in: "query", required: js.required?.includes(name) ?? false, schema });
       }
@@ -106,7 +122,10 @@ export function openApiDocument(info: { version: string; serverUrl?: string }): 
     const responses: Record<string, unknown> = {};
     for (const [code, r] of Object.entries(spec.responses)) {
       responses[code] = r.schema
-        ? { description: r.description, content: { "application/json": { schema: jsonSchema(r.schema, "output") } } }
+        ? {
+            description: r.description,
+            content: { "application/json": { schema: jsonSchema(r.schema, "output") } },
+          }
         : { description: r.description };
     }
     const operation: Record<string, unknown> = {
@@ -130,7 +149,7 @@ export function openApiDocument(info: { version: string; serverUrl?: string }): 
       version: info.version,
       description:
         "REST API of the ServiceX App: transform requests (client API), DID-finder and transformer callbacks " +
-        "(internal API). Error bodies are {\"message\": ...}.",
+        '(internal API). Error bodies are {"message": ...}.',
     },
     servers: info.serverUrl ? [{ url: info.serverUrl }] : [],
     paths,

@@ -16,8 +16,16 @@ function decode(msg: amqp.ConsumeMessage): CeleryMessage {
   return { headers: msg.properties.headers ?? {}, properties: msg.properties, args, kwargs };
 }
 
-export async function putJson(url: string, body: unknown, method = "PUT"): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+export async function putJson(
+  url: string,
+  body: unknown,
+  method = "PUT",
+): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -47,7 +55,9 @@ export interface Worker {
 export async function startDidFinder(opts: {
   scheme: string;
   did: string;
-  files: (n: number) => Array<{ paths: string[]; adler32: string | null; file_size: number; file_events: number }>;
+  files: (
+    n: number,
+  ) => Array<{ paths: string[]; adler32: string | null; file_size: number; file_events: number }>;
   count: number;
   chunk?: number;
   fail?: { "error-type": string; message: string };
@@ -141,7 +151,10 @@ export async function startSidecars(opts: {
 }
 
 /** Exactly what transformer_sidecar's FileCompleteRecord.to_json sends. */
-export function fileCompleteBody(task: { request_id: string; file_id: number; paths: string[] }, status: Outcome) {
+export function fileCompleteBody(
+  task: { request_id: string; file_id: number; paths: string[] },
+  status: Outcome,
+) {
   const ok = status === "success";
   return {
     requestId: task.request_id,

@@ -17,7 +17,13 @@ afterAll(async () => {
 const submit = (body: Record<string, unknown>) =>
   putJson(
     `${app.url}/servicex/transformation`,
-    { selection: "(call ResultTTree ...)", codegen: "passthrough", "result-destination": "object-store", "result-format": "parquet", ...body },
+    {
+      selection: "(call ResultTTree ...)",
+      codegen: "passthrough",
+      "result-destination": "object-store",
+      "result-format": "parquet",
+      ...body,
+    },
     "POST",
   );
 const getRequest = async (id: string) => {
@@ -25,10 +31,14 @@ const getRequest = async (id: string) => {
   return (await r.json()) as Record<string, unknown>;
 };
 const waitTerminal = (id: string) =>
-  eventually(async () => {
-    const r = await getRequest(id);
-    return ["Complete", "Canceled", "Fatal", "Bad Dataset"].includes(r.status as string) ? r : undefined;
-  }, 60_000, `request ${id} to finish`);
+  eventually(
+    async () => {
+      const r = await getRequest(id);
+      return ["Complete", "Canceled", "Fatal", "Bad Dataset"].includes(r.status as string) ? r : undefined;
+    },
+    60_000,
+    `request ${id} to finish`,
+  );
 
 describe("When a physicist submits by DID", () => {
   it("then the lookup goes to did_finder_rucio, files stream in batches of 300, one task per file is queued, and the request completes exactly once with exact counters", async () => {
@@ -46,7 +56,13 @@ describe("When a physicist submits by DID", () => {
         requestId: id,
         concurrency: 64,
         decide: (t) =>
-          t.file_id % 10 === 0 ? ["failure", "success"] : t.file_id % 10 === 1 ? ["failure"] : t.file_id % 7 === 0 ? ["success", "success"] : ["success"],
+          t.file_id % 10 === 0
+            ? ["failure", "success"]
+            : t.file_id % 10 === 1
+              ? ["failure"]
+              : t.file_id % 7 === 0
+                ? ["success", "success"]
+                : ["success"],
       });
       try {
         const done = await waitTerminal(id);
@@ -69,7 +85,9 @@ describe("When a physicist submits by DID", () => {
         const task = sidecars.messages[0]!;
         expect(task.headers.task).toBe("transformer_sidecar.transform_file");
         expect(task.args).toEqual([]);
-        expect(task.kwargs.service_endpoint).toBe(`http://127.0.0.1:${app.port}/servicex/internal/transformation/${id}`);
+        expect(task.kwargs.service_endpoint).toBe(
+          `http://127.0.0.1:${app.port}/servicex/internal/transformation/${id}`,
+        );
         expect(task.kwargs.paths).toHaveLength(2);
         expect(task.kwargs.result_destination).toBe("object-store");
         expect(task.kwargs.result_format).toBe("parquet");
@@ -105,7 +123,10 @@ describe("When a physicist submits by DID", () => {
 
 describe("When a physicist submits a file list", () => {
   it("then the request runs at once with one task per file and completes", async () => {
-    const files = Array.from({ length: 500 }, (_, i) => `root://eos//user/f${i}-${randomBytes(3).toString("hex")}.root`);
+    const files = Array.from(
+      { length: 500 },
+      (_, i) => `root://eos//user/f${i}-${randomBytes(3).toString("hex")}.root`,
+    );
     const sub = await submit({ "file-list": files, "result-format": "root-file" });
     expect(sub.status).toBe(200);
     const id = (sub.body as { request_id: string }).request_id;
@@ -121,12 +142,19 @@ describe("When a physicist submits a file list", () => {
       expect(new Set(sidecars.messages.map((m) => (m.kwargs.paths as string[])[0]))).toEqual(new Set(files));
       expect(sidecars.messages[0]!.kwargs.result_format).toBe("root-file");
       // results, as the Python client polls them
-      const res = await fetch(`${app.url}/servicex/transformation/${id}/results?later_than=${encodeURIComponent("0001-01-01T00:00:00+00:00")}`);
+      const res = await fetch(
+        `${app.url}/servicex/transformation/${id}/results?later_than=${encodeURIComponent("0001-01-01T00:00:00+00:00")}`,
+      );
       const { results } = (await res.json()) as { results: Array<Record<string, unknown>> };
       expect(results).toHaveLength(500);
       expect(results[0]!.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
-      const newest = results.map((x) => x.created_at as string).sort().at(-1)!;
-      const later = await fetch(`${app.url}/servicex/transformation/${id}/results?later_than=${encodeURIComponent(newest)}`);
+      const newest = results
+        .map((x) => x.created_at as string)
+        .sort()
+        .at(-1)!;
+      const later = await fetch(
+        `${app.url}/servicex/transformation/${id}/results?later_than=${encodeURIComponent(newest)}`,
+      );
       expect(((await later.json()) as { results: unknown[] }).results).toHaveLength(0);
     } finally {
       await sidecars.stop();

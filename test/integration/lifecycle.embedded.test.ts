@@ -31,7 +31,10 @@ function sidecars(requestId: string, decide: (fileId: number) => Array<"success"
   return broker.consume(
     `transformer-${requestId}`,
     async (m) => {
-      const [, kwargs] = m.body as [unknown[], { request_id: string; file_id: number; paths: string[]; service_endpoint: string }];
+      const [, kwargs] = m.body as [
+        unknown[],
+        { request_id: string; file_id: number; paths: string[]; service_endpoint: string },
+      ];
       for (const s of decide(kwargs.file_id)) {
         const r = await putJson(`${kwargs.service_endpoint}/file-complete`, fileCompleteBody(kwargs, s));
         if (r.status !== 200) {
@@ -52,18 +55,31 @@ describe("When the App runs on the embedded default (PGlite + in-process broker)
       const [args] = m.body as [[string, number, string]];
       const [, datasetId, endpoint] = args;
       const files = makeFiles("emb")(650);
-      for (let i = 0; i < files.length; i += 300) await putJson(`${endpoint}${datasetId}/files`, files.slice(i, i + 300));
-      await putJson(`${endpoint}${datasetId}/complete`, { files: 650, "files-skipped": 0, "total-events": 0, "total-bytes": 0, "elapsed-time": 1 });
+      for (let i = 0; i < files.length; i += 300)
+        await putJson(`${endpoint}${datasetId}/files`, files.slice(i, i + 300));
+      await putJson(`${endpoint}${datasetId}/complete`, {
+        files: 650,
+        "files-skipped": 0,
+        "total-events": 0,
+        "total-bytes": 0,
+        "elapsed-time": 1,
+      });
     });
     const sub = await submit({ did });
     expect(sub.status).toBe(200);
     const id = (sub.body as { request_id: string }).request_id;
-    const stop = sidecars(id, (f) => (f % 5 === 0 ? ["failure"] : f % 3 === 0 ? ["success", "success"] : ["success"]));
+    const stop = sidecars(id, (f) =>
+      f % 5 === 0 ? ["failure"] : f % 3 === 0 ? ["success", "success"] : ["success"],
+    );
     try {
-      const done = await eventually(async () => {
-        const s = await status(id);
-        return s.status === "Complete" ? s : undefined;
-      }, 60_000, "Complete");
+      const done = await eventually(
+        async () => {
+          const s = await status(id);
+          return s.status === "Complete" ? s : undefined;
+        },
+        60_000,
+        "Complete",
+      );
       expect(errors).toEqual([]);
       expect(done.files).toBe(650);
       expect((done["files-completed"] as number) + (done["files-failed"] as number)).toBe(650);
@@ -78,13 +94,18 @@ describe("When the App runs on the embedded default (PGlite + in-process broker)
   });
 
   it("then a file-list request completes and its results can be polled with later_than", async () => {
-    const files = Array.from({ length: 120 }, (_, i) => `/data/emb/${randomBytes(3).toString("hex")}/f${i}.root`);
+    const files = Array.from(
+      { length: 120 },
+      (_, i) => `/data/emb/${randomBytes(3).toString("hex")}/f${i}.root`,
+    );
     const sub = await submit({ "file-list": files });
     const id = (sub.body as { request_id: string }).request_id;
     const stop = sidecars(id, () => ["success"]);
     try {
       await eventually(async () => (await status(id)).status === "Complete", 60_000, "Complete");
-      const res = (await (await fetch(`${app.url}/servicex/transformation/${id}/results?later_than=0001-01-01T00:00:00%2B00:00`)).json()) as {
+      const res = (await (
+        await fetch(`${app.url}/servicex/transformation/${id}/results?later_than=0001-01-01T00:00:00%2B00:00`)
+      ).json()) as {
         results: Array<Record<string, unknown>>;
       };
       expect(res.results).toHaveLength(120);
@@ -95,7 +116,9 @@ describe("When the App runs on the embedded default (PGlite + in-process broker)
   });
 
   it("then canceling a running request stops it once and drops its queue", async () => {
-    const sub = await submit({ "file-list": [`/data/emb/cancel-${randomBytes(3).toString("hex")}.root`, "/data/emb/other.root"] });
+    const sub = await submit({
+      "file-list": [`/data/emb/cancel-${randomBytes(3).toString("hex")}.root`, "/data/emb/other.root"],
+    });
     const id = (sub.body as { request_id: string }).request_id;
     await app.deps.dispatcher.idle();
     expect(await broker.queueDepth(`transformer-${id}`)).toBe(2);

@@ -16,7 +16,10 @@ const base = () => `${app.url}/servicex`;
 const internal = () => `${app.url}/servicex/internal/transformation`;
 
 async function submitFiles(n: number): Promise<{ id: string; fileIds: number[]; paths: string[] }> {
-  const paths = Array.from({ length: n }, (_, i) => `root://eos//${randomBytes(4).toString("hex")}/f${i}.root`);
+  const paths = Array.from(
+    { length: n },
+    (_, i) => `root://eos//${randomBytes(4).toString("hex")}/f${i}.root`,
+  );
   const r = await putJson(
     `${base()}/transformation`,
     { "file-list": paths, selection: "s", codegen: "passthrough", "result-destination": "object-store" },
@@ -34,16 +37,27 @@ async function submitFiles(n: number): Promise<{ id: string; fileIds: number[]; 
 async function submitDid(): Promise<{ id: string; datasetId: number }> {
   const r = await putJson(
     `${base()}/transformation`,
-    { did: `${app.scheme}://ds.${randomBytes(4).toString("hex")}`, selection: "s", codegen: "passthrough", "result-destination": "volume" },
+    {
+      did: `${app.scheme}://ds.${randomBytes(4).toString("hex")}`,
+      selection: "s",
+      codegen: "passthrough",
+      "result-destination": "volume",
+    },
     "POST",
   );
   const id = (r.body as { request_id: string }).request_id;
-  const row = await app.deps.db.sql.query<{ did_id: number }>("SELECT did_id FROM requests WHERE request_id = $1", [id]);
+  const row = await app.deps.db.sql.query<{ did_id: number }>(
+    "SELECT did_id FROM requests WHERE request_id = $1",
+    [id],
+  );
   return { id, datasetId: row[0]!.did_id };
 }
 
 const report = (id: string, fileId: number, status: "success" | "failure") =>
-  putJson(`${internal()}/${id}/file-complete`, fileCompleteBody({ request_id: id, file_id: fileId, paths: [`root://x//f${fileId}`] }, status));
+  putJson(
+    `${internal()}/${id}/file-complete`,
+    fileCompleteBody({ request_id: id, file_id: fileId, paths: [`root://x//f${fileId}`] }, status),
+  );
 
 async function row(id: string) {
   const r = await app.deps.db.sql.query<Record<string, number | string>>(
@@ -60,14 +74,24 @@ describe("file-complete accounting", () => {
     const answers = await Promise.all(fileIds.map((f) => report(id, f, "success")));
     expect(answers.every((a) => a.status === 200 && a.body === "Ok")).toBe(true);
     const r = await row(id);
-    expect(r).toMatchObject({ status: "complete", files: 300, files_completed: 300, files_failed: 0, finished: true });
+    expect(r).toMatchObject({
+      status: "complete",
+      files: 300,
+      files_completed: 300,
+      files_failed: 0,
+      finished: true,
+    });
     await app.deps.lifecycle.idle();
     expect(app.launcher.shutdownCount(id)).toBe(1);
   });
 
   it("#409: duplicate reports (sidecar retries, redelivered tasks) never count a file twice", async () => {
     const { id, fileIds } = await submitFiles(50);
-    const reports = fileIds.flatMap((f) => [report(id, f, "success"), report(id, f, "success"), report(id, f, "success")]);
+    const reports = fileIds.flatMap((f) => [
+      report(id, f, "success"),
+      report(id, f, "success"),
+      report(id, f, "success"),
+    ]);
     await Promise.all(reports);
     const r = await row(id);
     expect(r).toMatchObject({ status: "complete", files_completed: 50, files_failed: 0 });
@@ -111,12 +135,21 @@ describe("file-complete accounting", () => {
       { paths: ["root://a//2.root"], adler32: null, file_size: 0, file_events: 0 },
     ]);
     expect(put).toEqual({ status: 200, body: { dataset_id: String(datasetId) } });
-    const files = await app.deps.db.sql.query<{ id: number }>("SELECT id FROM files WHERE dataset_id = $1 ORDER BY id", [datasetId]);
+    const files = await app.deps.db.sql.query<{ id: number }>(
+      "SELECT id FROM files WHERE dataset_id = $1 ORDER BY id",
+      [datasetId],
+    );
     await Promise.all(files.map((f) => report(id, f.id, "success")));
     expect(await row(id)).toMatchObject({ status: "lookup", files: 2, files_completed: 2, finished: false });
     expect(app.launcher.shutdownCount(id)).toBe(0);
     // the DID finder closes the lookup: counters already add up → Complete, exactly once
-    await putJson(`${internal()}/${datasetId}/complete`, { files: 2, "files-skipped": 0, "total-events": 0, "total-bytes": 0, "elapsed-time": 1 });
+    await putJson(`${internal()}/${datasetId}/complete`, {
+      files: 2,
+      "files-skipped": 0,
+      "total-events": 0,
+      "total-bytes": 0,
+      "elapsed-time": 1,
+    });
     expect(await row(id)).toMatchObject({ status: "complete", files: 2, files_completed: 2, finished: true });
     await app.deps.lifecycle.idle();
     expect(app.launcher.shutdownCount(id)).toBe(1);
@@ -156,7 +189,11 @@ describe("dataset cache (contract §3.4)", () => {
     const did = `${app.scheme}://shared.${randomBytes(4).toString("hex")}`;
     const subs = await Promise.all(
       Array.from({ length: 8 }, () =>
-        putJson(`${base()}/transformation`, { did, selection: "s", codegen: "passthrough", "result-destination": "object-store" }, "POST"),
+        putJson(
+          `${base()}/transformation`,
+          { did, selection: "s", codegen: "passthrough", "result-destination": "object-store" },
+          "POST",
+        ),
       ),
     );
     const ids = subs.map((s) => (s.body as { request_id: string }).request_id);
@@ -168,24 +205,46 @@ describe("dataset cache (contract §3.4)", () => {
     expect(rows.filter((r) => r.status === "lookup")).toHaveLength(1);
     expect(rows.filter((r) => r.status === "pending_lookup")).toHaveLength(7);
     const datasetId = rows[0]!.did_id;
-    await putJson(`${internal()}/${datasetId}/files`, { paths: ["root://x//only.root"], adler32: null, file_size: 5, file_events: 7 });
-    await putJson(`${internal()}/${datasetId}/complete`, { files: 1, "files-skipped": 0, "total-events": 7, "total-bytes": 5, "elapsed-time": 1 });
+    await putJson(`${internal()}/${datasetId}/files`, {
+      paths: ["root://x//only.root"],
+      adler32: null,
+      file_size: 5,
+      file_events: 7,
+    });
+    await putJson(`${internal()}/${datasetId}/complete`, {
+      files: 1,
+      "files-skipped": 0,
+      "total-events": 7,
+      "total-bytes": 5,
+      "elapsed-time": 1,
+    });
     const after = await app.deps.db.sql.query<{ status: string; files: number }>(
       "SELECT status, files FROM requests WHERE request_id = ANY($1::text[])",
       [ids],
     );
     expect(after.every((r) => r.status === "running" && r.files === 1)).toBe(true);
-    const fileId = (await app.deps.db.sql.query<{ id: number }>("SELECT id FROM files WHERE dataset_id = $1", [datasetId]))[0]!.id;
+    const fileId = (
+      await app.deps.db.sql.query<{ id: number }>("SELECT id FROM files WHERE dataset_id = $1", [datasetId])
+    )[0]!.id;
     await Promise.all(ids.map((id) => report(id, fileId, "success")));
     await eventually(async () => {
-      const done = await app.deps.db.sql.query<{ status: string }>("SELECT status FROM requests WHERE request_id = ANY($1::text[])", [ids]);
+      const done = await app.deps.db.sql.query<{ status: string }>(
+        "SELECT status FROM requests WHERE request_id = ANY($1::text[])",
+        [ids],
+      );
       return done.every((d) => d.status === "complete");
     });
   });
 
   it("When the lookup finds no files, then every waiting request completes with zero files", async () => {
     const { id, datasetId } = await submitDid();
-    await putJson(`${internal()}/${datasetId}/complete`, { files: 0, "files-skipped": 0, "total-events": 0, "total-bytes": 0, "elapsed-time": 1 });
+    await putJson(`${internal()}/${datasetId}/complete`, {
+      files: 0,
+      "files-skipped": 0,
+      "total-events": 0,
+      "total-bytes": 0,
+      "elapsed-time": 1,
+    });
     expect(await row(id)).toMatchObject({ status: "complete", files: 0, finished: true });
     await app.deps.lifecycle.idle();
     expect(app.launcher.shutdownCount(id)).toBe(1);
@@ -193,14 +252,24 @@ describe("dataset cache (contract §3.4)", () => {
 
   it("When a dataset is deleted (stale), then the next submit of its DID looks it up again", async () => {
     const { id, datasetId } = await submitDid();
-    const did = (await row(id)) && (await app.deps.db.sql.query<{ did: string }>("SELECT did FROM requests WHERE request_id=$1", [id]))[0]!.did;
+    const did =
+      (await row(id)) &&
+      (await app.deps.db.sql.query<{ did: string }>("SELECT did FROM requests WHERE request_id=$1", [id]))[0]!
+        .did;
     const del = await fetch(`${base()}/datasets/${datasetId}`, { method: "DELETE" });
     expect(await del.json()).toEqual({ "dataset-id": datasetId, stale: true });
     const again = await fetch(`${base()}/datasets/${datasetId}`, { method: "DELETE" });
     expect(again.status).toBe(400);
-    const r2 = await putJson(`${base()}/transformation`, { did, selection: "s", codegen: "passthrough", "result-destination": "object-store" }, "POST");
+    const r2 = await putJson(
+      `${base()}/transformation`,
+      { did, selection: "s", codegen: "passthrough", "result-destination": "object-store" },
+      "POST",
+    );
     const id2 = (r2.body as { request_id: string }).request_id;
-    const rows = await app.deps.db.sql.query<{ did_id: number; status: string }>("SELECT did_id, status FROM requests WHERE request_id = $1", [id2]);
+    const rows = await app.deps.db.sql.query<{ did_id: number; status: string }>(
+      "SELECT did_id, status FROM requests WHERE request_id = $1",
+      [id2],
+    );
     expect(rows[0]!.did_id).not.toBe(datasetId);
     expect(rows[0]!.status).toBe("lookup");
   });

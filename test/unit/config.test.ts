@@ -37,25 +37,34 @@ describe("loadConfig", () => {
       "postgresql://u@h:5432/sx",
     );
     expect(loadConfig({ SQLALCHEMY_DATABASE_URI: "sqlite:////sqlite/app.db" }).databaseUrl).toBeUndefined();
-    expect(loadConfig({ DATABASE_URL: "postgres://x@y/z", SQLALCHEMY_DATABASE_URI: "postgresql://a@b/c" }).databaseUrl).toBe(
-      "postgres://x@y/z",
-    );
+    expect(
+      loadConfig({ DATABASE_URL: "postgres://x@y/z", SQLALCHEMY_DATABASE_URI: "postgresql://a@b/c" })
+        .databaseUrl,
+    ).toBe("postgres://x@y/z");
   });
 
   it("When several keys are bad, then one error lists every one of them", () => {
     let err: unknown;
     try {
-      loadConfig({ PORT: "abc", CODE_GEN_IMAGES: "{not json", ENABLE_AUTH: "maybe", DID_FINDER_DEFAULT_SCHEME: "not a scheme" });
+      loadConfig({
+        PORT: "abc",
+        CODE_GEN_IMAGES: "{not json",
+        ENABLE_AUTH: "maybe",
+        DID_FINDER_DEFAULT_SCHEME: "not a scheme",
+      });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const msg = (err as Error).message;
-    for (const key of ["PORT", "CODE_GEN_IMAGES", "ENABLE_AUTH", "DID_FINDER_DEFAULT_SCHEME"]) expect(msg).toContain(key);
+    for (const key of ["PORT", "CODE_GEN_IMAGES", "ENABLE_AUTH", "DID_FINDER_DEFAULT_SCHEME"])
+      expect(msg).toContain(key);
   });
 
   it("When the default DID scheme is not a valid scheme, then start-up is refused (upstream ValueError)", () => {
-    expect(() => loadConfig({ DID_FINDER_DEFAULT_SCHEME: "gopher" })).toThrow(/DID_FINDER_DEFAULT_SCHEME.*VALID_DID_SCHEMES/s);
+    expect(() => loadConfig({ DID_FINDER_DEFAULT_SCHEME: "gopher" })).toThrow(
+      /DID_FINDER_DEFAULT_SCHEME.*VALID_DID_SCHEMES/s,
+    );
   });
 
   it("When APP_CONFIG_FILE names a dotenv or JSON file, then it supplies values and the environment wins", () => {
@@ -67,7 +76,10 @@ describe("loadConfig", () => {
     expect(c.INSTANCE_NAME).toBe("from-env");
     expect(c.ENABLE_AUTH).toBe(true);
     const json = join(dir, "app.json");
-    writeFileSync(json, JSON.stringify({ CODE_GEN_IMAGES: { cms: "img:1" }, TRANSFORMER_MANAGER_ENABLED: true }));
+    writeFileSync(
+      json,
+      JSON.stringify({ CODE_GEN_IMAGES: { cms: "img:1" }, TRANSFORMER_MANAGER_ENABLED: true }),
+    );
     const j = loadConfig({ APP_CONFIG_FILE: json });
     expect(j.CODE_GEN_IMAGES).toEqual({ cms: "img:1" });
     expect(j.TRANSFORMER_MANAGER_ENABLED).toBe(true);

@@ -7,12 +7,21 @@ import type { RequestRecord } from "../../src/adapters/repositories/requests.rep
 
 describe("parseDid (contract §3.4)", () => {
   it("When the DID has a scheme, then it is split off; otherwise the default applies; query and inner :// stay", () => {
-    expect(parseDid("rucio://mc16:ds?files=3", "rucio")).toEqual({ scheme: "rucio", did: "mc16:ds?files=3", fullDid: "rucio://mc16:ds?files=3" });
+    expect(parseDid("rucio://mc16:ds?files=3", "rucio")).toEqual({
+      scheme: "rucio",
+      did: "mc16:ds?files=3",
+      fullDid: "rucio://mc16:ds?files=3",
+    });
     expect(parseDid("mc16:ds", "rucio").fullDid).toBe("rucio://mc16:ds");
-    expect(parseDid("xrootd://root://host//f.root", "rucio")).toMatchObject({ scheme: "xrootd", did: "root://host//f.root" });
+    expect(parseDid("xrootd://root://host//f.root", "rucio")).toMatchObject({
+      scheme: "xrootd",
+      did: "root://host//f.root",
+    });
   });
   it("When a file list is given, then the dataset name is sha256 of the paths joined by one space", () => {
-    expect(fileListDatasetName(["a", "b"])).toBe("c8687a08aa5d6ed2044328fa6a697ab8e96dc34291e8c2034ae8c38e6fcc6d65");
+    expect(fileListDatasetName(["a", "b"])).toBe(
+      "c8687a08aa5d6ed2044328fa6a697ab8e96dc34291e8c2034ae8c38e6fcc6d65",
+    );
   });
 });
 
@@ -30,7 +39,15 @@ describe("time formats (contract A.1, A.22)", () => {
     expect(normaliseIsoTime("2026-09-15T19:37:57-0530")).toBe("2026-09-16T01:07:57+00:00");
     expect(normaliseIsoTime("2024-01-01T00:00:00.5+16:00")).toBe("2023-12-31T08:00:00.5+00:00");
     expect(normaliseIsoTime("0001-01-01T00:00:00+01:00")).toBe("0001-01-01T00:00:00+00:00");
-    for (const bad of ["yesterday", "2026-13-01", "2026-02-30", "2026-01-01T25:00:00", "", "2026-01-01T00:00:00+99:00", "2026-01-01\u0000"]) {
+    for (const bad of [
+      "yesterday",
+      "2026-13-01",
+      "2026-02-30",
+      "2026-01-01T25:00:00",
+      "",
+      "2026-01-01T00:00:00+99:00",
+      "2026-01-01\u0000",
+    ]) {
       expect(normaliseIsoTime(bad)).toBeNull();
     }
   });
@@ -74,10 +91,18 @@ describe("request JSON (contract §3.2, A.20)", () => {
     expect(j["files-remaining"]).toBeNull();
     expect(j.status).toBe("Lookup");
     expect(j).toHaveProperty("tree-name", null);
-    for (const k of ["request_id", "did", "selection", "image", "generated-code-cm", "app-version"]) expect(typeof j[k]).toBe("string");
+    for (const k of ["request_id", "did", "selection", "image", "generated-code-cm", "app-version"])
+      expect(typeof j[k]).toBe("string");
   });
   it("When it finished, then finish-time is formatted and files-remaining counted", () => {
-    const j = requestJson({ ...base, files: 10, filesCompleted: 7, filesFailed: 3, status: "complete", finishTime: new Date(Date.UTC(2025, 0, 1, 13)) } as RequestRecord);
+    const j = requestJson({
+      ...base,
+      files: 10,
+      filesCompleted: 7,
+      filesFailed: 3,
+      status: "complete",
+      finishTime: new Date(Date.UTC(2025, 0, 1, 13)),
+    } as RequestRecord);
     expect(j["finish-time"]).toBe("2025-01-01T13:00:00.000000Z");
     expect(j["files-remaining"]).toBe(0);
     expect(j.status).toBe("Complete");

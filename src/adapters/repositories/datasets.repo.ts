@@ -99,7 +99,10 @@ export class DatasetsRepo {
   }
 
   async hasFile(datasetId: number, fileId: number): Promise<boolean> {
-    const rows = await this.db.sql.query("SELECT 1 FROM files WHERE id = $1 AND dataset_id = $2", [fileId, datasetId]);
+    const rows = await this.db.sql.query("SELECT 1 FROM files WHERE id = $1 AND dataset_id = $2", [
+      fileId,
+      datasetId,
+    ]);
     return rows.length === 1;
   }
 
@@ -123,7 +126,11 @@ export class DatasetsRepo {
     return rows[0]!.n;
   }
 
-  async markComplete(tx: Sql, id: number, s: { files: number; events: number; bytes: number }): Promise<void> {
+  async markComplete(
+    tx: Sql,
+    id: number,
+    s: { files: number; events: number; bytes: number },
+  ): Promise<void> {
     await tx.query(
       `UPDATE datasets SET lookup_status = 'complete', n_files = $2, events = $3, size = $4, last_updated = now()
        WHERE id = $1`,
@@ -139,7 +146,11 @@ export class DatasetsRepo {
   }
 
   /** Files of a dataset after a given id, in id order (the dispatcher's outbox read). */
-  async filesAfter(datasetId: number, afterId: number, limit: number): Promise<Array<{ id: number; paths: string }>> {
+  async filesAfter(
+    datasetId: number,
+    afterId: number,
+    limit: number,
+  ): Promise<Array<{ id: number; paths: string }>> {
     return this.db.sql.query(
       "SELECT id, paths FROM files WHERE dataset_id = $1 AND id > $2 ORDER BY id LIMIT $3",
       [datasetId, afterId, limit],

@@ -44,7 +44,10 @@ const RECORD_COLUMNS = `id, request_id AS "requestId", title,
   app_version AS "appVersion", code_gen_image AS "codeGenImage",
   transformer_language AS "transformerLanguage", transformer_command AS "transformerCommand"`;
 
-type RawRecord = Omit<RequestRecord, "submitTime" | "finishTime"> & { submitMs: string | number; finishMs: string | number | null };
+type RawRecord = Omit<RequestRecord, "submitTime" | "finishTime"> & {
+  submitMs: string | number;
+  finishMs: string | number | null;
+};
 
 function toRecord(r: RawRecord): RequestRecord {
   const { submitMs, finishMs, ...rest } = r;
@@ -179,7 +182,10 @@ export class RequestsRepo {
     return rows.length === 1;
   }
 
-  async lockByRequestId(tx: Sql, requestId: string): Promise<{ id: number; status: TransformStatusName } | null> {
+  async lockByRequestId(
+    tx: Sql,
+    requestId: string,
+  ): Promise<{ id: number; status: TransformStatusName } | null> {
     const rows = await tx.query<{ id: number; status: TransformStatusName }>(
       "SELECT id, status FROM requests WHERE request_id = $1 FOR UPDATE",
       [requestId],
@@ -191,7 +197,9 @@ export class RequestsRepo {
   async lockAwaitingDataset(
     tx: Sql,
     datasetId: number,
-  ): Promise<Array<{ id: number; request_id: string; status: TransformStatusName; files: number; done: number }>> {
+  ): Promise<
+    Array<{ id: number; request_id: string; status: TransformStatusName; files: number; done: number }>
+  > {
     return tx.query(
       `SELECT id, request_id, status, files, files_completed + files_failed AS done FROM requests
        WHERE did_id = $1 AND status IN ('lookup','pending_lookup') ORDER BY id FOR UPDATE`,

@@ -105,7 +105,9 @@ export class ResultsRepo {
     );
   }
 
-  async failures(requestId: string): Promise<
+  async failures(
+    requestId: string,
+  ): Promise<
     Array<{ pod_name: string | null; paths: string | null; file_events: number | null; info: string | null }>
   > {
     return this.db.sql.query(
@@ -118,7 +120,14 @@ export class ResultsRepo {
 
   async addFileStatus(
     tx: Sql,
-    row: { requestId: string; fileId: number; status: string; timestamp: string; podName: string | null; info: string | null },
+    row: {
+      requestId: string;
+      fileId: number;
+      status: string;
+      timestamp: string;
+      podName: string | null;
+      info: string | null;
+    },
   ): Promise<void> {
     await tx.query(
       `INSERT INTO file_status (file_id, request_id, status, timestamp, pod_name, info)
@@ -173,7 +182,8 @@ async function applyInTx(tx: Sql, reports: readonly FileReport[]): Promise<Apply
     const key = `${r.requestId}\u0000${r.fileId}`;
     const cur = chosen.get(key);
     if (!cur || (!cur.success && r.success)) chosen.set(key, r);
-    else if (cur.success && r.success) chosen.set(key, { ...cur, totalBytes: r.totalBytes, totalEvents: r.totalEvents });
+    else if (cur.success && r.success)
+      chosen.set(key, { ...cur, totalBytes: r.totalBytes, totalEvents: r.totalEvents });
   }
 
   const deltas = new Map<number, { dc: number; df: number; db: number; de: number }>();

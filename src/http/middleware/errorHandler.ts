@@ -4,10 +4,19 @@ import type { ErrorRequestHandler, RequestHandler } from "express";
 import { isTransientDbError } from "../../adapters/db/database.js";
 import { AppError } from "../../domain/errors.js";
 
-function fromBodyParser(err: { type?: string; status?: number; message?: string; limit?: number }): AppError | null {
+function fromBodyParser(err: {
+  type?: string;
+  status?: number;
+  message?: string;
+  limit?: number;
+}): AppError | null {
   switch (err.type) {
     case "entity.parse.failed":
-      return new AppError("malformed_json", `The json request was malformed: ${err.message ?? "invalid JSON"}`, 400);
+      return new AppError(
+        "malformed_json",
+        `The json request was malformed: ${err.message ?? "invalid JSON"}`,
+        400,
+      );
     case "entity.too.large":
       return new AppError(
         "body_too_large",
@@ -43,5 +52,11 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
 };
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new AppError("not_found", `The requested URL ${req.method} ${req.path} was not found on the server.`, 404));
+  next(
+    new AppError(
+      "not_found",
+      `The requested URL ${req.method} ${req.path} was not found on the server.`,
+      404,
+    ),
+  );
 };

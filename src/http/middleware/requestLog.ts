@@ -30,7 +30,10 @@ export function requestLog(logger: Logger, opts: { logRequests: boolean }): Requ
       const start = process.hrtime.bigint();
       res.on("finish", () => {
         const ms = Number(process.hrtime.bigint() - start) / 1e6;
-        req.log.debug({ method: req.method, url: req.originalUrl, status: res.statusCode, ms }, "http request");
+        req.log.debug(
+          { method: req.method, url: req.originalUrl, status: res.statusCode, ms },
+          "http request",
+        );
       });
     }
     next();

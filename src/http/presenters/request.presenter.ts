@@ -4,7 +4,9 @@ import type { RequestRecord } from "../../adapters/repositories/requests.repo.js
 import { displayStatus } from "../../domain/status.js";
 import { isoZ } from "./time.js";
 
-export function filesRemaining(r: Pick<RequestRecord, "files" | "filesCompleted" | "filesFailed">): number | null {
+export function filesRemaining(
+  r: Pick<RequestRecord, "files" | "filesCompleted" | "filesFailed">,
+): number | null {
   return r.files ? r.files - r.filesCompleted - r.filesFailed : null;
 }
 

@@ -25,7 +25,10 @@ export function datasetRoutes(deps: AppDeps): Router {
     },
     async (req, res, { query }) => {
       await deps.requester(req);
-      const rows = await repo.list({ didFinder: query["did-finder"], showDeleted: query["show-deleted"] ?? false });
+      const rows = await repo.list({
+        didFinder: query["did-finder"],
+        showDeleted: query["show-deleted"] ?? false,
+      });
       res.json({ datasets: rows.map(datasetJson) });
     },
   );
@@ -38,7 +41,10 @@ export function datasetRoutes(deps: AppDeps): Router {
       summary: "One dataset with its files",
       params: datasetIdParam,
       notFound: paramNotFound,
-      responses: { 200: { description: "Dataset" }, 404: { description: "Unknown", schema: MessageResponse } },
+      responses: {
+        200: { description: "Dataset" },
+        404: { description: "Unknown", schema: MessageResponse },
+      },
     },
     async (req, res, { params }) => {
       await deps.requester(req);
@@ -58,7 +64,10 @@ export function datasetRoutes(deps: AppDeps): Router {
       params: datasetIdParam,
       notFound: paramNotFound,
       responses: {
-        200: { description: "Marked stale", schema: z.object({ "dataset-id": z.number(), stale: z.boolean() }) },
+        200: {
+          description: "Marked stale",
+          schema: z.object({ "dataset-id": z.number(), stale: z.boolean() }),
+        },
         400: { description: "Already deleted", schema: MessageResponse },
         404: { description: "Unknown", schema: MessageResponse },
       },
@@ -67,7 +76,8 @@ export function datasetRoutes(deps: AppDeps): Router {
       await deps.requester(req);
       const d = await repo.get(params.dataset_id);
       if (!d) throw notFound(`Dataset ${params.dataset_id} not found`);
-      if (!(await repo.markStale(d.id))) throw badRequest(`Dataset ${params.dataset_id} has already been deleted`);
+      if (!(await repo.markStale(d.id)))
+        throw badRequest(`Dataset ${params.dataset_id} has already been deleted`);
       res.json({ "dataset-id": d.id, stale: true });
     },
   );

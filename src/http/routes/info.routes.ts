@@ -4,7 +4,11 @@ import { z } from "zod";
 import type { AppDeps } from "../deps.js";
 import { op } from "../openapi.js";
 
-export const CAPABILITIES = ["poll_local_transformation_results", "long_sample_titles_10240", "post_cancel_transform"];
+export const CAPABILITIES = [
+  "poll_local_transformation_results",
+  "long_sample_titles_10240",
+  "post_cancel_transform",
+];
 
 export function infoRoutes(deps: AppDeps): Router {
   const r = Router();

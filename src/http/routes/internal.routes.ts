@@ -67,7 +67,10 @@ export function internalRoutes(deps: AppDeps): Router {
       params: datasetIdParam,
       notFound: datasetNotFound,
       body: FilesetCompleteBody,
-      responses: { 200: { description: "Done" }, 422: { description: "Unknown dataset", schema: MessageResponse } },
+      responses: {
+        200: { description: "Done" },
+        422: { description: "Unknown dataset", schema: MessageResponse },
+      },
     },
     async (_req, res, { params, body }) => {
       await deps.lookups.complete(params.dataset_id, {
@@ -89,7 +92,10 @@ export function internalRoutes(deps: AppDeps): Router {
       params: datasetIdParam,
       notFound: datasetNotFound,
       body: FilesetErrorBody,
-      responses: { 200: { description: "Done" }, 422: { description: "Unknown dataset", schema: MessageResponse } },
+      responses: {
+        200: { description: "Done" },
+        422: { description: "Unknown dataset", schema: MessageResponse },
+      },
     },
     async (_req, res, { params, body }) => {
       const given = body["error-type"];
@@ -159,7 +165,10 @@ export function internalRoutes(deps: AppDeps): Router {
       notFound: requestNotFound,
       body: TransformStatusBody,
       invalid: () => new AppError("bad_status", "bad status", 400),
-      responses: { 200: { description: "Recorded" }, 400: { description: "bad status", schema: MessageResponse } },
+      responses: {
+        200: { description: "Recorded" },
+        400: { description: "bad status", schema: MessageResponse },
+      },
     },
     async (_req, res, { params, body }) => {
       await deps.transformations.statusReport(params.request_id, {
@@ -178,7 +187,12 @@ export function internalRoutes(deps: AppDeps): Router {
       path: `${BASE}/:request_id/:file_id/status`,
       tag: "internal",
       summary: "Legacy per-file status event (old transformer API), stored in file_status",
-      params: requestIdParam.extend({ file_id: z.string().regex(/^\d{1,9}$/).transform(Number) }),
+      params: requestIdParam.extend({
+        file_id: z
+          .string()
+          .regex(/^\d{1,9}$/)
+          .transform(Number),
+      }),
       notFound: requestNotFound,
       body: FileStatusBody,
       invalid: (_w, e) => {

@@ -19,7 +19,8 @@ import {
   TransformResultJson,
 } from "../schemas/transformation.schemas.js";
 
-const notFoundFor = (id: string) => new AppError("not_found", `Transformation request not found with id: ${id}`, 404);
+const notFoundFor = (id: string) =>
+  new AppError("not_found", `Transformation request not found with id: ${id}`, 404);
 const paramNotFound = (req: Request) => notFoundFor(String(req.params.request_id));
 
 export function transformationRoutes(deps: AppDeps): Router {
@@ -48,7 +49,10 @@ export function transformationRoutes(deps: AppDeps): Router {
       responses: {
         200: { description: "Accepted", schema: SubmitResponse },
         400: { description: "Invalid request", schema: MessageResponse },
-        503: { description: "A dependency (code generator, database) is unavailable", schema: MessageResponse },
+        503: {
+          description: "A dependency (code generator, database) is unavailable",
+          schema: MessageResponse,
+        },
       },
     },
     async (req, res, { body }) => {
@@ -153,7 +157,10 @@ export function transformationRoutes(deps: AppDeps): Router {
       params: requestIdParam,
       notFound: paramNotFound,
       query: StatusQuery,
-      responses: { 200: { description: "Status" }, 404: { description: "Unknown request", schema: MessageResponse } },
+      responses: {
+        200: { description: "Status" },
+        404: { description: "Unknown request", schema: MessageResponse },
+      },
     },
     async (req, res, { params, query }) => {
       const rec = await transformations.get(params.request_id, await deps.requester(req));
@@ -268,7 +275,12 @@ export function transformationRoutes(deps: AppDeps): Router {
       const rec = await transformations.get(params.request_id, await deps.requester(req));
       const rows = await repos.results.failures(rec.requestId);
       res.json({
-        errors: rows.map((e) => ({ "pod-name": e.pod_name, file: e.paths, events: e.file_events, info: e.info })),
+        errors: rows.map((e) => ({
+          "pod-name": e.pod_name,
+          file: e.paths,
+          events: e.file_events,
+          info: e.info,
+        })),
       });
     },
   );

@@ -12,7 +12,20 @@ export function normaliseIsoTime(s: string): string | null {
   const month = Number(mo);
   const day = Number(d);
   if (year < 1 || month < 1 || month > 12 || day < 1) return null;
-  const dim = [31, year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  const dim = [
+    31,
+    year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28,
+    31,
+    30,
+    31,
+    30,
+    31,
+    31,
+    30,
+    31,
+    30,
+    31,
+  ];
   if (day > dim[month - 1]!) return null;
   if (Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) return null;
   if (zone && zone !== "Z") {
