@@ -148,8 +148,12 @@ export async function startProcess(
       : [];
   const child = spawn(process.execPath, [...extra, "--import", "tsx", entry], {
     env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", process.env.BENCH_APP_STDOUT ? "pipe" : "ignore", "inherit"],
   });
+  if (process.env.BENCH_APP_STDOUT && entry.includes("main")) {
+    const { createWriteStream } = await import("node:fs");
+    child.stdout?.pipe(createWriteStream(process.env.BENCH_APP_STDOUT));
+  }
   const end = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}`);

@@ -7,7 +7,8 @@
 import { randomBytes } from "node:crypto";
 import amqp from "amqplib";
 import pg from "pg";
-import { closedLoop, fmt, freePort, openLoop, request, startProcess, stopProcess } from "./lib.js";
+import { spawn } from "node:child_process";
+import { closedLoop, fmt, freePort, request, startProcess, stopProcess } from "./lib.js";
 
 const PG_ADMIN = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const RABBIT = process.env.BENCH_RABBIT_URL ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -67,7 +68,7 @@ async function main() {
       ADVERTISED_HOSTNAME: `127.0.0.1:${port}`,
       DATABASE_URL: dbUrl,
       RABBIT_MQ_URL: RABBIT,
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: process.env.BENCH_APP_LOG_LEVEL ?? "warn",
       VALID_DID_SCHEMES: JSON.stringify(["rucio", scheme]),
       DATABASE_POOL_SIZE: "10",
     },
@@ -128,6 +129,8 @@ async function main() {
         files: Array<{ id: number }>;
       };
       const fileIds = ds.files.map((f) => f.id);
+      // W1 measures file-complete, not the fan-out: let the dispatcher finish queueing the tasks first.
+      await waitDepth(conn, `transformer-${rid}`, W1_FILES, 120_000);
       // a second request, polled by W4 while W1 hammers the first
       const sub2 = await request(`${base}/servicex/transformation`, "POST", {
         "file-list": [`root://bench//${tag}/w4.root`],
@@ -138,12 +141,22 @@ async function main() {
       const rid2 = (JSON.parse(sub2.body) as { request_id: string }).request_id;
       cleanupQueues.push(`transformer-${rid2}`);
 
-      let w1Done = false;
-      const w4p = openLoop(
-        500,
-        () => w1Done,
-        () => request(`${base}/servicex/transformation/${rid2}`, "GET"),
+      const poller = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "bench/poller.ts",
+          `${base}/servicex/transformation/${rid2}`,
+          process.env.BENCH_W4_RATE ?? "500",
+        ],
+        { stdio: ["pipe", "pipe", "inherit"] },
       );
+      let pollerOut = "";
+      poller.stdout.on("data", (c: Buffer) => {
+        pollerOut += c.toString();
+      });
+      await new Promise((r) => setTimeout(r, 1000));
       const w1 = await closedLoop(200, fileIds.length, (i) =>
         request(
           `${base}/servicex/internal/transformation/${rid}/file-complete`,
@@ -151,8 +164,9 @@ async function main() {
           reportBody(rid, fileIds[i]!),
         ),
       );
-      w1Done = true;
-      const w4 = await w4p;
+      poller.stdin.write("stop\n");
+      await new Promise((r) => poller.once("exit", r));
+      const w4 = JSON.parse(pollerOut) as { p50: number; p99: number; rate: number; errors: number };
       const final = JSON.parse(
         (await request(`${base}/servicex/transformation/${rid}`, "GET")).body,
       ) as Record<string, unknown>;

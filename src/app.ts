@@ -1,7 +1,9 @@
 // buildApp(deps): the Express application, without listen(). Used by main.ts and by the tests.
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import express, { type Express } from "express";
 import type { AppDeps } from "./http/deps.js";
+import { fastPath } from "./http/fastPath.js";
 import { errorHandler, notFoundHandler } from "./http/middleware/errorHandler.js";
 import { requestLog } from "./http/middleware/requestLog.js";
 import { datasetRoutes } from "./http/routes/datasets.routes.js";
@@ -44,4 +46,13 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
+}
+
+/** The HTTP server's request listener: the file-complete fast path, then the Express app. */
+export function buildHandler(deps: AppDeps, state: AppState = { draining: false }) {
+  const app = buildApp(deps, state);
+  const fast = fastPath(deps);
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!fast(req, res)) app(req, res);
+  };
 }

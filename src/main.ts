@@ -1,6 +1,6 @@
 // Process entry: configuration, dependencies, HTTP server, graceful shutdown.
 import { createServer } from "node:http";
-import { buildApp } from "./app.js";
+import { buildHandler } from "./app.js";
 import { compose, shutdownDeps } from "./compose.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
 
   const deps = await compose(config, logger);
   const state = { draining: false };
-  const app = buildApp(deps, state);
+  const app = buildHandler(deps, state);
   const server = createServer({ keepAliveTimeout: 65_000 }, app);
   server.listen(config.PORT, config.BIND_ADDRESS, () => {
     const addr = server.address();

@@ -67,6 +67,7 @@ export class FileCompleteService {
     const delay = this.opts.retryDelayMs ?? 100;
     let result: ApplyResult | undefined;
     let lastError: unknown;
+    const started = performance.now();
     for (let attempt = 0; attempt <= retries; attempt++) {
       try {
         result = await this.results.applyReports(batch.map((p) => p.report));
@@ -92,16 +93,15 @@ export class FileCompleteService {
       for (const p of batch) p.reject(err);
       return;
     }
+    this.log.debug(
+      { batch: batch.length, ms: Math.round(performance.now() - started) },
+      "file-complete batch written",
+    );
     this.stats.batches += 1;
     this.stats.reports += batch.length;
     this.stats.lastBatchSize = batch.length;
     this.onBatch?.(batch.length);
     for (const [i, p] of batch.entries()) p.resolve(result.outcomes[i]!);
-    if (result.datasetDeltas.length > 0) {
-      this.results.addDatasetTotals(result.datasetDeltas).catch((err) => {
-        this.log.warn({ err: String(err) }, "could not add back-filled totals to datasets");
-      });
-    }
     for (const id of result.completed) {
       this.log.info({ requestId: id, from: "Running", to: "Complete" }, "transform request complete");
       this.lifecycle.terminated(id, "complete");

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
-import { buildApp } from "../../src/app.js";
+import { buildHandler } from "../../src/app.js";
 import { compose, shutdownDeps } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
 import type { LaunchSpec, TransformerLauncher } from "../../src/domain/ports.js";
@@ -76,7 +76,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const logger = pino({ level: config.LOG_LEVEL });
   const launcher = new RecordingLauncher();
   const deps = await compose(config, logger, { launcher });
-  const app = buildApp(deps);
+  const app = buildHandler(deps);
   const server: Server = createServer(app);
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
   return {

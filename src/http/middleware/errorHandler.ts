@@ -36,19 +36,33 @@ function fromBodyParser(err: {
   }
 }
 
+/** Any thrown value → the AppError that describes it on the wire. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (isTransientDbError(err)) {
+    return new AppError("database_unavailable", "The database is unavailable; please retry shortly.", 503);
+  }
+  return (
+    fromBodyParser(err as Parameters<typeof fromBodyParser>[0]) ??
+    new AppError("internal", "Internal Server Error", 500)
+  );
+}
+
+/** The JSON body of an error answer. */
+export function errorBody(e: AppError): unknown {
+  return e.body !== undefined
+    ? e.body
+    : { message: e.expose ? e.message : "Internal Server Error", code: e.code };
+}
+
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  let e: AppError;
-  if (err instanceof AppError) e = err;
-  else if (isTransientDbError(err)) {
-    e = new AppError("database_unavailable", "The database is unavailable; please retry shortly.", 503);
-  } else e = fromBodyParser(err) ?? new AppError("internal", "Internal Server Error", 500);
+  const e = toAppError(err);
   const log = req.log ?? console;
   if (e.status >= 500) log.error({ err, code: e.code }, "request failed");
   else log.info({ code: e.code, status: e.status, msg: e.message }, "request rejected");
   if (res.headersSent) return;
   if (e.status === 503) res.setHeader("Retry-After", "5");
-  if (e.body !== undefined) res.status(e.status).json(e.body);
-  else res.status(e.status).json({ message: e.expose ? e.message : "Internal Server Error", code: e.code });
+  res.status(e.status).json(errorBody(e));
 };
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

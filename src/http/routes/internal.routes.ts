@@ -24,6 +24,40 @@ const datasetNotFound = (req: Request) =>
 const requestNotFound = () => new AppError("request_not_found", "Request not found", 404);
 const INFO_MAX = 2048;
 
+/**
+ * PUT …/<request_id>/file-complete. Shared by the Express route below and the fast path (fastPath.ts)
+ * that serves this endpoint without Express at high rates.
+ */
+export async function recordFileComplete(
+  deps: AppDeps,
+  requestId: string,
+  body: z.output<typeof FileCompleteBody>,
+): Promise<void> {
+  const info = body.error ?? body.info ?? null;
+  const outcome = await deps.fileComplete.report({
+    requestId,
+    fileId: body["file-id"],
+    success: body.status === "success",
+    status: body.status,
+    filePath: body["file-path"].slice(0, 512),
+    transformTime: Math.min(Math.trunc(body["total-time"] ?? 0), 2 ** 31 - 1),
+    totalEvents: body["total-events"] ?? 0,
+    totalBytes: body["total-bytes"] ?? 0,
+    avgRate: body["avg-rate"] ?? 0,
+    s3ObjectName: body["s3-object-name"] ?? null,
+    podName: body.place?.host_name?.slice(0, 128) ?? null,
+    info: info === null ? null : info.slice(0, INFO_MAX),
+  });
+  if (outcome === "request_not_found") throw requestNotFound();
+  if (outcome === "file_not_in_request") {
+    throw new AppError(
+      "file_not_in_request",
+      `File ${body["file-id"]} is not a file of request ${requestId}`,
+      400,
+    );
+  }
+}
+
 export function internalRoutes(deps: AppDeps): Router {
   const r = Router();
 
@@ -126,30 +160,7 @@ export function internalRoutes(deps: AppDeps): Router {
       },
     },
     async (_req, res, { params, body }) => {
-      const success = body.status === "success";
-      const info = body.error ?? body.info ?? null;
-      const outcome = await deps.fileComplete.report({
-        requestId: params.request_id,
-        fileId: body["file-id"],
-        success,
-        status: body.status,
-        filePath: body["file-path"].slice(0, 512),
-        transformTime: Math.min(Math.trunc(body["total-time"] ?? 0), 2 ** 31 - 1),
-        totalEvents: body["total-events"] ?? 0,
-        totalBytes: body["total-bytes"] ?? 0,
-        avgRate: body["avg-rate"] ?? 0,
-        s3ObjectName: body["s3-object-name"] ?? null,
-        podName: body.place?.host_name?.slice(0, 128) ?? null,
-        info: info === null ? null : info.slice(0, INFO_MAX),
-      });
-      if (outcome === "request_not_found") throw requestNotFound();
-      if (outcome === "file_not_in_request") {
-        throw new AppError(
-          "file_not_in_request",
-          `File ${body["file-id"]} is not a file of request ${params.request_id}`,
-          400,
-        );
-      }
+      await recordFileComplete(deps, params.request_id, body);
       res.json("Ok");
     },
   );
