@@ -18,6 +18,8 @@ export interface DispatcherOptions {
   chunk: number;
   /** Requests published concurrently. */
   concurrency?: number;
+  /** Chunks of one request awaiting broker confirmation at once. */
+  window?: number;
   retryDelayMs?: number;
 }
 
@@ -171,7 +173,7 @@ export class Dispatcher {
   }
 
   private async publishRequest(id: number): Promise<void> {
-    let row = await this.requests.dispatchRow(id);
+    const row = await this.requests.dispatchRow(id);
     if (!row || (row.status !== "lookup" && row.status !== "running")) {
       this.replay.delete(id);
       return;
@@ -198,25 +200,47 @@ export class Dispatcher {
       }
       this.replay.delete(id);
     }
-    for (;;) {
-      const files = await this.datasets.filesAfter(row.did_id, row.tasks_published_through, this.opts.chunk);
-      if (files.length === 0) return;
-      const r = row;
-      await this.broker.publishTransformTasks(
-        r.request_id,
-        files.map((f) => this.task(r, f)),
-      );
-      const through = files[files.length - 1]!.id;
-      await this.requests.advanceWatermark(id, through);
-      this.counters.published += files.length;
+    // Up to `window` chunks are in flight at once (the next chunk is read and published while the broker
+    // confirms the previous one); the watermark advances strictly in file-id order, only over chunks that
+    // were confirmed together with every chunk before them.
+    const window = this.opts.window ?? 3;
+    const inflight: Array<{ through: number; n: number; confirmed: Promise<void> }> = [];
+    const settleOldest = async () => {
+      const c = inflight.shift()!;
+      await c.confirmed;
+      await this.requests.advanceWatermark(id, c.through);
+      this.counters.published += c.n;
       this.counters.confirmedBatches += 1;
-      row = { ...row, tasks_published_through: through };
-      if (files.length < this.opts.chunk) {
-        // Re-read status: a request that became terminal meanwhile needs no more tasks.
-        const fresh = await this.requests.dispatchRow(id);
-        if (!fresh || (fresh.status !== "lookup" && fresh.status !== "running")) return;
-        row = fresh;
+    };
+    let cursor = row.tasks_published_through;
+    try {
+      for (;;) {
+        const files = await this.datasets.filesAfter(row.did_id, cursor, this.opts.chunk);
+        if (files.length === 0) {
+          if (inflight.length === 0) return;
+          await settleOldest();
+          continue;
+        }
+        const r = row;
+        const confirmed = this.broker.publishTransformTasks(
+          r.request_id,
+          files.map((f) => this.task(r, f)),
+        );
+        confirmed.catch(() => {}); // observed in settleOldest; never an unhandled rejection
+        cursor = files[files.length - 1]!.id;
+        inflight.push({ through: cursor, n: files.length, confirmed });
+        if (inflight.length >= window) await settleOldest();
+        if (files.length < this.opts.chunk) {
+          // Caught up. Files added meanwhile came with a kick(), which runs this request again afterwards
+          // (and re-reads its status, so a request that became terminal gets no more tasks).
+          while (inflight.length > 0) await settleOldest();
+          return;
+        }
       }
+    } finally {
+      // On an error the remaining chunks are abandoned (their confirmations are not waited for): the
+      // watermark stays behind them and the retry publishes them again (at-least-once).
+      inflight.length = 0;
     }
   }
 

@@ -23,24 +23,15 @@ export class LookupService {
    * published by the dispatcher. Pending-Lookup requests get the whole list at /complete instead.
    */
   async addFiles(datasetId: number, files: FileEntry[]): Promise<void> {
-    const fed = await this.db.sql.transaction(async (tx) => {
-      const ds = await this.datasets.lockById(tx, datasetId);
-      if (!ds) throw notFound(`Dataset ${datasetId} not found`, "dataset_not_found");
-      if (ds.lookup_status !== "looking") {
-        // A redelivered lookup task must not add the dataset's files twice.
-        this.log.warn(
-          { datasetId, lookupStatus: ds.lookup_status },
-          "ignoring files for a dataset not being looked up",
-        );
-        return [];
-      }
-      const n = await this.datasets.insertFiles(tx, datasetId, files);
-      return tx.query<{ id: number }>(
-        "UPDATE requests SET files = files + $2 WHERE did_id = $1 AND status = 'lookup' RETURNING id",
-        [datasetId, n],
-      );
-    });
-    for (const r of fed) this.dispatcher.kick(r.id);
+    const out = await this.datasets.addFilesToLookup(datasetId, files);
+    if (!out) {
+      if (!(await this.datasets.exists(datasetId)))
+        throw notFound(`Dataset ${datasetId} not found`, "dataset_not_found");
+      // A redelivered lookup task must not add the dataset's files twice.
+      this.log.warn({ datasetId }, "ignoring files for a dataset that is not being looked up");
+      return;
+    }
+    for (const id of out.fedRequests) this.dispatcher.kick(id);
   }
 
   /** Contract §2.4.2 [L]: locks the waiting requests; completes those whose counters already add up. */

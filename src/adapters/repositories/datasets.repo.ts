@@ -98,6 +98,46 @@ export class DatasetsRepo {
     return rows[0]!.n;
   }
 
+  /**
+   * One statement (one round trip) for a DID finder's batch: lock the dataset while it is being looked up,
+   * insert the files in order, grow every request in Lookup on it. Returns null when the dataset is not
+   * being looked up (or does not exist); then nothing was written.
+   */
+  async addFilesToLookup(
+    datasetId: number,
+    files: readonly FileEntry[],
+  ): Promise<{ fedRequests: number[] } | null> {
+    const rows = await this.db.sql.query<{ kind: string; id: number | null }>(
+      `WITH ds AS (
+         SELECT id FROM datasets WHERE id = $1 AND lookup_status = 'looking' FOR UPDATE),
+       ins AS (
+         INSERT INTO files (dataset_id, adler32, file_size, file_events, paths)
+         SELECT ds.id, t.a, t.s, t.e, t.p
+         FROM ds, unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS t(p, a, s, e, ord)
+         ORDER BY t.ord
+         RETURNING 1),
+       upd AS (
+         UPDATE requests SET files = files + (SELECT count(*) FROM ins)
+         WHERE did_id = $1 AND status = 'lookup' AND EXISTS (SELECT 1 FROM ds)
+         RETURNING id)
+       SELECT 'dataset' AS kind, id FROM ds
+       UNION ALL SELECT 'request', id FROM upd`,
+      [
+        datasetId,
+        files.map((f) => f.paths),
+        files.map((f) => f.adler32),
+        files.map((f) => f.fileSize),
+        files.map((f) => f.fileEvents),
+      ],
+    );
+    if (!rows.some((r) => r.kind === "dataset")) return null;
+    return { fedRequests: rows.filter((r) => r.kind === "request").map((r) => r.id!) };
+  }
+
+  async exists(datasetId: number): Promise<boolean> {
+    return (await this.db.sql.query("SELECT 1 FROM datasets WHERE id = $1", [datasetId])).length === 1;
+  }
+
   async hasFile(datasetId: number, fileId: number): Promise<boolean> {
     const rows = await this.db.sql.query("SELECT 1 FROM files WHERE id = $1 AND dataset_id = $2", [
       fileId,
