@@ -53,6 +53,7 @@ export function buildHandler(deps: AppDeps, state: AppState = { draining: false 
   const app = buildApp(deps, state);
   const fast = fastPath(deps);
   return (req: IncomingMessage, res: ServerResponse) => {
+    if (state.draining) res.setHeader("Connection", "close");
     if (!fast(req, res)) app(req, res);
   };
 }

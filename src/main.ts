@@ -52,20 +52,12 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.SHUTDOWN_GRACE_MS);
     force.unref();
-    server.close();
-    server.closeIdleConnections();
-    await new Promise<void>((r) => {
-      const poll = setInterval(() => {
-        if ((server as unknown as { _connections?: number })._connections === 0) {
-          clearInterval(poll);
-          r();
-        }
-      }, 50);
-      server.once("close", () => {
-        clearInterval(poll);
-        r();
-      });
-    });
+    // Stop accepting; answers now carry "Connection: close" (see buildHandler), so keep-alive clients let go
+    // once their in-flight request is answered; idle sockets are closed as they appear.
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    const reaper = setInterval(() => server.closeIdleConnections(), 50);
+    await closed;
+    clearInterval(reaper);
     await shutdownDeps(deps);
     logger.info("bye");
     process.exit(0);
