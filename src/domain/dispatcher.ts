@@ -27,7 +27,12 @@ type QueueDepth = (queue: string) => Promise<number | null>;
 
 export class Dispatcher {
   private readonly pending = new Set<number>();
-  private readonly replay = new Set<number>();
+  /**
+   * Requests whose queue may have lost tasks, with the reconnect generation that asked for the replay: a
+   * replay only clears the mark it started with, so a reconnect during a replay is never forgotten.
+   */
+  private readonly replay = new Map<number, number>();
+  private generation = 0;
   private running = 0;
   /** Requests being published right now: at most one publisher per request. */
   private readonly active = new Set<number>();
@@ -89,10 +94,11 @@ export class Dispatcher {
 
   private async resume(afterReconnect: boolean): Promise<void> {
     try {
+      const gen = ++this.generation;
       const ids = await this.requests.activeDispatchIds();
       for (const id of ids) {
-        if (afterReconnect) this.replay.add(id);
-        else await this.markReplayIfQueueMissing(id);
+        if (afterReconnect) this.replay.set(id, gen);
+        else await this.markReplayIfQueueMissing(id, gen);
         this.pending.add(id);
       }
       this.pump();
@@ -104,12 +110,12 @@ export class Dispatcher {
   }
 
   /** At start-up the broker may have lost queues while we were down: replay those whose queue is gone. */
-  private async markReplayIfQueueMissing(id: number): Promise<void> {
+  private async markReplayIfQueueMissing(id: number, gen: number): Promise<void> {
     if (!this.broker.queueDepth) return;
     const row = await this.requests.dispatchRow(id);
     if (!row || row.tasks_published_through === 0) return;
     const depth = await this.broker.queueDepth(`transformer-${row.request_id}`).catch(() => 0);
-    if (depth === null) this.replay.add(id);
+    if (depth === null) this.replay.set(id, gen);
   }
 
   private pump(): void {
@@ -178,7 +184,8 @@ export class Dispatcher {
       this.replay.delete(id);
       return;
     }
-    if (this.replay.has(id)) {
+    const replayGen = this.replay.get(id);
+    if (replayGen !== undefined) {
       let after = 0;
       for (;;) {
         const files = await this.datasets.filesWithoutResult(
@@ -198,7 +205,7 @@ export class Dispatcher {
         this.counters.replays += files.length;
         after = files[files.length - 1]!.id;
       }
-      this.replay.delete(id);
+      if (this.replay.get(id) === replayGen) this.replay.delete(id);
     }
     // Up to `window` chunks are in flight at once (the next chunk is read and published while the broker
     // confirms the previous one); the watermark advances strictly in file-id order, only over chunks that
