@@ -117,7 +117,12 @@ export async function openLoop(ratePerSec: number, shouldStop: () => boolean, ca
         errors++;
       })
       .finally(() => {
-        lat.push(performance.now() - s);
+        const d = performance.now() - s;
+        lat.push(d);
+        if (d > 200 && process.env.BENCH_TRACE)
+          process.stderr.write(
+            `slow ${Math.round(s - t0)} ms: ${Math.round(d)} ms, inflight ${inflight.size}\n`,
+          );
         inflight.delete(p);
       });
     inflight.add(p);

@@ -141,6 +141,39 @@ async function main() {
       const rid2 = (JSON.parse(sub2.body) as { request_id: string }).request_id;
       cleanupQueues.push(`transformer-${rid2}`);
 
+      // Warm-up, as for the reference route: 200 connections opened and the hot code compiled on a
+      // separate 3,000-file request, so W1 and W4 measure the steady state.
+      const warmFiles = Array.from({ length: 3000 }, (_, i) => `root://bench//${tag}/warm/f${i}.root`);
+      const warm = JSON.parse(
+        (
+          await request(`${base}/servicex/transformation`, "POST", {
+            "file-list": warmFiles,
+            selection: "bench",
+            codegen: "passthrough",
+            "result-destination": "object-store",
+          })
+        ).body,
+      ) as { request_id: string };
+      cleanupQueues.push(`transformer-${warm.request_id}`);
+      const warmInfo = JSON.parse(
+        (await request(`${base}/servicex/transformation/${warm.request_id}`, "GET")).body,
+      ) as {
+        did_id: number;
+      };
+      const warmIds = (
+        JSON.parse((await request(`${base}/servicex/datasets/${warmInfo.did_id}`, "GET")).body) as {
+          files: Array<{ id: number }>;
+        }
+      ).files.map((f) => f.id);
+      await waitDepth(conn, `transformer-${warm.request_id}`, warmIds.length, 60_000);
+      await closedLoop(200, warmIds.length, (i) =>
+        request(
+          `${base}/servicex/internal/transformation/${warm.request_id}/file-complete`,
+          "PUT",
+          reportBody(warm.request_id, warmIds[i]!),
+        ),
+      );
+
       const poller = spawn(
         process.execPath,
         [
@@ -156,7 +189,8 @@ async function main() {
       poller.stdout.on("data", (c: Buffer) => {
         pollerOut += c.toString();
       });
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 500));
+      poller.stdin.write("go\n");
       const w1 = await closedLoop(200, fileIds.length, (i) =>
         request(
           `${base}/servicex/internal/transformation/${rid}/file-complete`,

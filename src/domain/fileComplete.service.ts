@@ -101,7 +101,12 @@ export class FileCompleteService {
     this.stats.reports += batch.length;
     this.stats.lastBatchSize = batch.length;
     this.onBatch?.(batch.length);
-    for (const [i, p] of batch.entries()) p.resolve(result.outcomes[i]!);
+    // Answers are released in slices with a turn of the event loop between them: writing a few hundred
+    // responses in one go would hold up other requests (status polls) for milliseconds.
+    for (let i = 0; i < batch.length; i++) {
+      batch[i]!.resolve(result.outcomes[i]!);
+      if (i % 16 === 15) await new Promise<void>((r) => setImmediate(r));
+    }
     for (const id of result.completed) {
       this.log.info({ requestId: id, from: "Running", to: "Complete" }, "transform request complete");
       this.lifecycle.terminated(id, "complete");
