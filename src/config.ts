@@ -84,7 +84,7 @@ const Env = z
     /** Largest accepted request body (a 100,000-entry file-list is ~10-20 MB). */
     MAX_REQUEST_BODY: z.string().default("64mb"),
     /** Most reports written in one file-complete group commit. */
-    FILE_COMPLETE_MAX_BATCH: int(2000, 1, 100_000),
+    FILE_COMPLETE_MAX_BATCH: int(128, 1, 100_000),
     /** Transform tasks read and published per dispatcher step. */
     DISPATCH_CHUNK: int(5000, 1, 100_000),
     SHUTDOWN_GRACE_MS: int(25_000, 0, 600_000),
