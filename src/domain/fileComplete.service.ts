@@ -21,6 +21,8 @@ interface Pending {
 
 export interface FileCompleteStats {
   batches: number;
+  /** Batch attempts repeated because the database was unavailable (or a deadlock). */
+  retries: number;
   reports: number;
   lastBatchSize: number;
 }
@@ -28,7 +30,7 @@ export interface FileCompleteStats {
 export class FileCompleteService {
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
-  readonly stats: FileCompleteStats = { batches: 0, reports: 0, lastBatchSize: 0 };
+  readonly stats: FileCompleteStats = { batches: 0, retries: 0, reports: 0, lastBatchSize: 0 };
   /** Observers of batch sizes (metrics). */
   onBatch: ((size: number) => void) | null = null;
 
@@ -36,7 +38,9 @@ export class FileCompleteService {
     private readonly results: ResultsRepo,
     private readonly lifecycle: Lifecycle,
     private readonly log: Logger,
-    private readonly opts: { maxBatch: number; retries?: number; retryDelayMs?: number } = { maxBatch: 2000 },
+    private readonly opts: { maxBatch: number; retryForMs?: number; retryDelayMs?: number } = {
+      maxBatch: 128,
+    },
   ) {}
 
   report(report: FileReport): Promise<ReportOutcome> {
@@ -63,12 +67,15 @@ export class FileCompleteService {
   }
 
   private async flush(batch: Pending[]): Promise<void> {
-    const retries = this.opts.retries ?? 4;
+    // Sidecars ignore HTTP status codes (contract A.26): a report we answer with 503 is lost. So a database
+    // that is restarting is waited for (writing a batch twice is harmless: duplicates change nothing)
+    // for up to `retryForMs`, with capped exponential backoff, before giving up.
+    const retryForMs = this.opts.retryForMs ?? 30_000;
     const delay = this.opts.retryDelayMs ?? 100;
     let result: ApplyResult | undefined;
     let lastError: unknown;
     const started = performance.now();
-    for (let attempt = 0; attempt <= retries; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       try {
         result = await this.results.applyReports(batch.map((p) => p.report));
         break;
@@ -82,7 +89,11 @@ export class FileCompleteService {
           if (batch.length > 1) return this.flushOneByOne(batch);
           break;
         }
-        await new Promise((r) => setTimeout(r, delay * 2 ** attempt));
+        if (performance.now() - started > retryForMs) break;
+        this.stats.retries += 1;
+        if (attempt === 0)
+          this.log.warn({ err: String(e), batch: batch.length }, "file-complete batch: retrying");
+        await new Promise((r) => setTimeout(r, Math.min(2000, delay * 2 ** attempt)));
       }
     }
     if (!result) {
