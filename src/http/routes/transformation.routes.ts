@@ -2,6 +2,7 @@
 import { type Request, Router } from "express";
 import { z } from "zod";
 import { AppError, badRequest } from "../../domain/errors.js";
+import type { Requester } from "../../domain/transformation.service.js";
 import type { AppDeps } from "../deps.js";
 import { describeZodError, op } from "../openapi.js";
 import { requestDetailJson, requestJson } from "../presenters/request.presenter.js";
@@ -23,9 +24,17 @@ const notFoundFor = (id: string) =>
   new AppError("not_found", `Transformation request not found with id: ${id}`, 404);
 const paramNotFound = (req: Request) => notFoundFor(String(req.params.request_id));
 
-export function transformationRoutes(deps: AppDeps): Router {
-  const r = Router();
-  const { transformations, repos, config } = deps;
+/**
+ * GET /servicex/transformation/<id>: the Python client's polling call (contract §2.3.3). Shared by the
+ * Express route and the fast path (fastPath.ts).
+ */
+export async function requestDetail(
+  deps: AppDeps,
+  id: string,
+  who: Requester,
+): Promise<Record<string, unknown>> {
+  const { config } = deps;
+  const rec = await deps.transformations.get(id, who);
   const objectStore =
     config.OBJECT_STORE_ENABLED && config.MINIO_PUBLIC_URL
       ? {
@@ -35,6 +44,12 @@ export function transformationRoutes(deps: AppDeps): Router {
           secretKey: config.MINIO_SECRET_KEY ?? "",
         }
       : null;
+  return requestDetailJson(rec, { objectStore, logsUrl: config.LOGS_URL });
+}
+
+export function transformationRoutes(deps: AppDeps): Router {
+  const r = Router();
+  const { transformations, repos } = deps;
 
   op(
     r,
@@ -120,8 +135,7 @@ export function transformationRoutes(deps: AppDeps): Router {
       },
     },
     async (req, res, { params }) => {
-      const rec = await transformations.get(params.request_id, await deps.requester(req));
-      res.json(requestDetailJson(rec, { objectStore, logsUrl: config.LOGS_URL }));
+      res.json(await requestDetail(deps, params.request_id, await deps.requester(req)));
     },
   );
 
