@@ -1,66 +1,12 @@
-// Restarts RabbitMQ (rabbitmqctl stop_app / start_app) while AmqpBroker publishes transform tasks: the call in
-// flight must reject (not hang), the adapter must reconnect by itself and call its onConnected listeners, and a
-// re-publish afterwards must be confirmed and consumable. RabbitMQ is running again at the end, even on failure.
-import { execFile } from "node:child_process";
+
 import { randomBytes } from "node:crypto";
-import { createConnection } from "node:net";
-import { promisify } from "node:util";
 import { connect } from "amqplib";
 import { afterAll, describe, expect, it } from "vitest";
+import { ensureRabbitRunning, portOpen, rabbitmqctl } from "../helpers/rabbit.js";
 import { AmqpBroker } from "../../src/adapters/broker/amqp.broker.js";
 import type { TransformTask } from "../../src/domain/ports.js";
 
 const RABBIT_URL = process.env.TEST_RABBIT_URL ?? "amqp://guest:guest@127.0.0.1:5672";
-const run = promisify(execFile);
-
-/** rabbitmqctl as root (it needs the node's Erlang cookie); through `sudo -n` for other users. */
-async function rabbitmqctl(...args: string[]): Promise<string> {
-  const asRoot = process.getuid?.() === 0;
-  const [cmd, argv] = asRoot ? ["rabbitmqctl", args] : ["sudo", ["-n", "rabbitmqctl", ...args]];
-  const { stdout } = await run(cmd, argv, { timeout: 120_000 });
-  return stdout;
-}
-
-function portOpen(port = 5672): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
-async function amqpUsable(): Promise<boolean> {
-  try {
-    const c = await connect(RABBIT_URL);
-    await c.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Makes sure RabbitMQ accepts AMQP connections again, whatever state the test left it in. */
-async function ensureRabbitRunning(): Promise<void> {
-  if (await amqpUsable()) return;
-  await rabbitmqctl("start_app").catch(() => "");
-  for (let i = 0; i < 60 && !(await amqpUsable()); i++) await new Promise((r) => setTimeout(r, 500));
-  if (await amqpUsable()) return;
-  // The node itself is down: start it the way the machine does.
-  const asRoot = process.getuid?.() === 0;
-  await run(
-    asRoot ? "rabbitmq-server" : "sudo",
-    asRoot ? ["-detached"] : ["-n", "rabbitmq-server", "-detached"],
-    {
-      timeout: 60_000,
-    },
-  ).catch(() => undefined);
-  await rabbitmqctl("await_startup").catch(() => "");
-  for (let i = 0; i < 120 && !(await amqpUsable()); i++) await new Promise((r) => setTimeout(r, 500));
-  if (!(await amqpUsable())) throw new Error("RabbitMQ could not be restarted");
-}
 
 const task = (rid: string, i: number): TransformTask => ({
   request_id: rid,
