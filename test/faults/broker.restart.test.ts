@@ -1,4 +1,6 @@
-
+// Restarts RabbitMQ (rabbitmqctl stop_app / start_app) while AmqpBroker publishes transform tasks: the call in
+// flight must reject (not hang), the adapter must reconnect by itself and call its onConnected listeners, and a
+// re-publish afterwards must be confirmed and consumable. RabbitMQ is running again at the end, even on failure.
 import { randomBytes } from "node:crypto";
 import { connect } from "amqplib";
 import { afterAll, describe, expect, it } from "vitest";
