@@ -79,9 +79,15 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     },
   );
   const lookups = new LookupService(db, repos.datasets, repos.requests, dispatcher, lifecycle, logger);
-  const fileComplete = new FileCompleteService(repos.results, lifecycle, logger, {
-    maxBatch: config.FILE_COMPLETE_MAX_BATCH,
-  });
+  const fileComplete = new FileCompleteService(
+    repos.results,
+    lifecycle,
+    logger,
+    (id) => repos.requests.resultFormat(id),
+    {
+      maxBatch: config.FILE_COMPLETE_MAX_BATCH,
+    },
+  );
   dispatcher.start();
   return {
     config,

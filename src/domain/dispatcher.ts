@@ -33,6 +33,8 @@ export class Dispatcher {
    */
   private readonly replay = new Map<number, number>();
   private generation = 0;
+  /** Set while a resume() failed and must be run again. */
+  private resumeNeeded: { afterReconnect: boolean } | null = null;
   private running = 0;
   /** Requests being published right now: at most one publisher per request. */
   private readonly active = new Set<number>();
@@ -103,8 +105,12 @@ export class Dispatcher {
       }
       this.pump();
       this.kickLookups();
+      this.resumeNeeded = null;
     } catch (err) {
-      this.log.error({ err }, "dispatcher could not resume");
+      // e.g. the database is restarting together with the broker: resume again until it works, keeping
+      // the stronger "after a reconnect" (replay everything) if any failed attempt asked for it.
+      this.log.error({ err: String(err) }, "dispatcher could not resume; retrying");
+      this.resumeNeeded = { afterReconnect: afterReconnect || (this.resumeNeeded?.afterReconnect ?? false) };
       this.scheduleRetry();
     }
   }
@@ -162,7 +168,8 @@ export class Dispatcher {
     if (this.retryTimer || this.stopped) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      if (this.broker.isConnected()) this.pump();
+      if (this.resumeNeeded) void this.resume(this.resumeNeeded.afterReconnect);
+      else if (this.broker.isConnected()) this.pump();
     }, this.opts.retryDelayMs ?? 1000);
     this.retryTimer.unref?.();
   }
@@ -241,6 +248,7 @@ export class Dispatcher {
           // Caught up. Files added meanwhile came with a kick(), which runs this request again afterwards
           // (and re-reads its status, so a request that became terminal gets no more tasks).
           while (inflight.length > 0) await settleOldest();
+          await this.dropQueueIfTerminal(id);
           return;
         }
       }
@@ -248,6 +256,22 @@ export class Dispatcher {
       // On an error the remaining chunks are abandoned (their confirmations are not waited for): the
       // watermark stays behind them and the retry publishes them again (at-least-once).
       inflight.length = 0;
+    }
+  }
+
+  /**
+   * A request canceled while we were publishing had its queue deleted by the lifecycle, and our next
+   * publish declared it again: with no consumer it would never auto-delete. Remove it.
+   */
+  private async dropQueueIfTerminal(id: number): Promise<void> {
+    const fresh = await this.requests.dispatchRow(id);
+    if (
+      fresh &&
+      fresh.status !== "lookup" &&
+      fresh.status !== "running" &&
+      fresh.status !== "pending_lookup"
+    ) {
+      await this.broker.deleteTransformQueue(fresh.request_id);
     }
   }
 

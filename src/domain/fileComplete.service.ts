@@ -12,6 +12,7 @@ import type {
 import type { Logger } from "../logger.js";
 import { AppError } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
+import { objectNameFor } from "./objectName.js";
 
 interface Pending {
   report: FileReport;
@@ -38,12 +39,39 @@ export class FileCompleteService {
     private readonly results: ResultsRepo,
     private readonly lifecycle: Lifecycle,
     private readonly log: Logger,
+    private readonly lookupFormat: (requestId: string) => Promise<string | null>,
     private readonly opts: { maxBatch: number; retryForMs?: number; retryDelayMs?: number } = {
       maxBatch: 128,
     },
   ) {}
 
-  report(report: FileReport): Promise<ReportOutcome> {
+  /** result_format by request_id, for deriving object names; formats never change, so this only grows. */
+  private readonly formats = new Map<string, string>();
+
+  /**
+   * Queues a report for the next batch. A success without an object name (sidecars before 1.7) gets the
+   * name the sidecar used (objectName.ts), which needs the request's result format.
+   */
+  async report(report: FileReport): Promise<ReportOutcome> {
+    if (report.s3ObjectName === null && report.success) {
+      const format = await this.resultFormat(report.requestId);
+      if (format) report = { ...report, s3ObjectName: objectNameFor(report.filePath, format) };
+    }
+    return this.enqueue(report);
+  }
+
+  private async resultFormat(requestId: string): Promise<string | null> {
+    const known = this.formats.get(requestId);
+    if (known) return known;
+    const format = await this.lookupFormat(requestId);
+    if (format) {
+      if (this.formats.size > 50_000) this.formats.clear();
+      this.formats.set(requestId, format);
+    }
+    return format;
+  }
+
+  private enqueue(report: FileReport): Promise<ReportOutcome> {
     return new Promise<ReportOutcome>((resolve, reject) => {
       this.queue.push({ report, resolve, reject });
       if (!this.flushing) this.flushing = this.drain();

@@ -226,7 +226,8 @@ export class TransformationService {
       throw forbidden("You are not authorized to delete this request");
     }
     if (removeBucket) await removeBucket(r.requestId);
-    await this.db.sql.transaction((tx) => this.requests.delete(tx, r.id, r.requestId));
+    const deleted = await this.db.sql.transaction((tx) => this.requests.delete(tx, r.id, r.requestId));
+    if (!deleted) throw badRequest(`Transform request with id ${id} is still in progress.`, "in_progress");
     this.log.info({ requestId: r.requestId }, "transform request deleted");
     return `Transform request with id ${id} has been archived.`;
   }

@@ -49,6 +49,8 @@ export function fastPath(deps: AppDeps): (req: IncomingMessage, res: ServerRespo
     if (!/^application\/json\s*(;\s*charset="?utf-8"?\s*)?$/i.test(type) || req.headers["content-encoding"]) {
       return false;
     }
+    // Unusually large reports (long error traces) take the Express route and its configured body limit.
+    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY) return false;
     const requestId = m[1]!;
     const chunks: Buffer[] = [];
     let size = 0;

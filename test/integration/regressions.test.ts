@@ -172,6 +172,20 @@ describe("file-complete accounting", () => {
     }
   });
 
+  it("When an old sidecar reports success without s3-object-name, then /results carries the derived object name", async () => {
+    const { id, fileIds } = await submitFiles(1);
+    const body = fileCompleteBody(
+      { request_id: id, file_id: fileIds[0]!, paths: ["root://eos//user/x/f.root"] },
+      "success",
+    ) as Record<string, unknown>;
+    delete body["s3-object-name"];
+    expect((await putJson(`${internal()}/${id}/file-complete`, body)).status).toBe(200);
+    const res = (await (await fetch(`${base()}/transformation/${id}/results`)).json()) as {
+      results: Array<Record<string, unknown>>;
+    };
+    expect(res.results[0]!["s3-object-name"]).toBe("root:::eos::user:x:f.root.parquet");
+  });
+
   it("When reports for unknown requests or foreign files arrive, then 404/400 and nothing is written", async () => {
     const { id } = await submitFiles(1);
     const other = await submitFiles(1);

@@ -108,3 +108,35 @@ describe("request JSON (contract §3.2, A.20)", () => {
     expect(j.status).toBe("Complete");
   });
 });
+
+describe("object names of old sidecars (contract A.28)", () => {
+  it("When the sidecar sent no s3-object-name, then the App derives the name the sidecar used", async () => {
+    const { objectNameFor } = await import("../../src/domain/objectName.js");
+    expect(objectNameFor("root://eos.cern.ch//eos/atlas/f1.root", "parquet")).toBe(
+      "root:::eos.cern.ch::eos:atlas:f1.root.parquet",
+    );
+    expect(objectNameFor("/data/f1.root", "root-file")).toBe(":data:f1.root");
+    const long = `root://host//${"d/".repeat(200)}file.root`;
+    const name = objectNameFor(long, "parquet");
+    expect(name).toHaveLength(255);
+    expect(name).toMatch(/^_[0-9a-f]{40}/);
+    expect(name.endsWith(":file.root.parquet")).toBe(true);
+  });
+});
+
+describe("result-format of adopted rows (contract A.20)", () => {
+  it("When an old upstream row says arrow, then the client sees parquet", async () => {
+    const { requestJson } = await import("../../src/http/presenters/request.presenter.js");
+    const j = requestJson({
+      requestId: "x",
+      submitTime: new Date(0),
+      finishTime: null,
+      resultFormat: "arrow",
+      status: "complete",
+      files: 1,
+      filesCompleted: 1,
+      filesFailed: 0,
+    } as unknown as RequestRecord);
+    expect(j["result-format"]).toBe("parquet");
+  });
+});

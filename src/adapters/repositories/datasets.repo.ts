@@ -27,6 +27,20 @@ export class DatasetsRepo {
    * submits of one DID serialise on it and share one lookup (contract §3.4).
    */
   async lockOrCreateForDid(tx: Sql, name: string, scheme: string): Promise<LockedDataset> {
+    // The live row can go stale between the INSERT (which then does nothing) and the UPDATE (which then
+    // finds nothing): a concurrent lookup error or dataset delete. Try again; the INSERT then creates it.
+    for (let attempt = 0; ; attempt++) {
+      const row = await this.tryLockOrCreateForDid(tx, name, scheme);
+      if (row) return row;
+      if (attempt >= 3) throw new Error(`dataset ${name} keeps going stale`);
+    }
+  }
+
+  private async tryLockOrCreateForDid(
+    tx: Sql,
+    name: string,
+    scheme: string,
+  ): Promise<LockedDataset | undefined> {
     await tx.query(
       `INSERT INTO datasets (name, last_used, last_updated, did_finder, n_files, size, events, lookup_status, stale)
        VALUES ($1, now(), now(), $2, 0, 0, 0, 'created', false)
@@ -38,11 +52,23 @@ export class DatasetsRepo {
        RETURNING id, name, lookup_status, did_finder, stale`,
       [name],
     );
-    return rows[0]!;
+    return rows[0];
   }
 
   /** A file-list dataset: complete from birth, one file row per path (contract §3.4 from_file_list). */
   async lockOrCreateForFileList(tx: Sql, name: string, paths: readonly string[]): Promise<LockedDataset> {
+    for (let attempt = 0; ; attempt++) {
+      const row = await this.tryLockOrCreateForFileList(tx, name, paths);
+      if (row) return row;
+      if (attempt >= 3) throw new Error(`dataset ${name} keeps going stale`);
+    }
+  }
+
+  private async tryLockOrCreateForFileList(
+    tx: Sql,
+    name: string,
+    paths: readonly string[],
+  ): Promise<LockedDataset | undefined> {
     const created = await tx.query<{ id: number }>(
       `INSERT INTO datasets (name, last_used, last_updated, did_finder, n_files, size, events, lookup_status, stale)
        VALUES ($1, now(), now(), 'user', $2, 0, 0, 'complete', false)
@@ -61,7 +87,7 @@ export class DatasetsRepo {
        RETURNING id, name, lookup_status, did_finder, stale`,
       [name],
     );
-    return rows[0]!;
+    return rows[0];
   }
 
   async lockById(tx: Sql, id: number): Promise<LockedDataset | null> {

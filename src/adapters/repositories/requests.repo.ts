@@ -124,6 +124,14 @@ export class RequestsRepo {
     return rows.map(toRecord);
   }
 
+  async resultFormat(requestId: string): Promise<string | null> {
+    const rows = await this.db.sql.query<{ result_format: string }>(
+      "SELECT result_format FROM requests WHERE request_id = $1",
+      [requestId],
+    );
+    return rows[0]?.result_format ?? null;
+  }
+
   async count(opts: { submittedBy?: number }): Promise<number> {
     return this.db.prisma.transformRequest.count({
       where: opts.submittedBy === undefined ? {} : { submittedBy: opts.submittedBy },
@@ -231,10 +239,21 @@ export class RequestsRepo {
     );
   }
 
-  async delete(tx: Sql, id: number, requestId: string): Promise<void> {
+  /**
+   * Deletes a finished request with its results. The request row is locked first (the order every writer
+   * uses), so a late file-complete batch cannot interleave; false when it is not terminal (any more).
+   */
+  async delete(tx: Sql, id: number, requestId: string): Promise<boolean> {
+    const locked = await tx.query<{ status: TransformStatusName }>(
+      "SELECT status FROM requests WHERE id = $1 FOR UPDATE",
+      [id],
+    );
+    if (!locked[0] || !["complete", "fatal", "canceled", "bad_dataset"].includes(locked[0].status))
+      return false;
     await tx.query("DELETE FROM transform_result WHERE request_id = $1", [requestId]);
     await tx.query("DELETE FROM file_status WHERE request_id = $1", [requestId]);
     await tx.query("DELETE FROM requests WHERE id = $1", [id]);
+    return true;
   }
 
   /** Aggregates over the request's results (contract §2.3.5 `stats`); null when there are none. */

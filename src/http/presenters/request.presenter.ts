@@ -21,7 +21,11 @@ export function requestJson(r: RequestRecord): Record<string, unknown> {
     image: r.image ?? "",
     workers: r.workers,
     "result-destination": r.resultDestination,
-    "result-format": r.resultFormat,
+    // contract A.20: the client accepts only these three; rows adopted from an old upstream database may say
+    // "arrow" (the old default), which would fail the client's whole list call.
+    "result-format": ["parquet", "root-file", "root-rntuple"].includes(r.resultFormat)
+      ? r.resultFormat
+      : "parquet",
     "generated-code-cm": r.generatedCodeCm ?? "",
     status: displayStatus(r.status),
     "failure-info": r.failureDescription,
