@@ -2,6 +2,7 @@
 // did_finder_<scheme> that PUTs /files in chunks and /complete) and transformer sidecars (Celery workers on
 // transformer-<id> that PUT /file-complete). They consume from the real RabbitMQ with amqplib.
 import amqp from "amqplib";
+import type { TransformTask } from "../../src/domain/ports.js";
 import { RABBIT_URL } from "./testApp.js";
 
 export interface CeleryMessage {
@@ -34,14 +35,8 @@ export async function putJson(
   return { status: res.status, body: parsed };
 }
 
-export interface TransformTaskKwargs {
-  request_id: string;
-  file_id: number;
-  paths: string[];
-  service_endpoint: string;
-  result_destination: string;
-  result_format: string;
-}
+/** The kwargs a sidecar receives: exactly the App's TransformTask port type. */
+export type TransformTaskKwargs = TransformTask;
 
 export interface Worker {
   messages: CeleryMessage[];
