@@ -7,7 +7,6 @@ import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
-import { AppError } from "../../domain/errors.js";
 import { PrismaClient } from "../../generated/prisma/client.js";
 import { applyMigrations } from "./migrate.js";
 
@@ -182,5 +181,3 @@ export function isTransientDbError(e: unknown): boolean {
   return err.cause !== undefined && err.cause !== e ? isTransientDbError(err.cause) : false;
 }
 
-export const databaseUnavailable = () =>
-  new AppError("database_unavailable", "The database is unavailable; please retry shortly.", 503);

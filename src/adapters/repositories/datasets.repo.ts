@@ -172,26 +172,6 @@ export class DatasetsRepo {
     return rows.length === 1;
   }
 
-  async insertFiles(tx: Sql, datasetId: number, files: readonly FileEntry[]): Promise<number> {
-    if (files.length === 0) return 0;
-    const rows = await tx.query<{ n: number }>(
-      `WITH ins AS (
-         INSERT INTO files (dataset_id, adler32, file_size, file_events, paths)
-         SELECT $1, a, s, e, p FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
-           WITH ORDINALITY AS t(p, a, s, e, ord) ORDER BY ord
-         RETURNING 1)
-       SELECT count(*)::int AS n FROM ins`,
-      [
-        datasetId,
-        files.map((f) => f.paths),
-        files.map((f) => f.adler32),
-        files.map((f) => f.fileSize),
-        files.map((f) => f.fileEvents),
-      ],
-    );
-    return rows[0]!.n;
-  }
-
   async markComplete(
     tx: Sql,
     id: number,

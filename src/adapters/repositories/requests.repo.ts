@@ -190,17 +190,6 @@ export class RequestsRepo {
     return rows.length === 1;
   }
 
-  async lockByRequestId(
-    tx: Sql,
-    requestId: string,
-  ): Promise<{ id: number; status: TransformStatusName } | null> {
-    const rows = await tx.query<{ id: number; status: TransformStatusName }>(
-      "SELECT id, status FROM requests WHERE request_id = $1 FOR UPDATE",
-      [requestId],
-    );
-    return rows[0] ?? null;
-  }
-
   /** Requests waiting on a dataset's lookup, locked in id order (contract §2.4.2 lock_awaiting_dataset). */
   async lockAwaitingDataset(
     tx: Sql,
