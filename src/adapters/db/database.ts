@@ -180,4 +180,3 @@ export function isTransientDbError(e: unknown): boolean {
     return true;
   return err.cause !== undefined && err.cause !== e ? isTransientDbError(err.cause) : false;
 }
-
