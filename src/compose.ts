@@ -5,6 +5,7 @@ import { BuiltinCodeGenerator, CompositeCodeGenerator } from "./adapters/codegen
 import { HttpCodeGenerator } from "./adapters/codegen/http.codegen.js";
 import { type Database, openDatabase } from "./adapters/db/database.js";
 import { DisabledLauncher } from "./adapters/launcher/disabled.launcher.js";
+import { LocalLauncher } from "./adapters/launcher/local.launcher.js";
 import { DatasetsRepo } from "./adapters/repositories/datasets.repo.js";
 import { RequestsRepo } from "./adapters/repositories/requests.repo.js";
 import { ResultsRepo } from "./adapters/repositories/results.repo.js";
@@ -44,7 +45,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
         : []),
       new BuiltinCodeGenerator(),
     ]);
-  const launcher = o.launcher ?? new DisabledLauncher();
+  const launcher = o.launcher ?? openLauncher(config, broker, logger);
   const repos = {
     requests: new RequestsRepo(db),
     datasets: new DatasetsRepo(db),
@@ -106,6 +107,26 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
   };
 }
 
+function openLauncher(config: Config, broker: TaskBroker, logger: Logger): TransformerLauncher {
+  switch (config.launcherMode) {
+    case "disabled":
+      return new DisabledLauncher();
+    case "local":
+      if (!(broker instanceof MemoryBroker)) throw new Error("local transformers need the in-process broker");
+      return new LocalLauncher({
+        broker,
+        resultsDir: config.resultsDir,
+        workers: config.LOCAL_TRANSFORMER_WORKERS,
+        logger: logger.child({ component: "local-transformer" }),
+      });
+    default:
+      // The Kubernetes launcher (issue 3) is not wired in yet: refuse rather than silently start nothing.
+      throw new Error(
+        `TRANSFORMER_MANAGER_MODE=${config.launcherMode} is not available yet; set TRANSFORMER_MANAGER_ENABLED=false`,
+      );
+  }
+}
+
 async function openBroker(config: Config, logger: Logger): Promise<TaskBroker> {
   if (config.rabbitUrls.length === 0) return new MemoryBroker();
   const amqp = new AmqpBroker({ urls: config.rabbitUrls, logger: logger.child({ component: "broker" }) });
@@ -119,6 +140,7 @@ export async function shutdownDeps(deps: AppDeps): Promise<void> {
   await Promise.race([deps.dispatcher.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
   deps.dispatcher.stop();
   await deps.lifecycle.idle();
+  if (deps.launcher instanceof LocalLauncher) await deps.launcher.close();
   await deps.broker.close();
   await deps.db.close();
 }

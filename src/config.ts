@@ -66,11 +66,15 @@ const Env = z
     DID_FINDER_DEFAULT_SCHEME: z.string().regex(/^\w+$/).default("rucio"),
     VALID_DID_SCHEMES: json(z.array(z.string().regex(/^\w+$/)).min(1), ["rucio", "cernopendata", "xrootd"]),
 
-    TRANSFORMER_MANAGER_ENABLED: bool(false),
+    /** Default: on (local transformers) for the embedded default without RabbitMQ, off otherwise. */
+    TRANSFORMER_MANAGER_ENABLED: bool(false).optional(),
     TRANSFORMER_MANAGER_MODE: z
       .enum(["internal-kubernetes", "external-kubernetes", "local", "disabled"])
       .default("internal-kubernetes"),
     TRANSFORMER_NAMESPACE: z.string().default("default"),
+    /** Local transformers: where outputs are written (default DATA_DIR/results) and how many run per request. */
+    RESULTS_DIR: optionalString,
+    LOCAL_TRANSFORMER_WORKERS: int(2, 1, 64),
 
     OBJECT_STORE_ENABLED: bool(false),
     MINIO_URL: optionalString,
@@ -101,6 +105,13 @@ const Env = z
     if (dbUrl && !/^postgres(ql)?:\/\//.test(dbUrl)) {
       ctx.addIssue({ code: "custom", path: ["DATABASE_URL"], message: "must be a postgresql:// URL" });
     }
+    if (c.TRANSFORMER_MANAGER_ENABLED && c.TRANSFORMER_MANAGER_MODE === "local" && c.RABBIT_MQ_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["TRANSFORMER_MANAGER_MODE"],
+        message: "local transformers take their tasks from the in-process broker: unset RABBIT_MQ_URL",
+      });
+    }
     if (c.RABBIT_MQ_URL && !c.RABBIT_MQ_URL.split(",").every((u) => /^amqps?:\/\//.test(u.trim()))) {
       ctx.addIssue({
         code: "custom",
@@ -121,6 +132,9 @@ export interface Config extends RawConfig {
   rabbitUrls: string[];
   advertisedHostname: string;
   appVersion: string;
+  /** Which launcher starts transformers: none, local in-process workers, or Kubernetes. */
+  launcherMode: "disabled" | "local" | "internal-kubernetes" | "external-kubernetes";
+  resultsDir: string;
   /** CODE_GEN_IMAGES plus the built-in generators when enabled: the valid `codegen` names. */
   codeGenImages: Record<string, string>;
 }
@@ -160,6 +174,13 @@ const PACKAGE_VERSION: string = (() => {
   }
 })();
 
+function launcherMode(c: RawConfig, enabledGiven: boolean): Config["launcherMode"] {
+  const enabled = enabledGiven ? Boolean(c.TRANSFORMER_MANAGER_ENABLED) : !c.RABBIT_MQ_URL;
+  if (!enabled || c.TRANSFORMER_MANAGER_MODE === "disabled") return "disabled";
+  if (!enabledGiven) return "local";
+  return c.TRANSFORMER_MANAGER_MODE;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const fromFile = env.APP_CONFIG_FILE ? readConfigFile(env.APP_CONFIG_FILE) : {};
   const merged: Record<string, unknown> = { ...fromFile };
@@ -179,6 +200,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rabbitUrls: c.RABBIT_MQ_URL ? c.RABBIT_MQ_URL.split(",").map((u) => u.trim()) : [],
     advertisedHostname: c.ADVERTISED_HOSTNAME ?? `localhost:${c.PORT}`,
     appVersion: c.APP_VERSION ?? PACKAGE_VERSION,
+    launcherMode: launcherMode(c, merged.TRANSFORMER_MANAGER_ENABLED !== undefined),
+    resultsDir: c.RESULTS_DIR ?? `${c.DATA_DIR === "memory://" ? "./data" : c.DATA_DIR}/results`,
     codeGenImages: (
       merged.BUILTIN_CODEGEN === undefined
         ? Object.keys(c.CODE_GEN_SERVICE_URLS).length === 0

@@ -44,6 +44,8 @@ export interface TestAppOptions {
   backend?: "postgres" | "pglite";
   broker?: "amqp" | "memory";
   env?: Record<string, string>;
+  /** "config": the launcher the configuration selects (e.g. local transformers) instead of the recording fake. */
+  launcher?: "recording" | "config";
   /** Reuse an existing database (e.g. a second replica). */
   databaseUrl?: string;
 }
@@ -75,7 +77,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const config = loadConfig(env);
   const logger = pino({ level: config.LOG_LEVEL });
   const launcher = new RecordingLauncher();
-  const deps = await compose(config, logger, { launcher });
+  const deps = await compose(config, logger, opts.launcher === "config" ? {} : { launcher });
   const app = buildHandler(deps);
   const server: Server = createServer(app);
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));

@@ -132,3 +132,59 @@ describe("When the App runs on the embedded default (PGlite + in-process broker)
     expect(again.status).toBe(400);
   });
 });
+
+describe("When nothing but the embedded default is configured", () => {
+  it("then the local transformers run a passthrough request to Complete and the results directory holds the inputs", async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "sx-local-"));
+    const results = join(dir, "results");
+    const local = await startTestApp({
+      backend: "pglite",
+      broker: "memory",
+      launcher: "config",
+      env: { RESULTS_DIR: results },
+    });
+    try {
+      expect(local.deps.launcher.kind).toBe("local");
+      const inputs = Array.from({ length: 5 }, (_, i) => {
+        const p = join(dir, `in${i}.root`);
+        writeFileSync(p, randomBytes(1000 + i * 100));
+        return p;
+      });
+      const sub = await putJson(
+        `${local.url}/servicex/transformation`,
+        {
+          "file-list": inputs,
+          selection: "s",
+          codegen: "passthrough",
+          "result-destination": "object-store",
+          "result-format": "root-file",
+        },
+        "POST",
+      );
+      const id = (sub.body as { request_id: string }).request_id;
+      const done = await eventually(
+        async () => {
+          const s = (await (await fetch(`${local.url}/servicex/transformation/${id}`)).json()) as Record<
+            string,
+            unknown
+          >;
+          return s.status === "Complete" ? s : undefined;
+        },
+        30_000,
+        "Complete",
+      );
+      expect(done["files-completed"]).toBe(5);
+      const res = (await (await fetch(`${local.url}/servicex/transformation/${id}/results`)).json()) as {
+        results: Array<{ "s3-object-name": string; "file-path": string }>;
+      };
+      for (const r of res.results) {
+        expect(readFileSync(join(results, id, r["s3-object-name"]))).toEqual(readFileSync(r["file-path"]));
+      }
+    } finally {
+      await local.close();
+    }
+  });
+});

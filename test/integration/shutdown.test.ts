@@ -25,6 +25,7 @@ describe("SIGTERM", () => {
         DATABASE_URL: db.url,
         LOG_LEVEL: "warn",
         RABBIT_MQ_URL: "",
+        TRANSFORMER_MANAGER_ENABLED: "false",
       },
       stdio: ["ignore", "ignore", "pipe"],
     });

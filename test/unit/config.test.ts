@@ -13,6 +13,23 @@ describe("loadConfig", () => {
     expect(c.ENABLE_AUTH).toBe(false);
     expect(c.advertisedHostname).toBe("localhost:5000");
     expect(Object.keys(c.codeGenImages)).toEqual(["passthrough"]);
+    expect(c.launcherMode).toBe("local");
+    expect(c.resultsDir).toBe("./data/results");
+  });
+
+  it("When RabbitMQ or the manager switch is configured, then the launcher follows upstream's keys", () => {
+    expect(loadConfig({ RABBIT_MQ_URL: "amqp://h" }).launcherMode).toBe("disabled");
+    expect(loadConfig({ TRANSFORMER_MANAGER_ENABLED: "false" }).launcherMode).toBe("disabled");
+    expect(loadConfig({ RABBIT_MQ_URL: "amqp://h", TRANSFORMER_MANAGER_ENABLED: "true" }).launcherMode).toBe(
+      "internal-kubernetes",
+    );
+    expect(() =>
+      loadConfig({
+        RABBIT_MQ_URL: "amqp://h",
+        TRANSFORMER_MANAGER_ENABLED: "true",
+        TRANSFORMER_MANAGER_MODE: "local",
+      }),
+    ).toThrow(/unset RABBIT_MQ_URL/);
   });
 
   it("When env values are 'true'/'false' and JSON, then they become booleans, dicts and lists", () => {
