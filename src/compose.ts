@@ -5,6 +5,7 @@ import { BuiltinCodeGenerator, CompositeCodeGenerator } from "./adapters/codegen
 import { HttpCodeGenerator } from "./adapters/codegen/http.codegen.js";
 import { type Database, openDatabase } from "./adapters/db/database.js";
 import { DisabledLauncher } from "./adapters/launcher/disabled.launcher.js";
+import { KubernetesLauncher } from "./adapters/launcher/k8s.launcher.js";
 import { LocalLauncher } from "./adapters/launcher/local.launcher.js";
 import { DatasetsRepo } from "./adapters/repositories/datasets.repo.js";
 import { RequestsRepo } from "./adapters/repositories/requests.repo.js";
@@ -119,11 +120,49 @@ function openLauncher(config: Config, broker: TaskBroker, logger: Logger): Trans
         workers: config.LOCAL_TRANSFORMER_WORKERS,
         logger: logger.child({ component: "local-transformer" }),
       });
-    default:
-      // The Kubernetes launcher (issue 3) is not wired in yet: refuse rather than silently start nothing.
-      throw new Error(
-        `TRANSFORMER_MANAGER_MODE=${config.launcherMode} is not available yet; set TRANSFORMER_MANAGER_ENABLED=false`,
-      );
+    case "internal-kubernetes":
+    case "external-kubernetes":
+      return new KubernetesLauncher({
+        namespace: config.TRANSFORMER_NAMESPACE,
+        mode: config.launcherMode === "internal-kubernetes" ? "internal" : "external",
+        autoscaleEnabled: config.TRANSFORMER_AUTOSCALE_ENABLED,
+        minReplicas: config.TRANSFORMER_MIN_REPLICAS,
+        maxReplicas: config.TRANSFORMER_MAX_REPLICAS,
+        cpuScaleThreshold: config.TRANSFORMER_CPU_SCALE_THRESHOLD,
+        cpuLimit: /^\d+$/.test(config.TRANSFORMER_CPU_LIMIT)
+          ? Number(config.TRANSFORMER_CPU_LIMIT)
+          : config.TRANSFORMER_CPU_LIMIT,
+        cpuRequest: config.TRANSFORMER_CPU_REQUEST,
+        memoryLimit: config.TRANSFORMER_MEMORY_LIMIT,
+        memoryRequest: config.TRANSFORMER_MEMORY_REQUEST,
+        sidecarImage: config.TRANSFORMER_SIDECAR_IMAGE,
+        sidecarPullPolicy: config.TRANSFORMER_SIDECAR_PULL_POLICY,
+        sciencePullPolicy: config.TRANSFORMER_SCIENCE_IMAGE_PULL_POLICY,
+        sidecarVolumePath: config.TRANSFORMER_SIDECAR_VOLUME_PATH,
+        x509Secret: config.TRANSFORMER_X509_SECRET ?? null,
+        localPath: config.TRANSFORMER_LOCAL_PATH ?? null,
+        persistenceClaim: config.TRANSFORMER_PERSISTENCE_PROVIDED_CLAIM ?? null,
+        persistenceSubdir: config.TRANSFORMER_PERSISTENCE_SUBDIR,
+        priorityClass: config.TRANSFORMER_PRIORITY_CLASS ?? null,
+        cachePrefix: config.TRANSFORMER_CACHE_PREFIX ?? null,
+        cvmfsVolume: config.TRANSFORMER_CVMFS_VOLUME,
+        podAnnotations: config.TRANSFORMER_POD_ANNOTATIONS,
+        nodeSelector: config.TRANSFORMER_NODE_SELECTOR,
+        tolerations: config.TRANSFORMER_TOLERATIONS,
+        affinity: config.TRANSFORMER_AFFINITY,
+        transformerRabbitUrl: config.TRANSFORMER_RABBIT_MQ_URL ?? config.rabbitUrls[0] ?? "",
+        minioUrl: config.OBJECT_STORE_ENABLED
+          ? (config.MINIO_URL_TRANSFORMER ?? config.MINIO_URL ?? null)
+          : null,
+        minioAccessKey: config.MINIO_ACCESS_KEY ?? null,
+        minioSecretKey: config.MINIO_SECRET_KEY ?? null,
+        minioEncrypt: config.MINIO_ENCRYPT,
+        instanceName: config.INSTANCE_NAME,
+        logLevel: config.LOG_LEVEL.toUpperCase(),
+        logstashHost: config.LOGSTASH_HOST ?? null,
+        logstashPort: config.LOGSTASH_PORT ?? null,
+        logger: logger.child({ component: "kubernetes" }),
+      });
   }
 }
 

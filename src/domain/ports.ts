@@ -74,6 +74,8 @@ export interface TransformerLauncher {
   start(spec: LaunchSpec): Promise<void>;
   /** Idempotent; missing objects are not an error. Called exactly once per request reaching a terminal state. */
   shutdown(requestId: string): Promise<void>;
+  /** The transformer Deployment's status in upstream's snake_case form, or null when there is none. */
+  deploymentStatus?(requestId: string): Promise<object | null>;
 }
 
 /** User-facing notifications (Slack sign-up message, welcome e-mail); the identity issue fills it in. */

@@ -210,6 +210,31 @@ export function transformationRoutes(deps: AppDeps): Router {
   op(
     r,
     {
+      method: "get",
+      path: "/servicex/transformation/:request_id/deployment-status",
+      tag: "client",
+      summary: "The transformer Deployment's status (Kubernetes, snake_case keys as upstream)",
+      params: requestIdParam,
+      notFound: paramNotFound,
+      responses: {
+        200: { description: "V1DeploymentStatus as a dict" },
+        404: { description: "Unknown request or no Deployment", schema: MessageResponse },
+      },
+    },
+    async (req, res, { params }) => {
+      const rec = await transformations.get(params.request_id, await deps.requester(req));
+      const status = deps.launcher.deploymentStatus
+        ? await deps.launcher.deploymentStatus(rec.requestId)
+        : null;
+      // Upstream answered 500 without a transformer manager; "not found" says what is true.
+      if (!status) throw new AppError("not_found", `Deployment not found: '${params.request_id}'`, 404);
+      res.json(status);
+    },
+  );
+
+  op(
+    r,
+    {
       method: ["get", "post"],
       path: "/servicex/transformation/:request_id/cancel",
       tag: "client",
