@@ -243,4 +243,30 @@ export class DatasetsRepo {
     const r = await this.db.prisma.dataset.updateMany({ where: { id, stale: false }, data: { stale: true } });
     return r.count === 1;
   }
+  /** Data lifecycle (contract §2.4.6): live datasets not updated for more than `ageHours` become stale. */
+  async markStaleOlderThan(ageHours: number): Promise<number> {
+    const rows = await this.db.sql.query(
+      `UPDATE datasets SET stale = true
+       WHERE stale IS FALSE AND last_updated < now() - $1::float8 * interval '1 hour' RETURNING id`,
+      [ageHours],
+    );
+    return rows.length;
+  }
+
+  /**
+   * Deletes every dataset no request references, with its files (contract §2.4.6). Rows a concurrent
+   * submit holds locked are skipped (that submit is about to reference them); returns the deleted names.
+   */
+  async deleteOrphans(tx: Sql): Promise<string[]> {
+    const orphans = await tx.query<{ id: number; name: string }>(
+      `SELECT id, name FROM datasets d
+       WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.did_id = d.id)
+       ORDER BY id FOR UPDATE SKIP LOCKED`,
+    );
+    if (orphans.length === 0) return [];
+    const ids = orphans.map((o) => o.id);
+    await tx.query("DELETE FROM files WHERE dataset_id = ANY($1::int[])", [ids]);
+    await tx.query("DELETE FROM datasets WHERE id = ANY($1::int[])", [ids]);
+    return orphans.map((o) => o.name);
+  }
 }

@@ -275,4 +275,38 @@ export class RequestsRepo {
       totalEvents: n(r.events),
     };
   }
+  /** Cache size for the data lifecycle: SUM(transform_result.total_bytes) (contract §2.4.6). */
+  async cacheBytes(): Promise<number> {
+    const rows = await this.db.sql.query<{ bytes: number }>(
+      "SELECT COALESCE(SUM(total_bytes), 0)::float8 AS bytes FROM transform_result",
+    );
+    return rows[0]!.bytes;
+  }
+
+  /**
+   * The earliest submit_time at which SUM(requests.total_bytes) ORDER BY submit_time reaches `bytes`
+   * (null when it never does): deleting everything up to it frees at least that much (contract §2.4.6).
+   */
+  async submitTimeFreeing(bytes: number): Promise<string | null> {
+    const rows = await this.db.sql.query<{ t: string }>(
+      `SELECT to_char(submit_time, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS t FROM (
+         SELECT submit_time,
+                SUM(COALESCE(total_bytes, 0)) OVER (ORDER BY submit_time, id) AS running
+         FROM requests) s
+       WHERE running >= $1 ORDER BY submit_time LIMIT 1`,
+      [bytes],
+    );
+    return rows[0]?.t ?? null;
+  }
+
+  /** Requests submitted at or before `cutoff` (naive UTC ISO), oldest first, with their status. */
+  async submittedThrough(
+    cutoff: string,
+  ): Promise<Array<{ id: number; requestId: string; status: TransformStatusName }>> {
+    return this.db.sql.query(
+      `SELECT id, request_id AS "requestId", status FROM requests
+       WHERE submit_time <= ($1::timestamptz AT TIME ZONE 'UTC') ORDER BY submit_time, id`,
+      [cutoff],
+    );
+  }
 }

@@ -3,6 +3,7 @@
 // and a request UUID for the transformer calls.
 import { type Request, Router } from "express";
 import { z } from "zod";
+import { DataLifecycleService, maxCacheBytesFromEnv } from "../../domain/dataLifecycle.service.js";
 import { AppError, notFound } from "../../domain/errors.js";
 import { DATASET_LOOKUP_ERRORS, type DatasetLookupError } from "../../domain/status.js";
 import type { AppDeps } from "../deps.js";
@@ -58,8 +59,105 @@ export async function recordFileComplete(
   }
 }
 
+const invalidAge = () =>
+  new AppError("invalid_age", "Invalid age parameter", 422, { message: "Invalid age parameter" });
+
+/** `age` in hours from a JSON body or the query (contract §2.4.6): a non-negative number, default 24. */
+function lifecycleAge(req: Request): number {
+  const body = req.body as unknown;
+  const fromBody =
+    body !== null && typeof body === "object" && !Array.isArray(body)
+      ? (body as Record<string, unknown>).age
+      : undefined;
+  const raw = fromBody ?? req.query.age;
+  if (raw === undefined || raw === null) return 24;
+  if (typeof raw === "number") {
+    if (!Number.isFinite(raw) || raw < 0) throw invalidAge();
+    return raw;
+  }
+  if (typeof raw !== "string" || !/^\s*\d+(\.\d+)?\s*$/.test(raw)) throw invalidAge();
+  return Number(raw);
+}
+
+/** MAX_DESIRED_TRANSFORM_CACHE_SIZE, read per call until config.ts validates it at start-up. */
+function cacheBudget(): number | null {
+  try {
+    return maxCacheBytesFromEnv();
+  } catch (e) {
+    const message = `MAX_DESIRED_TRANSFORM_CACHE_SIZE: ${(e as Error).message}`;
+    throw new AppError("config_invalid", message, 500, { message });
+  }
+}
+
 export function internalRoutes(deps: AppDeps): Router {
   const r = Router();
+  // TODO(compose): compose.ts should build this service (with the object store's bucket removal as
+  // removeBucket) and hand it over in AppDeps; until then the routes build it from db + repositories.
+  const dataLifecycle = new DataLifecycleService({
+    db: deps.db,
+    requests: deps.repos.requests,
+    datasets: deps.repos.datasets,
+    logger: deps.logger,
+  });
+
+  op(
+    r,
+    {
+      method: "post",
+      path: "/servicex/internal/dataset-lifecycle",
+      tag: "internal",
+      summary: "Cron: mark stale every live dataset not updated for `age` hours (body or query, default 24)",
+      query: z.object({ age: z.string().optional() }).loose(),
+      invalid: invalidAge,
+      responses: {
+        200: { description: "Done", schema: MessageResponse },
+        422: { description: "Invalid age parameter", schema: MessageResponse },
+      },
+    },
+    async (req, res) => {
+      await dataLifecycle.markStaleDatasets(lifecycleAge(req));
+      res.json({ message: "Success" });
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "post",
+      path: "/servicex/internal/data-lifecycle",
+      tag: "internal",
+      summary:
+        "Cron: delete finished requests submitted at or before cutoff_timestamp (earlier when the cache exceeds MAX_DESIRED_TRANSFORM_CACHE_SIZE), their results and orphaned datasets",
+      query: z.object({ cutoff_timestamp: z.string() }),
+      invalid: () =>
+        new AppError(
+          "invalid_cutoff",
+          "cutoff_timestamp is required: an ISO 8601 time such as 2024-10-21T17:40:31",
+          400,
+        ),
+      responses: {
+        200: {
+          description: "What was deleted",
+          schema: z.object({
+            total_bytes_before: z.number(),
+            total_bytes_after: z.number(),
+            cutoff_timestamp: z.string().nullable(),
+            deleted_transforms: z.array(z.string()),
+            deleted_datasets: z.array(z.string()),
+          }),
+        },
+        400: { description: "Invalid cutoff_timestamp", schema: MessageResponse },
+      },
+    },
+    async (_req, res, { query }) => {
+      res.json(
+        await dataLifecycle.purge({
+          cutoff: query.cutoff_timestamp,
+          maxCacheBytes: cacheBudget(),
+        }),
+      );
+    },
+  );
 
   op(
     r,

@@ -1,0 +1,128 @@
+// Data lifecycle (contract §2.4.6): the cron-driven clean-up behind POST /servicex/internal/dataset-lifecycle
+// (old datasets become stale) and POST /servicex/internal/data-lifecycle (old finished requests, their
+// results, file events and orphaned datasets are deleted; optionally down to a cache-size budget).
+import type { Database } from "../adapters/db/database.js";
+import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
+import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
+import type { Logger } from "../logger.js";
+import { normaliseIsoTime } from "../http/schemas/isotime.js";
+import { AppError, badRequest } from "./errors.js";
+import { isTerminal } from "./status.js";
+
+export interface PurgeSummary {
+  total_bytes_before: number;
+  total_bytes_after: number;
+  /** The cutoff actually applied (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), or null when nothing was due. */
+  cutoff_timestamp: string | null;
+  deleted_transforms: string[];
+  deleted_datasets: string[];
+}
+
+export interface DataLifecycleOptions {
+  db: Database;
+  requests: RequestsRepo;
+  datasets: DatasetsRepo;
+  logger: Logger;
+  /** Removes a request's results bucket before its row goes (the object-store adapter plugs in here). */
+  removeBucket?: (requestId: string) => Promise<void>;
+}
+
+const UNITS: Record<string, number> = { "": 1, b: 1, mb: 1e6, gb: 1e9, tb: 1e12, pb: 1e15 };
+
+/**
+ * Parses MAX_DESIRED_TRANSFORM_CACHE_SIZE: "500gb", "10TB", "1.5 tb", or plain bytes (units pb/tb/gb/mb,
+ * decimal as upstream, case-insensitive). Empty → null; anything else throws.
+ */
+export function parseCacheSize(value: string): number | null {
+  const s = value.trim().toLowerCase();
+  if (s === "") return null;
+  const m = /^(\d+(?:\.\d+)?|\.\d+)\s*(b|mb|gb|tb|pb)?$/.exec(s);
+  if (!m)
+    throw new Error(`Invalid cache size "${value}": expected a number with an optional unit mb/gb/tb/pb`);
+  return Math.floor(Number(m[1]) * UNITS[m[2] ?? ""]!);
+}
+
+/** The configured cache budget. config.ts will take this key over; until then it is read only here. */
+export function maxCacheBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
+  return parseCacheSize(env.MAX_DESIRED_TRANSFORM_CACHE_SIZE ?? "");
+}
+
+/** `2024-01-02T03:04:05.12+00:00` (normaliseIsoTime's UTC form) → `2024-01-02T03:04:05.120000Z`. */
+function displayUtc(normalised: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00:00$/.exec(normalised);
+  if (!m) return normalised;
+  return `${m[1]}.${(m[2] ?? "").padEnd(6, "0")}Z`;
+}
+
+export class DataLifecycleService {
+  constructor(private readonly o: DataLifecycleOptions) {}
+
+  /** Every live dataset with `now - last_updated > ageHours` becomes stale; returns how many. */
+  async markStaleDatasets(ageHours: number): Promise<number> {
+    if (!Number.isFinite(ageHours) || ageHours < 0) {
+      throw new AppError("invalid_age", "Invalid age parameter", 422, { message: "Invalid age parameter" });
+    }
+    const n = await this.o.datasets.markStaleOlderThan(ageHours);
+    this.o.logger.info({ ageHours, datasets: n }, "dataset lifecycle: marked datasets stale");
+    return n;
+  }
+
+  async purge(opts: { cutoff: string | null; maxCacheBytes: number | null }): Promise<PurgeSummary> {
+    let cutoff: string | null = null;
+    if (opts.cutoff !== null) {
+      cutoff = normaliseIsoTime(opts.cutoff);
+      if (cutoff === null) throw badRequest(`Invalid cutoff_timestamp: ${opts.cutoff}`, "invalid_cutoff");
+    }
+    const before = await this.o.requests.cacheBytes();
+    if (opts.maxCacheBytes !== null && before > opts.maxCacheBytes) {
+      const excess = before - opts.maxCacheBytes;
+      const freeing = await this.o.requests.submitTimeFreeing(excess);
+      // Everything submitted up to `freeing` must go to get under budget: when the given cutoff is older
+      // than that, the cutoff moves to it (so more is deleted); a newer cutoff already frees enough.
+      if (freeing !== null && (cutoff === null || Date.parse(freeing) > Date.parse(cutoff))) {
+        this.o.logger.info(
+          { totalBytes: before, maxCacheBytes: opts.maxCacheBytes, from: cutoff, to: freeing },
+          "data lifecycle: cache over budget, cutoff moved",
+        );
+        cutoff = freeing;
+      }
+    }
+    const deleted: string[] = [];
+    if (cutoff !== null) {
+      for (const r of await this.o.requests.submittedThrough(cutoff)) {
+        if (!isTerminal(r.status)) {
+          this.o.logger.info(
+            { requestId: r.requestId, status: r.status },
+            "data lifecycle: request still in progress, not deleted",
+          );
+          continue;
+        }
+        if (this.o.removeBucket) await this.o.removeBucket(r.requestId);
+        // The repository's delete locks the request row first, as every writer does, and re-checks it is
+        // terminal (it cannot have become active again, but a concurrent delete may have removed it).
+        const ok = await this.o.db.sql.transaction((tx) => this.o.requests.delete(tx, r.id, r.requestId));
+        if (ok) deleted.push(r.requestId);
+      }
+    }
+    const deletedDatasets = await this.o.db.sql.transaction((tx) => this.o.datasets.deleteOrphans(tx));
+    const after = await this.o.requests.cacheBytes();
+    const summary: PurgeSummary = {
+      total_bytes_before: before,
+      total_bytes_after: after,
+      cutoff_timestamp: cutoff === null ? null : displayUtc(cutoff),
+      deleted_transforms: deleted,
+      deleted_datasets: deletedDatasets,
+    };
+    this.o.logger.info(
+      {
+        totalBytesBefore: before,
+        totalBytesAfter: after,
+        cutoff: summary.cutoff_timestamp,
+        requests: deleted.length,
+        datasets: deletedDatasets.length,
+      },
+      "data lifecycle: purge done",
+    );
+    return summary;
+  }
+}
