@@ -7,6 +7,8 @@ import { type Database, openDatabase } from "./adapters/db/database.js";
 import { DisabledLauncher } from "./adapters/launcher/disabled.launcher.js";
 import { KubernetesLauncher } from "./adapters/launcher/k8s.launcher.js";
 import { LocalLauncher } from "./adapters/launcher/local.launcher.js";
+import type { ObjectStore } from "./adapters/objectStore/objectStore.js";
+import { S3ObjectStore } from "./adapters/objectStore/s3.store.js";
 import { DatasetsRepo } from "./adapters/repositories/datasets.repo.js";
 import { RequestsRepo } from "./adapters/repositories/requests.repo.js";
 import { ResultsRepo } from "./adapters/repositories/results.repo.js";
@@ -25,6 +27,7 @@ export interface Overrides {
   broker?: TaskBroker;
   codegen?: CodeGenerator;
   launcher?: TransformerLauncher;
+  objectStore?: ObjectStore | null;
 }
 
 export async function compose(config: Config, logger: Logger, o: Overrides = {}): Promise<AppDeps> {
@@ -47,6 +50,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       new BuiltinCodeGenerator(),
     ]);
   const launcher = o.launcher ?? openLauncher(config, broker, logger);
+  const objectStore = o.objectStore !== undefined ? o.objectStore : openObjectStore(config, logger);
   const repos = {
     requests: new RequestsRepo(db),
     datasets: new DatasetsRepo(db),
@@ -73,6 +77,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     dispatcher,
     lifecycle,
     logger,
+    objectStore,
     {
       defaultScheme: config.DID_FINDER_DEFAULT_SCHEME,
       validSchemes: config.VALID_DID_SCHEMES,
@@ -98,6 +103,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     broker,
     codegen,
     launcher,
+    objectStore,
     repos,
     dispatcher,
     lifecycle,
@@ -106,6 +112,19 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     fileComplete,
     requester: async () => ({ user: null }),
   };
+}
+
+function openObjectStore(config: Config, logger: Logger): ObjectStore | null {
+  if (!config.OBJECT_STORE_ENABLED || !config.MINIO_URL) return null;
+  return new S3ObjectStore({
+    endpoint: config.MINIO_URL,
+    secure: config.MINIO_ENCRYPT,
+    accessKey: config.MINIO_ACCESS_KEY ?? "",
+    secretKey: config.MINIO_SECRET_KEY ?? "",
+    publicEndpoint: config.MINIO_PUBLIC_URL,
+    publicSecure: config.MINIO_ENCRYPT_PUBLIC,
+    logger: logger.child({ component: "object-store" }),
+  });
 }
 
 function openLauncher(config: Config, broker: TaskBroker, logger: Logger): TransformerLauncher {

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Database } from "../adapters/db/database.js";
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
 import type { RequestRecord, RequestsRepo } from "../adapters/repositories/requests.repo.js";
+import type { ObjectStore } from "../adapters/objectStore/objectStore.js";
 import type { Logger } from "../logger.js";
 import { fileListDatasetName, parseDid } from "./did.js";
 import type { Dispatcher } from "./dispatcher.js";
@@ -47,6 +48,7 @@ export class TransformationService {
     private readonly dispatcher: Dispatcher,
     private readonly lifecycle: Lifecycle,
     private readonly log: Logger,
+    private readonly objectStore: ObjectStore | null,
     private readonly cfg: TransformationConfig,
   ) {}
 
@@ -69,6 +71,18 @@ export class TransformationService {
     const requestId = randomUUID();
     const log = this.log.child({ requestId });
     const generated = await this.generate(input.codegen, input.selection);
+    if (this.objectStore && input.resultDestination === "object-store") {
+      // contract A.28: the sidecar uploads to bucket <request_id> before it reports, so it exists from submit.
+      try {
+        await this.objectStore.createBucket(requestId);
+      } catch (err) {
+        throw new AppError(
+          "object_store_unavailable",
+          `The object store is unavailable: ${(err as Error).message}`,
+          503,
+        );
+      }
+    }
 
     const outcome = await this.db.sql.transaction(async (tx) => {
       const dataset = parsed
@@ -225,7 +239,9 @@ export class TransformationService {
     if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
       throw forbidden("You are not authorized to delete this request");
     }
-    if (removeBucket) await removeBucket(r.requestId);
+    if (this.objectStore && r.resultDestination === "object-store") {
+      await this.objectStore.deleteBucketAndContents(r.requestId);
+    }
     const deleted = await this.db.sql.transaction((tx) => this.requests.delete(tx, r.id, r.requestId));
     if (!deleted) throw badRequest(`Transform request with id ${id} is still in progress.`, "in_progress");
     this.log.info({ requestId: r.requestId }, "transform request deleted");

@@ -3,6 +3,7 @@ import type { Database } from "../adapters/db/database.js";
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
 import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
 import type { ResultsRepo } from "../adapters/repositories/results.repo.js";
+import type { ObjectStore } from "../adapters/objectStore/objectStore.js";
 import type { Config } from "../config.js";
 import type { Dispatcher } from "../domain/dispatcher.js";
 import type { FileCompleteService } from "../domain/fileComplete.service.js";
@@ -20,6 +21,8 @@ export interface AppDeps {
   broker: TaskBroker;
   codegen: CodeGenerator;
   launcher: TransformerLauncher;
+  /** The object store holding each request's bucket (OBJECT_STORE_ENABLED), or null. */
+  objectStore: ObjectStore | null;
   repos: { requests: RequestsRepo; datasets: DatasetsRepo; results: ResultsRepo };
   dispatcher: Dispatcher;
   lifecycle: Lifecycle;

@@ -46,6 +46,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** "config": the launcher the configuration selects (e.g. local transformers) instead of the recording fake. */
   launcher?: "recording" | "config";
+  /** An object store to use (e.g. MemoryObjectStore); default none. */
+  objectStore?: import("../../src/adapters/objectStore/objectStore.js").ObjectStore;
   /** Reuse an existing database (e.g. a second replica). */
   databaseUrl?: string;
 }
@@ -77,7 +79,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const config = loadConfig(env);
   const logger = pino({ level: config.LOG_LEVEL });
   const launcher = new RecordingLauncher();
-  const deps = await compose(config, logger, opts.launcher === "config" ? {} : { launcher });
+  const deps = await compose(config, logger, {
+    ...(opts.launcher === "config" ? {} : { launcher }),
+    ...(opts.objectStore ? { objectStore: opts.objectStore } : {}),
+  });
   const app = buildHandler(deps);
   const server: Server = createServer(app);
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));

@@ -93,11 +93,17 @@ export function internalRoutes(deps: AppDeps): Router {
   const r = Router();
   // TODO(compose): compose.ts should build this service (with the object store's bucket removal as
   // removeBucket) and hand it over in AppDeps; until then the routes build it from db + repositories.
+  const store = deps.objectStore;
   const dataLifecycle = new DataLifecycleService({
     db: deps.db,
     requests: deps.repos.requests,
     datasets: deps.repos.datasets,
     logger: deps.logger,
+    removeBucket: store
+      ? async (requestId: string) => {
+          await store.deleteBucketAndContents(requestId);
+        }
+      : undefined,
   });
 
   op(
