@@ -111,6 +111,8 @@ const Env = z
     MINIO_ACCESS_KEY: optionalString,
     MINIO_SECRET_KEY: optionalString,
     LOGS_URL: optionalString,
+    /** Lifetime of presigned URLs from file-urls; S3 caps it at 7 days, so longer values are cut to that. */
+    FILE_URL_EXPIRY_SECONDS: int(31_536_000, 1, 2 ** 31 - 1),
 
     APP_VERSION: optionalString,
     /** Largest accepted request body (a 100,000-entry file-list is ~10-20 MB). */

@@ -45,6 +45,36 @@ describe("When the object store is enabled", () => {
     expect(await store.listBuckets()).not.toContain(id);
   });
 
+  it("then file-urls presigns the request's objects with the capped expiry, and refuses volume requests", async () => {
+    const id = await submit("object-store");
+    const r = await putJson(
+      `${app.url}/servicex/transformation/file-urls`,
+      { request_id: id, file_list: ["a.parquet"] },
+      "POST",
+    );
+    expect(r.status).toBe(200);
+    const [url, extra, expires] = (r.body as { uris: Record<string, [string, object, number]> }).uris[
+      "a.parquet"
+    ]!;
+    expect(url).toContain(`/${id}/a.parquet`);
+    expect(extra).toEqual({});
+    expect(expires - Date.now() / 1000).toBeGreaterThan(7 * 24 * 3600 - 60);
+    expect(expires - Date.now() / 1000).toBeLessThanOrEqual(7 * 24 * 3600 + 1);
+    const vol = await submit("volume");
+    const bad = await putJson(
+      `${app.url}/servicex/transformation/file-urls`,
+      { request_id: vol, file_list: ["a"] },
+      "POST",
+    );
+    expect(bad.status).toBe(400);
+    const unknown = await putJson(
+      `${app.url}/servicex/transformation/file-urls`,
+      { request_id: "00000000-0000-4000-8000-000000000000", file_list: ["a"] },
+      "POST",
+    );
+    expect(unknown.status).toBe(404);
+  });
+
   it("then a volume destination gets no bucket", async () => {
     const id = await submit("volume");
     expect(await store.listBuckets()).not.toContain(id);

@@ -1,6 +1,7 @@
 // Client API for transform requests (contract §2.3.1–§2.3.8, plus /errors from A.12).
 import { type Request, Router } from "express";
 import { z } from "zod";
+import { clampPresignExpiry } from "../../adapters/objectStore/objectStore.js";
 import { AppError, badRequest } from "../../domain/errors.js";
 import type { Requester } from "../../domain/transformation.service.js";
 import type { AppDeps } from "../deps.js";
@@ -11,6 +12,7 @@ import { isoZ } from "../presenters/time.js";
 import { MessageResponse, requestIdParam } from "../schemas/common.js";
 import { normaliseIsoTime } from "../schemas/isotime.js";
 import {
+  FileUrlsBody,
   ListQuery,
   ResultsQuery,
   StatusQuery,
@@ -87,6 +89,38 @@ export function transformationRoutes(deps: AppDeps): Router {
         who,
       );
       res.json({ request_id: out.requestId });
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "post",
+      path: "/servicex/transformation/file-urls",
+      tag: "client",
+      summary: "Presigned download URLs for result objects of a request (owner or admin)",
+      body: FileUrlsBody,
+      responses: {
+        200: { description: '{"uris": {"<object>": [url, {}, expiry epoch]}}' },
+        400: { description: "Not an object-store request", schema: MessageResponse },
+        403: { description: "Not the owner", schema: MessageResponse },
+        404: { description: "Unknown request", schema: MessageResponse },
+      },
+    },
+    async (req, res, { body }) => {
+      const rec = await transformations.get(body.request_id, await deps.requester(req));
+      const store = deps.objectStore;
+      if (!store || rec.resultDestination !== "object-store") {
+        throw badRequest(`Transform request ${body.request_id} does not use object-store`);
+      }
+      // S3 signs for at most 7 days; the expiry reported is the one the URL really has.
+      const expiry = clampPresignExpiry(deps.config.FILE_URL_EXPIRY_SECONDS);
+      const expiresAt = Math.floor(Date.now() / 1000) + expiry;
+      const uris: Record<string, [string, Record<string, never>, number]> = {};
+      for (const key of body.file_list) {
+        uris[key] = [await store.presignGet(rec.requestId, key, expiry), {}, expiresAt];
+      }
+      res.json({ uris });
     },
   );
 

@@ -81,3 +81,10 @@ export const TransformResultJson = z
     created_at: z.string().nullable(),
   })
   .meta({ id: "TransformResult" });
+
+/** `POST /servicex/transformation/file-urls` (contract §2.3.12). */
+export const FileUrlsBody = z.object({
+  request_id: text(64),
+  file_list: z.array(text(1024).min(1)).min(1).max(10_000),
+  scheme: z.enum(["http", "xrootd"]).optional(),
+});
