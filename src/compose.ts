@@ -13,6 +13,7 @@ import { DatasetsRepo } from "./adapters/repositories/datasets.repo.js";
 import { RequestsRepo } from "./adapters/repositories/requests.repo.js";
 import { ResultsRepo } from "./adapters/repositories/results.repo.js";
 import type { Config } from "./config.js";
+import { DataLifecycleService } from "./domain/dataLifecycle.service.js";
 import { Dispatcher } from "./domain/dispatcher.js";
 import { FileCompleteService } from "./domain/fileComplete.service.js";
 import { Lifecycle } from "./domain/lifecycle.js";
@@ -85,6 +86,17 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       appVersion: config.appVersion,
     },
   );
+  const dataLifecycle = new DataLifecycleService({
+    db,
+    requests: repos.requests,
+    datasets: repos.datasets,
+    logger,
+    removeBucket: objectStore
+      ? async (requestId: string) => {
+          await objectStore.deleteBucketAndContents(requestId);
+        }
+      : undefined,
+  });
   const lookups = new LookupService(db, repos.datasets, repos.requests, dispatcher, lifecycle, logger);
   const fileComplete = new FileCompleteService(
     repos.results,
@@ -109,6 +121,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     lifecycle,
     transformations,
     lookups,
+    dataLifecycle,
     fileComplete,
     requester: async () => ({ user: null }),
   };

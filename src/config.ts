@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
+import { parseCacheSize } from "./domain/dataLifecycle.service.js";
 
 const bool = (def: boolean) =>
   z
@@ -111,6 +112,18 @@ const Env = z
     MINIO_ACCESS_KEY: optionalString,
     MINIO_SECRET_KEY: optionalString,
     LOGS_URL: optionalString,
+    /** data-lifecycle cache budget, e.g. "500gb" (units mb/gb/tb/pb, or bytes); unset: no budget. */
+    MAX_DESIRED_TRANSFORM_CACHE_SIZE: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        try {
+          return parseCacheSize(v ?? "");
+        } catch (e) {
+          ctx.addIssue({ code: "custom", message: (e as Error).message });
+          return z.NEVER;
+        }
+      }),
     /** Lifetime of presigned URLs from file-urls; S3 caps it at 7 days, so longer values are cut to that. */
     FILE_URL_EXPIRY_SECONDS: int(31_536_000, 1, 2 ** 31 - 1),
 

@@ -42,11 +42,6 @@ export function parseCacheSize(value: string): number | null {
   return Math.floor(Number(m[1]) * UNITS[m[2] ?? ""]!);
 }
 
-/** The configured cache budget. config.ts will take this key over; until then it is read only here. */
-export function maxCacheBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
-  return parseCacheSize(env.MAX_DESIRED_TRANSFORM_CACHE_SIZE ?? "");
-}
-
 /** `2024-01-02T03:04:05.12+00:00` (normaliseIsoTime's UTC form) → `2024-01-02T03:04:05.120000Z`. */
 function displayUtc(normalised: string): string {
   const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00:00$/.exec(normalised);

@@ -5,6 +5,7 @@ import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
 import type { ResultsRepo } from "../adapters/repositories/results.repo.js";
 import type { ObjectStore } from "../adapters/objectStore/objectStore.js";
 import type { Config } from "../config.js";
+import type { DataLifecycleService } from "../domain/dataLifecycle.service.js";
 import type { Dispatcher } from "../domain/dispatcher.js";
 import type { FileCompleteService } from "../domain/fileComplete.service.js";
 import type { Lifecycle } from "../domain/lifecycle.js";
@@ -28,6 +29,7 @@ export interface AppDeps {
   lifecycle: Lifecycle;
   transformations: TransformationService;
   lookups: LookupService;
+  dataLifecycle: DataLifecycleService;
   fileComplete: FileCompleteService;
   /**
    * Identifies the caller. The core service runs with ENABLE_AUTH=false (anyone, no user); the identity

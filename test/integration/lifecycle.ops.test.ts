@@ -167,10 +167,19 @@ describe("POST /servicex/internal/data-lifecycle", () => {
     const total = (
       await q<{ b: number }>("SELECT COALESCE(SUM(total_bytes),0)::float8 AS b FROM transform_result")
     )[0]!.b;
-    const saved = process.env.MAX_DESIRED_TRANSFORM_CACHE_SIZE;
-    process.env.MAX_DESIRED_TRANSFORM_CACHE_SIZE = String(total - 1);
+    // The budget is configuration (read once at start-up): a second App on the same database carries it.
+    const budgeted = await startTestApp({
+      backend: "postgres",
+      broker: "memory",
+      databaseUrl: app.db!.url,
+      env: { MAX_DESIRED_TRANSFORM_CACHE_SIZE: String(total - 1) },
+    });
     try {
-      const r = await post("/data-lifecycle?cutoff_timestamp=1999-01-01T00:00:00");
+      const res = await fetch(
+        `${budgeted.url}/servicex/internal/data-lifecycle?cutoff_timestamp=1999-01-01T00:00:00`,
+        { method: "POST" },
+      );
+      const r = { status: res.status, body: (await res.json()) as unknown };
       expect(r.status).toBe(200);
       const body = r.body as Record<string, unknown>;
       expect(body.cutoff_timestamp).toBe("2001-01-01T00:00:00.000000Z");
@@ -179,8 +188,7 @@ describe("POST /servicex/internal/data-lifecycle", () => {
       expect(body.total_bytes_after as number).toBeLessThanOrEqual(total - 1);
       expect(await count("requests", "request_id = $1", middle.id)).toBe(1);
     } finally {
-      if (saved === undefined) delete process.env.MAX_DESIRED_TRANSFORM_CACHE_SIZE;
-      else process.env.MAX_DESIRED_TRANSFORM_CACHE_SIZE = saved;
+      await budgeted.close();
     }
   });
 });

@@ -103,3 +103,15 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ APP_CONFIG_FILE: join(dir, "missing") })).toThrow(/APP_CONFIG_FILE/);
   });
 });
+
+describe("MAX_DESIRED_TRANSFORM_CACHE_SIZE", () => {
+  it("When set, then it is parsed at start-up; a bad value stops start-up naming the key", () => {
+    expect(loadConfig({ MAX_DESIRED_TRANSFORM_CACHE_SIZE: "500gb" }).MAX_DESIRED_TRANSFORM_CACHE_SIZE).toBe(
+      500e9,
+    );
+    expect(loadConfig({}).MAX_DESIRED_TRANSFORM_CACHE_SIZE).toBeNull();
+    expect(() => loadConfig({ MAX_DESIRED_TRANSFORM_CACHE_SIZE: "lots" })).toThrow(
+      /MAX_DESIRED_TRANSFORM_CACHE_SIZE/,
+    );
+  });
+});

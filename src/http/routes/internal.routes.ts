@@ -3,7 +3,6 @@
 // and a request UUID for the transformer calls.
 import { type Request, Router } from "express";
 import { z } from "zod";
-import { DataLifecycleService, maxCacheBytesFromEnv } from "../../domain/dataLifecycle.service.js";
 import { AppError, notFound } from "../../domain/errors.js";
 import { DATASET_LOOKUP_ERRORS, type DatasetLookupError } from "../../domain/status.js";
 import type { AppDeps } from "../deps.js";
@@ -79,32 +78,9 @@ function lifecycleAge(req: Request): number {
   return Number(raw);
 }
 
-/** MAX_DESIRED_TRANSFORM_CACHE_SIZE, read per call until config.ts validates it at start-up. */
-function cacheBudget(): number | null {
-  try {
-    return maxCacheBytesFromEnv();
-  } catch (e) {
-    const message = `MAX_DESIRED_TRANSFORM_CACHE_SIZE: ${(e as Error).message}`;
-    throw new AppError("config_invalid", message, 500, { message });
-  }
-}
-
 export function internalRoutes(deps: AppDeps): Router {
   const r = Router();
-  // TODO(compose): compose.ts should build this service (with the object store's bucket removal as
-  // removeBucket) and hand it over in AppDeps; until then the routes build it from db + repositories.
-  const store = deps.objectStore;
-  const dataLifecycle = new DataLifecycleService({
-    db: deps.db,
-    requests: deps.repos.requests,
-    datasets: deps.repos.datasets,
-    logger: deps.logger,
-    removeBucket: store
-      ? async (requestId: string) => {
-          await store.deleteBucketAndContents(requestId);
-        }
-      : undefined,
-  });
+  const { dataLifecycle } = deps;
 
   op(
     r,
@@ -159,7 +135,7 @@ export function internalRoutes(deps: AppDeps): Router {
       res.json(
         await dataLifecycle.purge({
           cutoff: query.cutoff_timestamp,
-          maxCacheBytes: cacheBudget(),
+          maxCacheBytes: deps.config.MAX_DESIRED_TRANSFORM_CACHE_SIZE ?? null,
         }),
       );
     },
