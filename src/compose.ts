@@ -16,8 +16,10 @@ import type { Config } from "./config.js";
 import { DataLifecycleService } from "./domain/dataLifecycle.service.js";
 import { Dispatcher } from "./domain/dispatcher.js";
 import { FileCompleteService } from "./domain/fileComplete.service.js";
+import { KubernetesCleanupService } from "./domain/kubernetesCleanup.service.js";
 import { Lifecycle } from "./domain/lifecycle.js";
 import { LookupService } from "./domain/lookup.service.js";
+import { Scheduler } from "./domain/scheduler.js";
 import type { CodeGenerator, TaskBroker, TransformerLauncher } from "./domain/ports.js";
 import { TransformationService } from "./domain/transformation.service.js";
 import type { AppDeps } from "./http/deps.js";
@@ -51,6 +53,15 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       new BuiltinCodeGenerator(),
     ]);
   const launcher = o.launcher ?? openLauncher(config, broker, logger);
+  if (launcher.verifyStartup) {
+    try {
+      await launcher.verifyStartup();
+    } catch (err) {
+      if (!o.broker) await broker.close();
+      if (!o.db) await db.close();
+      throw err;
+    }
+  }
   const objectStore = o.objectStore !== undefined ? o.objectStore : openObjectStore(config, logger);
   const repos = {
     requests: new RequestsRepo(db),
@@ -97,6 +108,35 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
         }
       : undefined,
   });
+  const kubernetesCleanup = new KubernetesCleanupService(
+    launcher,
+    repos.requests,
+    logger.child({ component: "kubernetes-cleanup" }),
+  );
+  const scheduler = new Scheduler(
+    [
+      {
+        name: "kubernetes-cleanup",
+        intervalMs: kubernetesCleanup.applicable ? config.KUBERNETES_CLEANUP_INTERVAL * 1000 : 0,
+        run: () => kubernetesCleanup.run(config.KUBERNETES_CLEANUP_MAX_AGE),
+      },
+      {
+        name: "dataset-lifecycle",
+        intervalMs: config.DATASET_LIFECYCLE_INTERVAL * 1000,
+        run: () => dataLifecycle.markStaleDatasets(config.DATASET_LIFECYCLE_AGE),
+      },
+      {
+        name: "data-lifecycle",
+        intervalMs: config.DATA_LIFECYCLE_INTERVAL * 1000,
+        run: () =>
+          dataLifecycle.purge({
+            cutoff: new Date(Date.now() - config.DATA_LIFECYCLE_RETENTION * 3_600_000).toISOString(),
+            maxCacheBytes: config.MAX_DESIRED_TRANSFORM_CACHE_SIZE ?? null,
+          }),
+      },
+    ],
+    logger.child({ component: "scheduler" }),
+  );
   const lookups = new LookupService(db, repos.datasets, repos.requests, dispatcher, lifecycle, logger);
   const fileComplete = new FileCompleteService(
     repos.results,
@@ -108,6 +148,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     },
   );
   dispatcher.start();
+  scheduler.start();
   return {
     config,
     logger,
@@ -122,6 +163,8 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     transformations,
     lookups,
     dataLifecycle,
+    kubernetesCleanup,
+    scheduler,
     fileComplete,
     requester: async () => ({ user: null }),
   };
@@ -207,6 +250,7 @@ async function openBroker(config: Config, logger: Logger): Promise<TaskBroker> {
 
 /** Stops background work, waits for in-flight writes and confirms, then closes connections. */
 export async function shutdownDeps(deps: AppDeps): Promise<void> {
+  await deps.scheduler.stop();
   await deps.fileComplete.idle();
   await Promise.race([deps.dispatcher.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
   deps.dispatcher.stop();

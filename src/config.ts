@@ -124,6 +124,20 @@ const Env = z
           return z.NEVER;
         }
       }),
+    /**
+     * Built-in scheduler for the lifecycle jobs (for sites without the Helm CronJobs): each runs every
+     * *_INTERVAL seconds; 0 = off (default). Ages are in hours, as the cron endpoints take them.
+     */
+    KUBERNETES_CLEANUP_INTERVAL: int(0),
+    KUBERNETES_CLEANUP_MAX_AGE: int(24),
+    DATASET_LIFECYCLE_INTERVAL: int(0),
+    DATASET_LIFECYCLE_AGE: int(24),
+    DATA_LIFECYCLE_INTERVAL: int(0),
+    /** data-lifecycle run by the scheduler deletes finished requests submitted more than this many hours ago. */
+    DATA_LIFECYCLE_RETENTION: int(24 * 30),
+    /** Read-only keys handed to clients in `minio-access-key`/`minio-secret-key` instead of the root keys. */
+    MINIO_PUBLIC_ACCESS_KEY: optionalString,
+    MINIO_PUBLIC_SECRET_KEY: optionalString,
     /** Lifetime of presigned URLs from file-urls; S3 caps it at 7 days, so longer values are cut to that. */
     FILE_URL_EXPIRY_SECONDS: int(31_536_000, 1, 2 ** 31 - 1),
 
@@ -153,6 +167,13 @@ const Env = z
         code: "custom",
         path: ["TRANSFORMER_MANAGER_MODE"],
         message: "local transformers take their tasks from the in-process broker: unset RABBIT_MQ_URL",
+      });
+    }
+    if (Boolean(c.MINIO_PUBLIC_ACCESS_KEY) !== Boolean(c.MINIO_PUBLIC_SECRET_KEY)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [c.MINIO_PUBLIC_ACCESS_KEY ? "MINIO_PUBLIC_SECRET_KEY" : "MINIO_PUBLIC_ACCESS_KEY"],
+        message: "MINIO_PUBLIC_ACCESS_KEY and MINIO_PUBLIC_SECRET_KEY must be set together",
       });
     }
     if (c.RABBIT_MQ_URL && !c.RABBIT_MQ_URL.split(",").every((u) => /^amqps?:\/\//.test(u.trim()))) {

@@ -76,6 +76,18 @@ export interface TransformerLauncher {
   shutdown(requestId: string): Promise<void>;
   /** The transformer Deployment's status in upstream's snake_case form, or null when there is none. */
   deploymentStatus?(requestId: string): Promise<object | null>;
+  /** Every transformer object this launcher can find (kubernetes-cleanup); launchers without objects omit it. */
+  listObjects?(): Promise<LaunchedObject[]>;
+  /** Start-up checks (e.g. the results PVC exists and is Bound); throws with an operator-facing message. */
+  verifyStartup?(): Promise<void>;
+}
+
+/** One object a launcher created for a request (a ConfigMap, Deployment or HPA on Kubernetes). */
+export interface LaunchedObject {
+  kind: string;
+  name: string;
+  requestId: string;
+  createdAt: Date | null;
 }
 
 /** User-facing notifications (Slack sign-up message, welcome e-mail); the identity issue fills it in. */

@@ -8,8 +8,10 @@ import type { Config } from "../config.js";
 import type { DataLifecycleService } from "../domain/dataLifecycle.service.js";
 import type { Dispatcher } from "../domain/dispatcher.js";
 import type { FileCompleteService } from "../domain/fileComplete.service.js";
+import type { KubernetesCleanupService } from "../domain/kubernetesCleanup.service.js";
 import type { Lifecycle } from "../domain/lifecycle.js";
 import type { LookupService } from "../domain/lookup.service.js";
+import type { Scheduler } from "../domain/scheduler.js";
 import type { CodeGenerator, TaskBroker, TransformerLauncher } from "../domain/ports.js";
 import type { Requester, TransformationService } from "../domain/transformation.service.js";
 import type { Logger } from "../logger.js";
@@ -30,6 +32,9 @@ export interface AppDeps {
   transformations: TransformationService;
   lookups: LookupService;
   dataLifecycle: DataLifecycleService;
+  kubernetesCleanup: KubernetesCleanupService;
+  /** Runs the lifecycle jobs periodically when *_INTERVAL keys are set. */
+  scheduler: Scheduler;
   fileComplete: FileCompleteService;
   /**
    * Identifies the caller. The core service runs with ENABLE_AUTH=false (anyone, no user); the identity

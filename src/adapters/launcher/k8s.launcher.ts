@@ -24,7 +24,7 @@ import {
   type V1VolumeMount,
 } from "@kubernetes/client-node";
 import { unzipSync } from "fflate";
-import type { LaunchSpec, TransformerLauncher } from "../../domain/ports.js";
+import type { LaunchedObject, LaunchSpec, TransformerLauncher } from "../../domain/ports.js";
 import type { Logger } from "../../logger.js";
 
 /** Kubernetes' limit on a ConfigMap's content (sum of key lengths and raw value bytes). */
@@ -240,6 +240,65 @@ export class KubernetesLauncher implements TransformerLauncher {
     const dep = list.items[0];
     if (!dep) return null;
     return toStatusDict(dep.status);
+  }
+
+  /**
+   * The request objects in the namespace, found by name (`transformer-<id>` Deployments and HPAs,
+   * `<id>-generated-source` ConfigMaps), whatever created them: the reaper's view (§2.4.6).
+   */
+  async listObjects(): Promise<LaunchedObject[]> {
+    const namespace = this.o.namespace;
+    const [deps, hpas, cms] = await Promise.all([
+      this.call("list Deployments", () =>
+        this.apps.listNamespacedDeployment({ namespace }, this.callOptions),
+      ),
+      this.call("list HorizontalPodAutoscalers", () =>
+        this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }, this.callOptions),
+      ),
+      this.call("list ConfigMaps", () => this.core.listNamespacedConfigMap({ namespace }, this.callOptions)),
+    ]);
+    const out: LaunchedObject[] = [];
+    const add = (
+      kind: Kind,
+      items: Array<{ metadata?: { name?: string; creationTimestamp?: Date | string } }>,
+      pattern: RegExp,
+    ) => {
+      for (const item of items) {
+        const name = item.metadata?.name ?? "";
+        const m = pattern.exec(name);
+        if (!m?.[1]) continue;
+        const ts = item.metadata?.creationTimestamp;
+        out.push({ kind, name, requestId: m[1], createdAt: ts ? new Date(ts) : null });
+      }
+    };
+    add("Deployment", deps.items, /^transformer-(.+)$/);
+    add("HorizontalPodAutoscaler", hpas.items, /^transformer-(.+)$/);
+    add("ConfigMap", cms.items, /^(.+)-generated-source$/);
+    return out;
+  }
+
+  /** With TRANSFORMER_PERSISTENCE_PROVIDED_CLAIM set, the claim must exist and be Bound (§5.3). */
+  async verifyStartup(): Promise<void> {
+    const claim = this.o.persistenceClaim;
+    if (!claim) return;
+    const namespace = this.o.namespace;
+    const list = await this.call("list PersistentVolumeClaims", () =>
+      this.core.listNamespacedPersistentVolumeClaim({ namespace }, this.callOptions),
+    );
+    const pvc = list.items.find((p) => p.metadata?.name === claim);
+    if (!pvc) {
+      throw new KubernetesLaunchError(
+        `TRANSFORMER_PERSISTENCE_PROVIDED_CLAIM: PersistentVolumeClaim '${claim}' does not exist in namespace '${namespace}'`,
+        null,
+      );
+    }
+    const phase = pvc.status?.phase ?? "unknown";
+    if (phase !== "Bound") {
+      throw new KubernetesLaunchError(
+        `TRANSFORMER_PERSISTENCE_PROVIDED_CLAIM: PersistentVolumeClaim '${claim}' in namespace '${namespace}' is ${phase}, not Bound`,
+        null,
+      );
+    }
   }
 
   private get autoscale(): boolean {

@@ -124,6 +124,16 @@ export class RequestsRepo {
     return rows.map(toRecord);
   }
 
+  /** Status by UUID for the given ids; ids without a row are absent from the map. */
+  async statuses(requestIds: readonly string[]): Promise<Map<string, TransformStatusName>> {
+    if (requestIds.length === 0) return new Map();
+    const rows = await this.db.sql.query<{ request_id: string; status: TransformStatusName }>(
+      "SELECT request_id, status::text AS status FROM requests WHERE request_id = ANY($1::text[])",
+      [requestIds],
+    );
+    return new Map(rows.map((r) => [r.request_id, r.status]));
+  }
+
   async resultFormat(requestId: string): Promise<string | null> {
     const rows = await this.db.sql.query<{ result_format: string }>(
       "SELECT result_format FROM requests WHERE request_id = $1",

@@ -61,20 +61,23 @@ export async function recordFileComplete(
 const invalidAge = () =>
   new AppError("invalid_age", "Invalid age parameter", 422, { message: "Invalid age parameter" });
 
-/** `age` in hours from a JSON body or the query (contract §2.4.6): a non-negative number, default 24. */
-function lifecycleAge(req: Request): number {
+const invalidMaxAge = () =>
+  new AppError("invalid_max_age", "Invalid maxAge parameter", 422, { message: "Invalid maxAge parameter" });
+
+/** Hours from a JSON body field or the query (contract §2.4.6): a non-negative number, default 24. */
+function hoursParam(req: Request, key: string, invalid: () => AppError): number {
   const body = req.body as unknown;
   const fromBody =
     body !== null && typeof body === "object" && !Array.isArray(body)
-      ? (body as Record<string, unknown>).age
+      ? (body as Record<string, unknown>)[key]
       : undefined;
-  const raw = fromBody ?? req.query.age;
+  const raw = fromBody ?? req.query[key];
   if (raw === undefined || raw === null) return 24;
   if (typeof raw === "number") {
-    if (!Number.isFinite(raw) || raw < 0) throw invalidAge();
+    if (!Number.isFinite(raw) || raw < 0) throw invalid();
     return raw;
   }
-  if (typeof raw !== "string" || !/^\s*\d+(\.\d+)?\s*$/.test(raw)) throw invalidAge();
+  if (typeof raw !== "string" || !/^\s*\d+(\.\d+)?\s*$/.test(raw)) throw invalid();
   return Number(raw);
 }
 
@@ -97,7 +100,7 @@ export function internalRoutes(deps: AppDeps): Router {
       },
     },
     async (req, res) => {
-      await dataLifecycle.markStaleDatasets(lifecycleAge(req));
+      await dataLifecycle.markStaleDatasets(hoursParam(req, "age", invalidAge));
       res.json({ message: "Success" });
     },
   );
@@ -138,6 +141,27 @@ export function internalRoutes(deps: AppDeps): Router {
           maxCacheBytes: deps.config.MAX_DESIRED_TRANSFORM_CACHE_SIZE ?? null,
         }),
       );
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "post",
+      path: "/servicex/internal/kubernetes-cleanup",
+      tag: "internal",
+      summary:
+        "Cron: remove transformer Deployments, HPAs and generated-code ConfigMaps older than `maxAge` hours (body or query, default 24) whose request is finished or unknown; answers null as upstream",
+      query: z.object({ maxAge: z.string().optional() }).loose(),
+      invalid: invalidMaxAge,
+      responses: {
+        200: { description: "Done (the report is logged)", schema: z.null() },
+        422: { description: "Invalid maxAge parameter", schema: MessageResponse },
+      },
+    },
+    async (req, res) => {
+      await deps.kubernetesCleanup.run(hoursParam(req, "maxAge", invalidMaxAge));
+      res.json(null);
     },
   );
 

@@ -42,8 +42,11 @@ export async function requestDetail(
       ? {
           endpoint: config.MINIO_PUBLIC_URL,
           secured: config.MINIO_ENCRYPT_PUBLIC,
-          accessKey: config.MINIO_ACCESS_KEY ?? "",
-          secretKey: config.MINIO_SECRET_KEY ?? "",
+          // Read-only public keys when the site configured them; otherwise the root keys, as upstream.
+          accessKey: config.MINIO_PUBLIC_ACCESS_KEY ?? config.MINIO_ACCESS_KEY ?? "",
+          secretKey: config.MINIO_PUBLIC_ACCESS_KEY
+            ? (config.MINIO_PUBLIC_SECRET_KEY ?? "")
+            : (config.MINIO_SECRET_KEY ?? ""),
         }
       : null;
   return requestDetailJson(rec, { objectStore, logsUrl: config.LOGS_URL });
