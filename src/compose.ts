@@ -52,7 +52,8 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
         : []),
       new BuiltinCodeGenerator(),
     ]);
-  const launcher = o.launcher ?? openLauncher(config, broker, logger);
+  const objectStore = o.objectStore !== undefined ? o.objectStore : openObjectStore(config, logger);
+  const launcher = o.launcher ?? openLauncher(config, broker, objectStore, logger);
   if (launcher.verifyStartup) {
     try {
       await launcher.verifyStartup();
@@ -62,7 +63,6 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       throw err;
     }
   }
-  const objectStore = o.objectStore !== undefined ? o.objectStore : openObjectStore(config, logger);
   const repos = {
     requests: new RequestsRepo(db),
     datasets: new DatasetsRepo(db),
@@ -183,7 +183,12 @@ function openObjectStore(config: Config, logger: Logger): ObjectStore | null {
   });
 }
 
-function openLauncher(config: Config, broker: TaskBroker, logger: Logger): TransformerLauncher {
+function openLauncher(
+  config: Config,
+  broker: TaskBroker,
+  objectStore: ObjectStore | null,
+  logger: Logger,
+): TransformerLauncher {
   switch (config.launcherMode) {
     case "disabled":
       return new DisabledLauncher();
@@ -193,6 +198,20 @@ function openLauncher(config: Config, broker: TaskBroker, logger: Logger): Trans
         broker,
         resultsDir: config.resultsDir,
         workers: config.LOCAL_TRANSFORMER_WORKERS,
+        processes: config.LOCAL_TRANSFORMER_PROCESSES,
+        objectStore,
+        objectStoreSettings:
+          objectStore && config.MINIO_URL
+            ? {
+                url: config.MINIO_URL_TRANSFORMER ?? config.MINIO_URL,
+                accessKey: config.MINIO_ACCESS_KEY ?? "",
+                secretKey: config.MINIO_SECRET_KEY ?? "",
+                secure: config.MINIO_ENCRYPT,
+              }
+            : null,
+        logLevel: config.LOG_LEVEL,
+        instanceName: config.INSTANCE_NAME,
+        cachePrefix: config.TRANSFORMER_CACHE_PREFIX ?? null,
         logger: logger.child({ component: "local-transformer" }),
       });
     case "internal-kubernetes":
@@ -256,6 +275,7 @@ export async function shutdownDeps(deps: AppDeps): Promise<void> {
   deps.dispatcher.stop();
   await deps.lifecycle.idle();
   if (deps.launcher instanceof LocalLauncher) await deps.launcher.close();
+  deps.objectStore?.close();
   await deps.broker.close();
   await deps.db.close();
 }

@@ -104,6 +104,8 @@ const Env = z
     /** Local transformers: where outputs are written (default DATA_DIR/results) and how many run per request. */
     RESULTS_DIR: optionalString,
     LOCAL_TRANSFORMER_WORKERS: int(2, 1, 64),
+    /** Local transformers as worker processes (default) or inside the App's process ("false"). */
+    LOCAL_TRANSFORMER_PROCESSES: bool(true),
 
     OBJECT_STORE_ENABLED: bool(false),
     MINIO_URL: optionalString,

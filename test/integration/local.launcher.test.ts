@@ -39,6 +39,7 @@ beforeAll(async () => {
     broker,
     resultsDir,
     workers: 3,
+    processes: false, // inline mode (onTask sees every outcome); local.processes.test.ts covers worker processes
     onTask: (task, outcome) => tasks.push({ task, outcome }),
   });
   server = createServer();

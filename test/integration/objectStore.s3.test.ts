@@ -1,9 +1,7 @@
 // S3ObjectStore against a real S3 implementation: moto's server (python3 -m moto.server), started here on a free
 // port. Not skipped when moto is missing: beforeAll fails with instructions.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -11,67 +9,18 @@ import {
   MemoryObjectStore,
   S3ObjectStore,
 } from "../../src/adapters/objectStore/s3.store.js";
+import { type MotoServer, startMoto } from "../helpers/moto.js";
 
 const CREDS = { accessKey: "minio-access", secretKey: "minio-secret" };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-let moto: ChildProcess | undefined;
+let moto: MotoServer | undefined;
 let port = 0;
 let store: S3ObjectStore;
 let sdk: S3Client;
 
-async function startMoto(): Promise<void> {
-  port = await freePort();
-  let output = "";
-  let exited: string | undefined;
-  const child = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  moto = child;
-  child.stdout?.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  child.on("error", (err) => {
-    exited = `could not run python3: ${err.message}`;
-  });
-  child.on("exit", (code, signal) => {
-    exited ??= `exited with code ${code} signal ${signal}`;
-  });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (exited !== undefined) {
-      throw new Error(
-        `moto S3 server did not start (${exited}). This test needs moto's server: ` +
-          `pip install 'moto[server]' (python3 -m moto.server). Output:\n${output}`,
-      );
-    }
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/`);
-      await res.arrayBuffer();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`moto S3 server did not answer on port ${port} within 20 s. Output:\n${output}`);
-}
-
 beforeAll(async () => {
-  await startMoto();
+  moto = await startMoto();
+  port = moto.port;
   store = new S3ObjectStore({ endpoint: `127.0.0.1:${port}`, secure: false, ...CREDS });
   sdk = new S3Client({
     region: "us-east-1",
@@ -84,13 +33,7 @@ beforeAll(async () => {
 afterAll(async () => {
   store?.close();
   sdk?.destroy();
-  const child = moto;
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const gone = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
+  await moto?.stop();
 });
 
 async function putMany(bucket: string, n: number, concurrency = 64): Promise<void> {
@@ -190,7 +133,7 @@ describe("S3ObjectStore (moto)", () => {
     for (const b of buckets) expect(listed).toContain(b);
     expect(await store.ping()).toBe(true);
 
-    const down = new S3ObjectStore({ endpoint: `127.0.0.1:${await freePort()}`, secure: false, ...CREDS });
+    const down = new S3ObjectStore({ endpoint: "127.0.0.1:9", secure: false, ...CREDS });
     expect(await down.ping()).toBe(false);
     down.close();
 

@@ -1,19 +1,30 @@
-// Local transformers of the embedded default (no Kubernetes): in-process consumers on `transformer-<request_id>`
-// of the in-process broker, each running the built-in reference transformer (reference.transformer.ts) for every
-// task it takes.
+// Local transformers of the embedded default (TRANSFORMER_MANAGER_MODE=local, no Kubernetes). Per request the
+// launcher starts min(workers, LOCAL_TRANSFORMER_WORKERS) transformers, each a consumer of `transformer-<id>`
+// on the in-process broker running the built-in reference transformer (reference.transformer.ts) per task:
+//   - processes (default): each transformer is a worker process (transformer.worker.ts) started with the
+//     arguments and environment a transformer pod's sidecar gets (--request-id, --result-destination,
+//     --result-format, --output-dir, MINIO_*, POD_NAME…); the launcher hands it one task at a time over IPC and
+//     acknowledges the task when the worker says it is done. A worker that dies gives its task back to the
+//     queue (at-least-once, as a pod would) and is restarted a bounded number of times.
+//   - inline (`processes: false`): the same transformer in the App's process (tests, tiny machines).
 //
-// Honest scope: this is a pipeline test for the embedded default, not a physics transformer. Whatever the
-// code generator and selection, each input file is copied unchanged to the results directory; only the
-// `passthrough` generator's meaning is implemented. The environment and arguments a transformer pod would get
-// (the generated-code ConfigMap, the science image, TRANSFORMER_LANGUAGE/COMMAND, the broker URL, result
-// destination settings…) are not needed in-process: the task's kwargs carry everything the reference
-// transformer uses, and `spec.generatedCode`, `spec.image` and the language/command are ignored here.
-// Not yet: uploading to an object store, and workers in separate processes.
+// Honest scope: a pipeline test for the embedded default, not a physics transformer. Whatever the code
+// generator and selection, each input file is delivered unchanged (the `passthrough` generator's meaning):
+// copied to RESULTS_DIR/<request_id>/, or uploaded to bucket <request_id> when the request's destination is
+// object-store and an object store is configured. The science image and generated code are not run.
 
-import type { Logger } from "../../logger.js";
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdir, rm } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { LaunchSpec, TransformTask, TransformerLauncher } from "../../domain/ports.js";
+import type { Logger } from "../../logger.js";
 import { transformQueueName } from "../broker/celery.js";
+import type { ObjectStore } from "../objectStore/objectStore.js";
+import { taskFromCeleryBody } from "./localTask.js";
 import { type TransformOutcome, transformFile } from "./reference.transformer.js";
+import type { WorkerMessage } from "./transformer.worker.js";
 
 /** What the launcher needs from a broker: MemoryBroker.consume() (ack on resolve, requeue on throw). */
 export interface TaskSource {
@@ -24,21 +35,43 @@ export interface TaskSource {
   ): () => void;
 }
 
+/** Object-store settings handed to worker processes as a pod's MINIO_* environment. */
+export interface LocalObjectStoreSettings {
+  url: string;
+  accessKey: string;
+  secretKey: string;
+  secure: boolean;
+}
+
 export interface LocalLauncherOptions {
   broker: TaskSource;
   resultsDir: string;
-  /** Most consumers per request (default 2); a request asking for fewer workers gets fewer. */
+  /** Most transformers per request (default 2); a request asking for fewer workers gets fewer. */
   workers?: number;
+  /** Run transformers as worker processes (default true) or inside the App's process. */
+  processes?: boolean;
+  /** Object-store destination: worker processes get these as MINIO_* env; inline mode uploads with `objectStore`. */
+  objectStoreSettings?: LocalObjectStoreSettings | null;
+  objectStore?: ObjectStore | null;
+  /** Pod environment extras (LOG_LEVEL, INSTANCE_NAME, CACHE_PREFIX). */
+  logLevel?: string;
+  instanceName?: string;
+  cachePrefix?: string | null;
   logger?: Logger;
-  /** `place.site` of the reports (default "local"). */
+  /** `place.site` of the reports in inline mode (default "local"). */
   site?: string;
-  /** Called after every task (tests, metrics). */
+  /** Restarts per worker slot after a crash (default 3). */
+  maxRestarts?: number;
+  /** Called after every task (tests, metrics). Inline mode only. */
   onTask?: (task: TransformTask, outcome: TransformOutcome) => void;
 }
+
+const WORKER_ENTRY = fileURLToPath(new URL("./transformer.worker.ts", import.meta.url));
 
 interface Running {
   cancels: Array<() => void>;
   abort: AbortController;
+  workers: WorkerProcess[];
 }
 
 export class LocalLauncher implements TransformerLauncher {
@@ -51,38 +84,59 @@ export class LocalLauncher implements TransformerLauncher {
     this.maxWorkers = Math.max(1, Math.trunc(opts.workers ?? 2));
   }
 
-  /** Starts min(workers, max(1, spec.workers)) consumers; a second start for a running request does nothing. */
+  get processes(): boolean {
+    return this.opts.processes ?? true;
+  }
+
+  /** Starts min(workers, max(1, spec.workers)) transformers; a second start for a running request does nothing. */
   async start(spec: LaunchSpec): Promise<void> {
     if (this.running.has(spec.requestId)) return;
     const asked = Number.isFinite(spec.workers) ? Math.trunc(spec.workers) : 1;
     const n = Math.min(this.maxWorkers, Math.max(1, asked));
-    const run: Running = { cancels: [], abort: new AbortController() };
+    const run: Running = { cancels: [], abort: new AbortController(), workers: [] };
     this.running.set(spec.requestId, run);
     const queue = transformQueueName(spec.requestId);
     for (let i = 0; i < n; i++) {
-      const hostName = `local-transformer-${spec.requestId}-${i}`;
-      run.cancels.push(
-        this.opts.broker.consume(queue, (msg) => this.track(this.handle(msg.body, hostName, run)), {
-          prefetch: 1,
-        }),
-      );
+      const podName = `transformer-${spec.requestId}-${i}`;
+      if (this.processes) {
+        const worker = new WorkerProcess(this.workerCommand(spec, podName, i), this.opts, podName);
+        run.workers.push(worker);
+        const cancel = this.opts.broker.consume(queue, (msg) => worker.run(msg.body), { prefetch: 1 });
+        worker.onGiveUp = cancel;
+        run.cancels.push(cancel);
+      } else {
+        const handler = (msg: { body: unknown }) => this.track(this.handleInline(msg.body, podName, run));
+        run.cancels.push(this.opts.broker.consume(queue, handler, { prefetch: 1 }));
+      }
     }
-    this.opts.logger?.info({ requestId: spec.requestId, workers: n }, "local transformers started");
+    this.opts.logger?.info(
+      { requestId: spec.requestId, workers: n, processes: this.processes },
+      "local transformers started",
+    );
   }
 
-  /** Cancels the consumers and aborts downloads in progress (those tasks are not reported). Idempotent. */
+  /** Cancels the consumers and stops the transformers (tasks in progress are not reported). Idempotent. */
   async shutdown(requestId: string): Promise<void> {
     const run = this.running.get(requestId);
     if (!run) return;
     this.running.delete(requestId);
     for (const cancel of run.cancels) cancel();
     run.abort.abort();
+    await Promise.all(run.workers.map((w) => w.stop()));
+    await rm(join(this.opts.resultsDir, ".scratch", requestId), { recursive: true, force: true }).catch(
+      () => {},
+    );
     this.opts.logger?.info({ requestId }, "local transformers stopped");
   }
 
-  /** Number of requests with consumers. */
+  /** Requests with transformers. */
   runningRequests(): string[] {
     return [...this.running.keys()];
+  }
+
+  /** Process ids of a request's worker processes (tests, the bench). */
+  workerPids(requestId: string): number[] {
+    return (this.running.get(requestId)?.workers ?? []).flatMap((w) => (w.pid ? [w.pid] : []));
   }
 
   /** Shuts every request down and waits for the tasks in progress to settle. */
@@ -91,17 +145,52 @@ export class LocalLauncher implements TransformerLauncher {
     await Promise.allSettled([...this.inFlight]);
   }
 
+  /** The sidecar's arguments and the pod environment (contract §5.1), for a worker process. */
+  private workerCommand(spec: LaunchSpec, podName: string, slot: number): WorkerCommand {
+    const o = this.opts;
+    const scratch = join(o.resultsDir, ".scratch", spec.requestId, String(slot));
+    const args = [
+      "--shared-dir",
+      scratch,
+      "--request-id",
+      spec.requestId,
+      "--rabbit-uri",
+      "ipc:",
+      "--result-destination",
+      spec.resultDestination,
+      "--result-format",
+      spec.resultFormat,
+      "--output-dir",
+      o.resultsDir,
+    ];
+    const env: Record<string, string> = {
+      LOG_LEVEL: (o.logLevel ?? "info").toUpperCase(),
+      POD_NAME: podName,
+      HOST_NAME: hostname(),
+    };
+    if (o.instanceName) env.INSTANCE_NAME = o.instanceName;
+    if (o.cachePrefix) env.CACHE_PREFIX = o.cachePrefix;
+    const s = o.objectStoreSettings;
+    if (spec.resultDestination === "object-store" && s) {
+      env.MINIO_URL = s.url;
+      env.MINIO_ACCESS_KEY = s.accessKey;
+      env.MINIO_SECRET_KEY = s.secretKey;
+      env.MINIO_ENCRYPT = s.secure ? "True" : "False";
+    }
+    return { args, env, scratch };
+  }
+
   private track(p: Promise<void>): Promise<void> {
     this.inFlight.add(p);
     return p.finally(() => this.inFlight.delete(p));
   }
 
   /**
-   * Never throws: the broker would requeue the task and it would fail again. A bad message is logged and
-   * dropped; a bad input is a failure report; an undeliverable report is logged.
+   * Inline mode. Never throws: the broker would requeue the task and it would fail again. A bad message is
+   * logged and dropped; a bad input is a failure report; an undeliverable report is logged.
    */
-  private async handle(body: unknown, hostName: string, run: Running): Promise<void> {
-    const task = taskOf(body);
+  private async handleInline(body: unknown, hostName: string, run: Running): Promise<void> {
+    const task = taskFromCeleryBody(body);
     const log = this.opts.logger;
     if (!task) {
       log?.error(
@@ -110,12 +199,14 @@ export class LocalLauncher implements TransformerLauncher {
       );
       return;
     }
+    const store = task.result_destination === "object-store" ? this.opts.objectStore : null;
     try {
       const outcome = await transformFile(task, {
-        resultsDir: this.opts.resultsDir,
+        resultsDir: store ? join(this.opts.resultsDir, ".scratch", task.request_id) : this.opts.resultsDir,
         hostName,
         site: this.opts.site,
         signal: run.abort.signal,
+        ...(store ? { upload: (bucket, key, path) => store.putFile(bucket, key, path) } : {}),
       });
       if (outcome.reportError && !run.abort.signal.aborted) {
         log?.error(
@@ -133,22 +224,112 @@ export class LocalLauncher implements TransformerLauncher {
   }
 }
 
-/** The kwargs of a Celery transform task ([args, kwargs, embed]), checked field by field. */
-function taskOf(body: unknown): TransformTask | null {
-  if (!Array.isArray(body)) return null;
-  const k = body[1] as Record<string, unknown> | undefined;
-  if (!k || typeof k !== "object") return null;
-  const { request_id, file_id, paths, service_endpoint, result_destination, result_format } = k;
-  if (
-    typeof request_id !== "string" ||
-    typeof file_id !== "number" ||
-    !Array.isArray(paths) ||
-    !paths.every((p) => typeof p === "string") ||
-    typeof service_endpoint !== "string" ||
-    typeof result_destination !== "string" ||
-    typeof result_format !== "string"
-  ) {
-    return null;
+interface WorkerCommand {
+  args: string[];
+  env: Record<string, string>;
+  scratch: string;
+}
+
+/**
+ * One worker process slot: started lazily, one task at a time. `run(body)` resolves when the worker reports the
+ * task done and rejects when it dies first (the broker then requeues the task).
+ */
+class WorkerProcess {
+  private child: ChildProcess | null = null;
+  private ready: Promise<void> | null = null;
+  private pending: { seq: number; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private seq = 0;
+  private restarts = 0;
+  private stopped = false;
+  /** Called once when the slot stops restarting its process (the launcher cancels the slot's consumer). */
+  onGiveUp: (() => void) | null = null;
+
+  constructor(
+    private readonly cmd: WorkerCommand,
+    private readonly opts: LocalLauncherOptions,
+    private readonly podName: string,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
-  return { request_id, file_id, paths, service_endpoint, result_destination, result_format };
+
+  async run(body: unknown): Promise<void> {
+    if (this.stopped) throw new Error("transformer stopped");
+    await this.ensureStarted();
+    const child = this.child;
+    if (!child || this.stopped) throw new Error("transformer stopped");
+    const seq = ++this.seq;
+    await new Promise<void>((resolve, reject) => {
+      this.pending = { seq, resolve, reject };
+      child.send({ type: "task", seq, body } satisfies WorkerMessage);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    if (child.connected) child.send({ type: "stop" } satisfies WorkerMessage);
+    const kill = setTimeout(() => child.kill("SIGKILL"), 3000);
+    await exited;
+    clearTimeout(kill);
+  }
+
+  private ensureStarted(): Promise<void> {
+    if (this.ready) return this.ready;
+    this.ready = this.spawn();
+    return this.ready;
+  }
+
+  private async spawn(): Promise<void> {
+    await mkdir(this.cmd.scratch, { recursive: true });
+    const child = fork(WORKER_ENTRY, this.cmd.args, {
+      env: { PATH: process.env.PATH ?? "", ...this.cmd.env },
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    this.child = child;
+    const log = this.opts.logger;
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (m: WorkerMessage) => {
+        if (m.type === "ready") return resolve();
+        if (m.type === "done" && this.pending?.seq === m.seq) {
+          const p = this.pending;
+          this.pending = null;
+          if (m.reportError) {
+            log?.error(
+              { pod: this.podName, fileId: m.fileId, err: m.reportError },
+              "local transformer: report not accepted",
+            );
+          }
+          p.resolve();
+        }
+      };
+      child.on("message", onMessage);
+      child.once("error", reject);
+      child.once("exit", (code, signal) => {
+        reject(new Error(`worker exited before it was ready (${code ?? signal})`));
+        const p = this.pending;
+        this.pending = null;
+        this.child = null;
+        this.ready = null;
+        if (this.stopped) {
+          p?.reject(new Error("transformer stopped"));
+          return;
+        }
+        log?.warn({ pod: this.podName, code, signal }, "local transformer process died");
+        p?.reject(new Error(`transformer process died (${code ?? signal})`));
+        if (this.restarts >= (this.opts.maxRestarts ?? 3)) {
+          // No more restarts: the slot keeps refusing tasks, which go to the other workers of the request.
+          this.stopped = true;
+          this.onGiveUp?.();
+          log?.error({ pod: this.podName }, "local transformer keeps dying; slot given up");
+        } else {
+          this.restarts++;
+        }
+      });
+    });
+  }
 }

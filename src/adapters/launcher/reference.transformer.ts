@@ -10,7 +10,8 @@
 //   3. reports `PUT <service_endpoint>/file-complete` with the sidecar's body (FileCompleteRecord.to_json): on
 //      success `total-bytes` is the real output size; when every replica failed, status "failure" with the
 //      errors in `error`.
-// Only the results-directory destination is implemented here (no object-store upload).
+// With `upload` set (result destination object-store), the output is written to `resultsDir` as a scratch copy,
+// uploaded as object `<object name>` of bucket `<request_id>`, then removed; a failed upload is a failure report.
 
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
@@ -34,6 +35,8 @@ export interface ReferenceTransformerOptions {
   reportAttempts?: number;
   /** Stops a download in progress; an aborted task is not reported (its request is being shut down). */
   signal?: AbortSignal;
+  /** Uploads the finished output (object-store destination); the local copy is removed afterwards. */
+  upload?: (bucket: string, objectName: string, localPath: string) => Promise<void>;
   /** The fetch used for http(s) inputs and the report (tests may wrap it). */
   fetch?: typeof fetch;
 }
@@ -55,7 +58,7 @@ export interface FileCompleteReport {
 
 export interface TransformOutcome {
   report: FileCompleteReport;
-  /** Where the output was written (success only). */
+  /** Where the output was written (success only; with `upload`, the local copy is already gone). */
   outputPath: string | null;
   /** HTTP status of the accepted report, or null when it could not be delivered (or the task was aborted). */
   reportStatus: number | null;
@@ -78,13 +81,25 @@ export async function transformFile(
     if (opts.signal?.aborted) break;
     const name = objectNameFor(replica, task.result_format);
     const output = join(dir, name);
+    let bytes: number;
     try {
-      const bytes = await copyReplica(replica, dir, output, doFetch, opts.signal);
-      used = { path: replica, output, bytes };
-      break;
+      bytes = await copyReplica(replica, dir, output, doFetch, opts.signal);
     } catch (e) {
       errors.push(`${replica}: ${e instanceof Error ? e.message : String(e)}`);
+      continue;
     }
+    if (opts.upload) {
+      try {
+        await opts.upload(task.request_id, name, output);
+      } catch (e) {
+        errors.push(`upload of ${name} failed: ${e instanceof Error ? e.message : String(e)}`);
+        break; // the input was read: another replica would not help the upload
+      } finally {
+        await rm(output, { force: true }).catch(() => {});
+      }
+    }
+    used = { path: replica, output, bytes };
+    break;
   }
 
   const seconds = (performance.now() - started) / 1000;

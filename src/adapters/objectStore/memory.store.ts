@@ -1,6 +1,7 @@
 // In-memory ObjectStore for tests of other modules: same semantics as S3ObjectStore (idempotent create and
 // delete, null size for missing objects), fake presigned URLs on the public endpoint.
 
+import { readFile } from "node:fs/promises";
 import { type ObjectStore, clampPresignExpiry } from "./objectStore.js";
 
 export interface MemoryObjectStoreOptions {
@@ -41,6 +42,10 @@ export class MemoryObjectStore implements ObjectStore {
         name: "NoSuchBucket",
       });
     b.set(key, typeof body === "string" ? new TextEncoder().encode(body) : body);
+  }
+
+  async putFile(bucket: string, key: string, path: string): Promise<void> {
+    await this.putObject(bucket, key, new Uint8Array(await readFile(path)));
   }
 
   /** Keys of a bucket (sorted), or undefined when the bucket is missing. */

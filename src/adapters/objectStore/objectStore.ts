@@ -20,6 +20,8 @@ export interface ObjectStore {
   listBuckets(): Promise<string[]>;
   /** Writes one object (tests, local transformers). */
   putObject(bucket: string, key: string, body: Uint8Array | string): Promise<void>;
+  /** Uploads a local file (streamed, with its length), e.g. a transformer's output. */
+  putFile(bucket: string, key: string, path: string): Promise<void>;
   /**
    * Presigned GET URL, on the public endpoint when one is configured. The expiry is clamped with
    * clampPresignExpiry (callers reporting an expiry time should clamp the same way).

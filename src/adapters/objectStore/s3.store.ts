@@ -16,6 +16,8 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Logger } from "../../logger.js";
 import { type ObjectStore, clampPresignExpiry } from "./objectStore.js";
@@ -148,6 +150,13 @@ export class S3ObjectStore implements ObjectStore {
 
   async putObject(bucket: string, key: string, body: Uint8Array | string): Promise<void> {
     await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  }
+
+  async putFile(bucket: string, key: string, path: string): Promise<void> {
+    const { size } = await stat(path);
+    await this.client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: size }),
+    );
   }
 
   async presignGet(bucket: string, key: string, expirySeconds: number): Promise<string> {
