@@ -127,6 +127,9 @@ describe("When a worker process is started with an amqp:// --rabbit-uri", () => 
 
     // Deleting the queue (what the App does when the request ends) stops the worker.
     await ch.deleteQueue(queue);
-    await Promise.race([exited, new Promise((_, rej) => setTimeout(() => rej(new Error("worker still running")), 10_000))]);
+    await Promise.race([
+      exited,
+      new Promise((_, rej) => setTimeout(() => rej(new Error("worker still running")), 10_000)),
+    ]);
   });
 });
