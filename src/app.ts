@@ -11,6 +11,9 @@ import { infoRoutes } from "./http/routes/info.routes.js";
 import { internalRoutes } from "./http/routes/internal.routes.js";
 import { opsRoutes } from "./http/routes/ops.routes.js";
 import { transformationRoutes } from "./http/routes/transformation.routes.js";
+import { userRoutes } from "./http/routes/users.routes.js";
+import { webRoutes } from "./http/routes/web.routes.js";
+import { sessionMiddleware } from "./http/middleware/session.js";
 
 export interface AppState {
   draining: boolean;
@@ -38,7 +41,12 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
   );
   // No global form parser: the callers' bodies are JSON (upstream read them with get_json()).
 
+  app.use("/static", express.static(fileURLToPath(new URL("../public", import.meta.url)), { maxAge: "1h" }));
   app.use(opsRoutes(deps, { draining: () => state.draining }));
+  // The browser session (pages, and safe API reads of a signed-in user); internal routes never look at it.
+  app.use(sessionMiddleware(deps.sessions));
+  app.use(webRoutes(deps));
+  app.use(userRoutes(deps));
   app.use(infoRoutes(deps));
   app.use(transformationRoutes(deps));
   app.use(datasetRoutes(deps));

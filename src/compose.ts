@@ -23,9 +23,20 @@ import { Scheduler } from "./domain/scheduler.js";
 import type { CodeGenerator, TaskBroker, TransformerLauncher } from "./domain/ports.js";
 import { TransformationService } from "./domain/transformation.service.js";
 import type { AppDeps } from "./http/deps.js";
+import { buildRequester } from "./http/middleware/auth.js";
+import { SessionCodec } from "./http/middleware/session.js";
+import { JwtService } from "./adapters/auth/jwt.js";
+import { GLOBUS_ISSUER, OidcClient } from "./adapters/auth/oidc.js";
+import { MailgunMailer } from "./adapters/notify/mailgun.js";
+import { type BackgroundNotifier, buildNotifier } from "./adapters/notify/notifier.js";
+import { SlackClient } from "./adapters/notify/slack.js";
+import { UsersRepo } from "./adapters/repositories/users.repo.js";
+import { UserService } from "./domain/users.service.js";
+import { randomBytes } from "node:crypto";
 import type { Logger } from "./logger.js";
 
 export interface Overrides {
+  notifier?: BackgroundNotifier;
   db?: Database;
   broker?: TaskBroker;
   codegen?: CodeGenerator;
@@ -147,6 +158,19 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       maxBatch: config.FILE_COMPLETE_MAX_BATCH,
     },
   );
+  const jwt = config.JWT_SECRET_KEY
+    ? new JwtService({
+        secret: config.JWT_SECRET_KEY,
+        accessExpiresSeconds: config.JWT_ACCESS_TOKEN_EXPIRES,
+        refreshExpiresSeconds: config.JWT_REFRESH_TOKEN_EXPIRES,
+      })
+    : null;
+  const notifier = o.notifier ?? openNotifier(config, logger);
+  const users = new UserService(new UsersRepo(db), jwt, notifier, logger.child({ component: "users" }), {
+    adminEmail: config.JWT_ADMIN,
+    allowAllAfterAuth: config.OAUTH_ALLOW_ALL_AFTER_AUTH,
+  });
+  const oidc = openOidc(config, logger);
   dispatcher.start();
   scheduler.start();
   return {
@@ -166,8 +190,43 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     kubernetesCleanup,
     scheduler,
     fileComplete,
-    requester: async () => ({ user: null }),
+    users,
+    jwt,
+    oidc,
+    notifier,
+    sessions: new SessionCodec(config.SECRET_KEY ?? randomBytes(32).toString("hex")),
+    requester: buildRequester(config, users),
   };
+}
+
+function openNotifier(config: Config, logger: Logger): BackgroundNotifier {
+  const log = logger.child({ component: "notify" });
+  return buildNotifier({
+    logger: log,
+    ...(config.SIGNUP_WEBHOOK_URL
+      ? { slack: new SlackClient({ webhookUrl: config.SIGNUP_WEBHOOK_URL, logger: log }) }
+      : {}),
+    mailer: new MailgunMailer({
+      apiKey: config.MAILGUN_API_KEY,
+      domain: config.MAILGUN_DOMAIN,
+      url: config.MAILGUN_URL,
+      docsBaseUrl: config.DOCS_BASE_URL,
+      logger: log,
+    }),
+  });
+}
+
+/** OAUTH_* (any OIDC provider) or GLOBUS_* (Globus's issuer); null when neither is configured. */
+function openOidc(config: Config, logger: Logger): OidcClient | null {
+  const clientId = config.OAUTH_CLIENT_ID ?? config.GLOBUS_CLIENT_ID;
+  const clientSecret = config.OAUTH_CLIENT_SECRET ?? config.GLOBUS_CLIENT_SECRET;
+  if (!clientId || !clientSecret) return null;
+  return new OidcClient({
+    metadataUrl: config.OAUTH_METADATA_URL ?? GLOBUS_ISSUER,
+    clientId,
+    clientSecret,
+    logger: logger.child({ component: "oidc" }),
+  });
 }
 
 function openObjectStore(config: Config, logger: Logger): ObjectStore | null {
@@ -270,6 +329,7 @@ async function openBroker(config: Config, logger: Logger): Promise<TaskBroker> {
 /** Stops background work, waits for in-flight writes and confirms, then closes connections. */
 export async function shutdownDeps(deps: AppDeps): Promise<void> {
   await deps.scheduler.stop();
+  await deps.notifier.drain();
   await deps.fileComplete.idle();
   await Promise.race([deps.dispatcher.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
   deps.dispatcher.stop();

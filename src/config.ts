@@ -59,6 +59,45 @@ const Env = z
     ADVERTISED_HOSTNAME: optionalString,
 
     ENABLE_AUTH: bool(false),
+    /** HS256 key of the API tokens (JWTs); required with ENABLE_AUTH. */
+    JWT_SECRET_KEY: optionalString,
+    /** E-mail of the first admin: whoever signs up with it is admin and approved. */
+    JWT_ADMIN: optionalString,
+    /** Access-token lifetime in seconds (helm default 6 h). */
+    JWT_ACCESS_TOKEN_EXPIRES: int(21_600, 1),
+    /** Refresh-token (API token) lifetime in seconds, or false = never expires (helm default). */
+    JWT_REFRESH_TOKEN_EXPIRES: z
+      .union([z.boolean(), z.string()])
+      .default(false)
+      .transform((v, ctx) => {
+        if (typeof v === "boolean" || /^(false|0|)$/i.test(v)) return v === true ? 2_592_000 : false;
+        if (/^\d+$/.test(v)) return Number(v);
+        ctx.addIssue({ code: "custom", message: "must be a number of seconds or false" });
+        return z.NEVER;
+      }),
+    /** Key of the browser session cookie; required with ENABLE_AUTH. */
+    SECRET_KEY: optionalString,
+    /** OIDC discovery document (any provider); default: Globus's, with GLOBUS_CLIENT_ID/SECRET. */
+    OAUTH_METADATA_URL: optionalString,
+    OAUTH_CLIENT_ID: optionalString,
+    OAUTH_CLIENT_SECRET: optionalString,
+    GLOBUS_CLIENT_ID: optionalString,
+    GLOBUS_CLIENT_SECRET: optionalString,
+    /** Approve every user who signs in (no pending state). */
+    OAUTH_ALLOW_ALL_AFTER_AUTH: bool(false),
+    /** Slack incoming webhook for sign-up messages, and the signing secret of the Slack app's buttons. */
+    SIGNUP_WEBHOOK_URL: optionalString,
+    SLACK_SIGNING_SECRET: optionalString,
+    /** Hosts (or origins) the unverified /slack error answers may be posted to (response_url comes from the body). */
+    SLACK_RESPONSE_URL_HOSTS: json(z.array(z.string()), ["hooks.slack.com"]),
+    /** Welcome e-mail on approval (no-op without key and domain). */
+    MAILGUN_API_KEY: optionalString,
+    MAILGUN_DOMAIN: optionalString,
+    MAILGUN_URL: z.string().default("https://api.mailgun.net"),
+    DOCS_BASE_URL: z.string().default("https://servicex-frontend.readthedocs.io/en/stable/"),
+    /** Rate limits per client (requests per minute): token refresh, sign-in callback, Slack, accept, submit. */
+    RATE_LIMIT_PER_MINUTE: int(120, 1),
+    SUBMIT_RATE_LIMIT_PER_MINUTE: int(600, 1),
 
     CODE_GEN_SERVICE_URLS: json(z.record(z.string(), z.string().url()), {}),
     CODE_GEN_IMAGES: json(z.record(z.string(), z.string()), {}),
@@ -170,6 +209,13 @@ const Env = z
         path: ["TRANSFORMER_MANAGER_MODE"],
         message: "local transformers take their tasks from the in-process broker: unset RABBIT_MQ_URL",
       });
+    }
+    if (c.ENABLE_AUTH) {
+      for (const key of ["JWT_SECRET_KEY", "SECRET_KEY"] as const) {
+        if (!c[key]) {
+          ctx.addIssue({ code: "custom", path: [key], message: "is required when ENABLE_AUTH is true" });
+        }
+      }
     }
     if (Boolean(c.MINIO_PUBLIC_ACCESS_KEY) !== Boolean(c.MINIO_PUBLIC_SECRET_KEY)) {
       ctx.addIssue({

@@ -1,5 +1,8 @@
 // Everything the HTTP layer needs, built once in main.ts (or by a test) and handed to buildApp().
+import type { JwtService } from "../adapters/auth/jwt.js";
+import type { OidcClient } from "../adapters/auth/oidc.js";
 import type { Database } from "../adapters/db/database.js";
+import type { BackgroundNotifier } from "../adapters/notify/notifier.js";
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
 import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
 import type { ResultsRepo } from "../adapters/repositories/results.repo.js";
@@ -13,9 +16,11 @@ import type { Lifecycle } from "../domain/lifecycle.js";
 import type { LookupService } from "../domain/lookup.service.js";
 import type { Scheduler } from "../domain/scheduler.js";
 import type { CodeGenerator, TaskBroker, TransformerLauncher } from "../domain/ports.js";
-import type { Requester, TransformationService } from "../domain/transformation.service.js";
+import type { TransformationService } from "../domain/transformation.service.js";
+import type { UserService } from "../domain/users.service.js";
 import type { Logger } from "../logger.js";
-import type { Request } from "express";
+import type { RequesterFn } from "./middleware/auth.js";
+import type { SessionCodec } from "./middleware/session.js";
 
 export interface AppDeps {
   config: Config;
@@ -36,9 +41,19 @@ export interface AppDeps {
   /** Runs the lifecycle jobs periodically when *_INTERVAL keys are set. */
   scheduler: Scheduler;
   fileComplete: FileCompleteService;
+  /** Users, approval and API tokens (also used with ENABLE_AUTH=false by the admin pages and the CLI). */
+  users: UserService;
+  /** API token signer/verifier; null without JWT_SECRET_KEY. */
+  jwt: JwtService | null;
+  /** Sign-in provider; null when no OIDC client is configured. */
+  oidc: OidcClient | null;
+  /** Slack sign-up messages and welcome e-mails (never throws). */
+  notifier: BackgroundNotifier;
+  /** Browser session cookie codec (key: SECRET_KEY, or a per-process random key when unset). */
+  sessions: SessionCodec;
   /**
-   * Identifies the caller. The core service runs with ENABLE_AUTH=false (anyone, no user); the identity
-   * issue plugs bearer tokens and sessions in here.
+   * Identifies the caller per contract §2.2 (auth_required / admin_required); with ENABLE_AUTH=false every
+   * caller is "no user".
    */
-  requester: (req: Request) => Promise<Requester>;
+  requester: RequesterFn;
 }

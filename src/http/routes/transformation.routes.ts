@@ -5,6 +5,7 @@ import { clampPresignExpiry } from "../../adapters/objectStore/objectStore.js";
 import { AppError, badRequest } from "../../domain/errors.js";
 import type { Requester } from "../../domain/transformation.service.js";
 import type { AppDeps } from "../deps.js";
+import { clientKey, rateLimit } from "../middleware/rateLimit.js";
 import { describeZodError, op } from "../openapi.js";
 import { requestDetailJson, requestJson } from "../presenters/request.presenter.js";
 import { resultJson } from "../presenters/result.presenter.js";
@@ -55,6 +56,13 @@ export async function requestDetail(
 export function transformationRoutes(deps: AppDeps): Router {
   const r = Router();
   const { transformations, repos } = deps;
+  r.post(
+    "/servicex/transformation",
+    rateLimit({
+      limit: deps.config.SUBMIT_RATE_LIMIT_PER_MINUTE,
+      key: (req) => req.headers.authorization ?? clientKey(req),
+    }),
+  );
 
   op(
     r,
@@ -286,7 +294,10 @@ export function transformationRoutes(deps: AppDeps): Router {
       },
     },
     async (req, res, { params }) => {
-      const message = await transformations.cancel(params.request_id, await deps.requester(req));
+      const message = await transformations.cancel(
+        params.request_id,
+        await deps.requester(req, { changesState: true }),
+      );
       res.json({ message });
     },
   );
@@ -315,8 +326,9 @@ export function transformationRoutes(deps: AppDeps): Router {
         }
       }
       // Unknown ids answer an empty list (upstream); ownership is checked when the request exists.
+      const who = await deps.requester(req);
       const rec = await repos.requests.find(params.request_id);
-      if (rec) transformations.assertOwnerOrAdmin(rec, await deps.requester(req));
+      if (rec) transformations.assertOwnerOrAdmin(rec, who);
       const rows = rec ? await repos.results.listForRequest(rec.requestId, later) : [];
       res.json({ results: rows.map(resultJson) });
     },

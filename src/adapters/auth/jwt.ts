@@ -1,0 +1,118 @@
+// API tokens (contract A.5, §7.4): HS256 JWTs with flask-jwt-extended's claims, so a site keeping its
+// JWT_SECRET_KEY keeps its users' tokens. Only HS256 is accepted on decode (no `none`, no RS/HS confusion).
+// Refresh tokens are the users' API tokens; only the latest one per user is valid, checked by `jti` against
+// the stored token record (see TokenRecord: the token itself is never stored, only what identifies it).
+import { randomUUID } from "node:crypto";
+import jwt from "jsonwebtoken";
+import { AppError } from "../../domain/errors.js";
+
+export type TokenType = "access" | "refresh";
+
+export interface TokenClaims {
+  fresh: boolean;
+  iat: number;
+  jti: string;
+  type: TokenType;
+  sub: string;
+  nbf: number;
+  exp?: number;
+}
+
+/**
+ * What `users.refresh_token` holds for a token we issued: enough to check the jti and to re-create the very
+ * same token (HS256 signing is deterministic) for servicex.yaml, never the token itself, so a database dump
+ * does not hand out API tokens. Format: `sxrt1:<jti>:<iat>:<exp or ->` (sub = the user's e-mail).
+ */
+export interface TokenRecord {
+  jti: string;
+  iat: number;
+  exp: number | null;
+}
+
+export interface JwtOptions {
+  secret: string;
+  accessExpiresSeconds: number;
+  /** false: refresh tokens never expire */
+  refreshExpiresSeconds: number | false;
+}
+
+/** flask-jwt-extended's error answers: `{"msg": ...}` with 401 (missing, expired) or 422 (invalid). */
+export const jwtError = (status: number, msg: string) => new AppError("invalid_token", msg, status, { msg });
+
+export class JwtService {
+  constructor(private readonly o: JwtOptions) {}
+
+  issue(type: TokenType, sub: string, now = Math.floor(Date.now() / 1000)): { token: string; record: TokenRecord } {
+    const ttl = type === "access" ? this.o.accessExpiresSeconds : this.o.refreshExpiresSeconds;
+    const record: TokenRecord = { jti: randomUUID(), iat: now, exp: ttl === false ? null : now + ttl };
+    return { token: this.sign(type, sub, record), record };
+  }
+
+  /** Re-creates a token from its record (same claims, same bytes). */
+  sign(type: TokenType, sub: string, r: TokenRecord): string {
+    const claims: TokenClaims = { fresh: false, iat: r.iat, jti: r.jti, type, sub, nbf: r.iat };
+    if (r.exp !== null) claims.exp = r.exp;
+    return jwt.sign(claims, this.o.secret, { algorithm: "HS256", noTimestamp: true });
+  }
+
+  /**
+   * Verifies signature, algorithm, expiry, nbf and type. Throws AppError with flask-jwt-extended's status and
+   * `{"msg"}` body.
+   */
+  verify(token: string, expected: TokenType): TokenClaims {
+    let claims: TokenClaims;
+    try {
+      claims = jwt.verify(token, this.o.secret, { algorithms: ["HS256"] }) as TokenClaims;
+    } catch (e) {
+      const err = e as Error;
+      if (err.name === "TokenExpiredError") throw jwtError(401, "Token has expired");
+      if (err.name === "NotBeforeError") throw jwtError(422, "The token is not yet valid (nbf)");
+      const m = err.message;
+      if (m === "invalid signature") throw jwtError(422, "Signature verification failed");
+      if (m === "invalid algorithm" || m.startsWith("jwt signature is required"))
+        throw jwtError(422, "The specified alg value is not allowed");
+      if (m === "jwt malformed") throw jwtError(422, "Not enough segments");
+      throw jwtError(422, `Invalid token: ${m}`);
+    }
+    if (typeof claims !== "object" || claims === null || typeof claims.sub !== "string") {
+      throw jwtError(422, "Missing claim: sub");
+    }
+    if (typeof claims.jti !== "string") throw jwtError(422, "Missing claim: jti");
+    const type = claims.type ?? "access";
+    if (expected === "refresh" && type !== "refresh") throw jwtError(422, "Only refresh tokens are allowed");
+    if (expected === "access" && type === "refresh") throw jwtError(422, "Only non-refresh tokens are allowed");
+    return claims;
+  }
+}
+
+const RECORD = /^sxrt1:([0-9a-f-]{36}):(\d+):(\d+|-)$/;
+
+export function encodeTokenRecord(r: TokenRecord): string {
+  return `sxrt1:${r.jti}:${r.iat}:${r.exp ?? "-"}`;
+}
+
+/**
+ * The jti of a stored token: our record format, or a full JWT as upstream stored it (decoded without
+ * verification: it came from our own database). null when absent or unreadable.
+ */
+export function storedJti(stored: string | null): string | null {
+  if (!stored) return null;
+  const m = RECORD.exec(stored);
+  if (m) return m[1]!;
+  const decoded = jwt.decode(stored);
+  return decoded && typeof decoded === "object" && typeof decoded.jti === "string" ? decoded.jti : null;
+}
+
+export function decodeTokenRecord(stored: string | null): TokenRecord | null {
+  const m = stored ? RECORD.exec(stored) : null;
+  if (!m) return null;
+  return { jti: m[1]!, iat: Number(m[2]), exp: m[3] === "-" ? null : Number(m[3]) };
+}
+
+/** `Authorization: Bearer <token>` → token; null when there is no Authorization header. */
+export function bearerToken(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const m = /^Bearer\s+(\S+)\s*$/.exec(header);
+  if (!m) throw jwtError(422, "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'");
+  return m[1]!;
+}

@@ -1,0 +1,55 @@
+// The guards of contract §2.2 with ENABLE_AUTH=true: `auth_required` (a browser session, or
+// `Authorization: Bearer <access JWT>`), `admin_required` (the same, then admin: 403 for others, A.9).
+// With ENABLE_AUTH=false everyone passes as "no user" (upstream's open behaviour).
+//
+// Cross-site safety: the session cookie authenticates only safe API reads (GET/HEAD that change nothing).
+// State-changing API calls (submit, cancel, delete, admin writes) need the bearer token, so a page on another
+// site cannot trigger them with the user's cookie; the web pages do these through CSRF-checked form POSTs.
+import type { Request } from "express";
+import { bearerToken } from "../../adapters/auth/jwt.js";
+import type { Config } from "../../config.js";
+import { AppError } from "../../domain/errors.js";
+import type { Requester } from "../../domain/transformation.service.js";
+import {
+  MSG_ADMIN_ONLY,
+  MSG_DELETED,
+  MSG_PENDING,
+  type UserService,
+  unauthorized,
+} from "../../domain/users.service.js";
+
+export interface RequesterOptions {
+  /** The call changes state: a session cookie is not enough (bearer token required). */
+  changesState?: boolean;
+  /** admin_required instead of auth_required. */
+  admin?: boolean;
+}
+
+export type RequesterFn = (req: Request, opts?: RequesterOptions) => Promise<Requester>;
+
+export function buildRequester(config: Config, users: UserService | null): RequesterFn {
+  if (!config.ENABLE_AUTH || !users) return async () => ({ user: null });
+  return async (req, opts = {}) => {
+    const safe = (req.method === "GET" || req.method === "HEAD") && !opts.changesState;
+    let user: { id: number; admin: boolean; pending: boolean } | null = null;
+    const header = req.headers.authorization;
+    if (header === undefined && safe && req.hadSession && req.session.isAuthenticated && req.session.userId) {
+      const u = await users.repo.byId(req.session.userId);
+      if (!u) throw unauthorized(MSG_DELETED, "user_deleted");
+      if (u.pending) throw unauthorized(MSG_PENDING, "user_pending");
+      user = u;
+    } else {
+      const token = bearerToken(header);
+      if (token === null) {
+        throw new AppError("missing_authorization", "Missing Authorization Header", 401, {
+          message: "Missing Authorization Header",
+        });
+      }
+      user = await users.userForAccessToken(token);
+    }
+    if (opts.admin && !user.admin) {
+      throw new AppError("admin_only", MSG_ADMIN_ONLY, 403, { message: MSG_ADMIN_ONLY });
+    }
+    return { user: { id: user.id, admin: user.admin } };
+  };
+}

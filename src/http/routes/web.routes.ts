@@ -1,0 +1,374 @@
+// Web pages of the sign-up flow (contract §2.7, §7.2, §7.3): home, about, sign-in through OIDC, the callback,
+// sign-out, profile creation and editing, API-token rotation and the servicex.yaml download. Server-rendered
+// (ejs), usable without JavaScript. State changes are CSRF-checked form POSTs; GET /api-token only shows the
+// confirmation form, so a link on another site cannot rotate a token.
+import express, { type NextFunction, type Request, type Response, Router } from "express";
+import { z } from "zod";
+import { displayStatus } from "../../domain/status.js";
+import { AppError } from "../../domain/errors.js";
+import type { AppDeps } from "../deps.js";
+import { rateLimit } from "../middleware/rateLimit.js";
+import { clearSession, flash, renewSession, requireCsrf, takeFlashes } from "../middleware/session.js";
+
+const EXPERIMENTS = ["ATLAS", "CMS"] as const;
+
+const ProfileForm = z.object({
+  name: z.string().trim().min(1, "Name is required").max(120, "At most 120 characters"),
+  email: z.string().trim().min(1, "E-mail is required").max(320).email("Not a valid e-mail address"),
+  institution: z.string().trim().min(1, "Institution is required").max(120, "At most 120 characters"),
+  experiment: z.enum(EXPERIMENTS, { message: "Choose ATLAS or CMS" }).default("ATLAS"),
+});
+type ProfileValues = z.input<typeof ProfileForm>;
+
+/** §2.7 `get_correct_url`: X-Scheme when present, else https unless the host is local. */
+export function externalBase(req: Request): string {
+  const host = req.get("host") ?? "localhost";
+  const x = req.get("x-scheme");
+  const local = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(host) || host.includes("localhost");
+  const scheme = x ? x : local ? "http" : "https";
+  return `${scheme}://${host}`;
+}
+
+/** Only same-site relative paths may be redirected to after sign-in (no open redirects). */
+function safeNext(v: unknown): string | undefined {
+  return typeof v === "string" && /^\/(?![/\\])[^\s]*$/.test(v) ? v : undefined;
+}
+
+export function webRoutes(deps: AppDeps): Router {
+  const r = Router();
+  const { config, users } = deps;
+  const form = express.urlencoded({ extended: false, limit: "32kb" });
+
+  const page = (req: Request) => ({
+    signedIn: Boolean(req.session.isAuthenticated && req.session.userId),
+    admin: Boolean(req.session.admin) || !config.ENABLE_AUTH,
+    authEnabled: config.ENABLE_AUTH,
+    flashes: takeFlashes(req),
+    csrf: req.session.csrf,
+  });
+  const render = (
+    req: Request,
+    res: Response,
+    view: string,
+    data: Record<string, unknown> = {},
+    status = 200,
+  ) => res.status(status).render(view, { page: page(req), ...data });
+  const errorPage = (req: Request, res: Response, status: number, heading: string, message: string) =>
+    render(req, res, "error", { heading, message }, status);
+
+  /** oauth_required (§2.2): signed in, and with a profile (except on /profile/new). */
+  const oauthRequired = async (req: Request, res: Response, next: NextFunction) => {
+    if (!config.ENABLE_AUTH) return next();
+    if (!req.session.isAuthenticated) {
+      return res.redirect(302, `/sign-in?next=${encodeURIComponent(req.originalUrl)}`);
+    }
+    if (req.session.userId) {
+      const u = await users.repo.byId(req.session.userId);
+      if (!u) {
+        // Deleted since sign-in: the session no longer names a user.
+        delete req.session.userId;
+        delete req.session.admin;
+      } else {
+        req.session.admin = u.admin;
+      }
+    }
+    if (!req.session.userId && req.path !== "/profile/new") return res.redirect(302, "/profile/new");
+    next();
+  };
+
+  const noAuthUser = (req: Request, res: Response) =>
+    errorPage(
+      req,
+      res,
+      404,
+      "No user profile",
+      "Authentication is disabled on this instance: there are no user profiles or API tokens. The client needs no token.",
+    );
+
+  r.get("/", (req, res) => {
+    render(req, res, "home", { instance: config.INSTANCE_NAME, endpoint: externalBase(req) });
+  });
+
+  r.get("/about", (req, res) => {
+    render(req, res, "about", {
+      instance: config.INSTANCE_NAME,
+      version: config.appVersion,
+      codegens: config.codeGenImages,
+    });
+  });
+
+  r.get("/sign-in", async (req, res) => {
+    if (!deps.oidc) {
+      flash(req, "danger", "Sign-in is not configured on this instance.");
+      return res.redirect(302, "/");
+    }
+    const { url, pending } = await deps.oidc.start(`${externalBase(req)}/auth-callback`);
+    const next = safeNext(req.query.next);
+    req.session.oidc = { ...pending, ...(next ? { next } : {}) };
+    res.redirect(302, url);
+  });
+
+  r.get("/auth-callback", rateLimit({ limit: config.RATE_LIMIT_PER_MINUTE }), async (req, res) => {
+    if (typeof req.query.error === "string") {
+      const why =
+        typeof req.query.error_description === "string" ? req.query.error_description : req.query.error;
+      delete req.session.oidc;
+      flash(req, "danger", `You could not be logged into the portal: ${why}`);
+      return res.redirect(302, "/");
+    }
+    const pending = req.session.oidc;
+    if (!deps.oidc || !pending) {
+      return errorPage(
+        req,
+        res,
+        400,
+        "Sign-in failed",
+        "This sign-in was not started here or has expired. Please sign in again.",
+      );
+    }
+    if (typeof req.query.code !== "string") return res.redirect(302, "/sign-in");
+    delete req.session.oidc; // one use, whatever happens
+    let id: Awaited<ReturnType<NonNullable<AppDeps["oidc"]>["finish"]>>;
+    try {
+      id = await deps.oidc.finish(new URL(req.originalUrl, `${externalBase(req)}/`), pending);
+    } catch (err) {
+      deps.logger.warn({ err: String(err) }, "sign-in callback refused");
+      return errorPage(
+        req,
+        res,
+        400,
+        "Sign-in failed",
+        `The identity provider's answer was refused: ${(err as Error).message}`,
+      );
+    }
+    renewSession(req);
+    Object.assign(req.session, {
+      isAuthenticated: true,
+      sub: id.sub,
+      email: id.email ?? undefined,
+      name: id.name ?? undefined,
+      institution: id.organization ?? undefined,
+      idp: id.tokens,
+    });
+    const user = (await users.repo.byAnyEmail(id.emails)) ?? (await users.repo.bySub(id.sub));
+    if (user && user.refreshToken) {
+      req.session.userId = user.id;
+      req.session.admin = user.admin;
+      req.session.email = user.email;
+      return res.redirect(302, pending.next ?? "/dashboard");
+    }
+    // No profile yet, or a pre-provisioned user to claim: the profile form (pre-filled) does it.
+    res.redirect(302, "/profile/new");
+  });
+
+  const signOut = async (req: Request, res: Response) => {
+    const idp = req.session.idp;
+    clearSession(req, res);
+    if (deps.oidc && idp) {
+      await deps.oidc.revoke(idp);
+      const home = `${externalBase(req)}/`;
+      const logout = await deps.oidc.endSessionUrl(home, idp.idToken);
+      if (logout) return res.redirect(302, logout);
+      if ((config.OAUTH_METADATA_URL ?? "https://auth.globus.org").includes("auth.globus.org")) {
+        const q = new URLSearchParams({
+          client: config.OAUTH_CLIENT_ID ?? config.GLOBUS_CLIENT_ID ?? "",
+          redirect_uri: home,
+          redirect_name: "ServiceX Portal",
+        });
+        return res.redirect(302, `https://auth.globus.org/v2/web/logout?${q}`);
+      }
+    }
+    res.redirect(302, "/");
+  };
+  r.get("/sign-out", signOut);
+  r.post("/sign-out", form, requireCsrf, signOut);
+
+  r.get("/profile", oauthRequired, async (req, res) => {
+    if (!config.ENABLE_AUTH) return noAuthUser(req, res);
+    const user = await users.repo.byId(req.session.userId!);
+    if (!user) return res.redirect(302, "/profile/new");
+    render(req, res, "profile", { user });
+  });
+
+  const profileForm = (
+    req: Request,
+    res: Response,
+    o: {
+      heading: string;
+      action: string;
+      values: ProfileValues;
+      errors?: Record<string, string>;
+      status?: number;
+    },
+  ) =>
+    render(
+      req,
+      res,
+      "profile_form",
+      { heading: o.heading, action: o.action, values: o.values, errors: o.errors ?? {} },
+      o.status ?? 200,
+    );
+
+  const parseProfile = (body: unknown) => {
+    const r2 = ProfileForm.safeParse(body);
+    if (r2.success) return { ok: true as const, value: r2.data };
+    const errors: Record<string, string> = {};
+    for (const i of r2.error.issues) errors[String(i.path[0])] ??= i.message;
+    return { ok: false as const, errors };
+  };
+
+  r.get("/profile/new", oauthRequired, (req, res) => {
+    if (!config.ENABLE_AUTH) return noAuthUser(req, res);
+    if (req.session.userId) return res.redirect(302, "/profile");
+    profileForm(req, res, {
+      heading: "Create your profile",
+      action: "/profile/new",
+      values: {
+        name: req.session.name ?? "",
+        email: req.session.email ?? "",
+        institution: req.session.institution ?? "",
+        experiment: "ATLAS",
+      },
+    });
+  });
+
+  r.post("/profile/new", form, requireCsrf, oauthRequired, async (req, res) => {
+    if (!config.ENABLE_AUTH) return noAuthUser(req, res);
+    if (req.session.userId) return res.redirect(302, "/profile");
+    const parsed = parseProfile(req.body);
+    const values = req.body as ProfileValues;
+    if (!parsed.ok) {
+      flash(req, "danger", "Profile could not be saved. Please fix invalid fields below.");
+      return profileForm(req, res, {
+        heading: "Create your profile",
+        action: "/profile/new",
+        values,
+        errors: parsed.errors,
+        status: 400,
+      });
+    }
+    let user: Awaited<ReturnType<typeof users.createProfile>>;
+    try {
+      user = await users.createProfile({ sub: req.session.sub!, ...parsed.value });
+    } catch (err) {
+      if (err instanceof AppError && err.status === 409) {
+        flash(req, "danger", `Profile could not be saved. ${err.message}.`);
+        return profileForm(req, res, {
+          heading: "Create your profile",
+          action: "/profile/new",
+          values,
+          errors: { email: err.message },
+          status: 409,
+        });
+      }
+      throw err;
+    }
+    req.session.userId = user.id;
+    req.session.admin = user.admin;
+    req.session.email = user.email;
+    flash(
+      req,
+      "success",
+      user.pending
+        ? "Profile created! Your account is pending approval. We'll email you when it's ready."
+        : "Profile created!",
+    );
+    res.redirect(302, "/profile");
+  });
+
+  r.get("/profile/edit", oauthRequired, async (req, res) => {
+    if (!config.ENABLE_AUTH) return noAuthUser(req, res);
+    const user = await users.repo.byId(req.session.userId!);
+    if (!user) return res.redirect(302, "/profile/new");
+    profileForm(req, res, {
+      heading: "Edit your profile",
+      action: "/profile/edit",
+      values: {
+        name: user.name,
+        email: user.email,
+        institution: user.institution ?? "",
+        experiment: (user.experiment ?? "ATLAS") as "ATLAS",
+      },
+    });
+  });
+
+  r.post("/profile/edit", form, requireCsrf, oauthRequired, async (req, res) => {
+    if (!config.ENABLE_AUTH) return noAuthUser(req, res);
+    const parsed = parseProfile(req.body);
+    const values = req.body as ProfileValues;
+    if (!parsed.ok) {
+      flash(req, "danger", "Profile could not be saved. Please fix invalid fields below.");
+      return profileForm(req, res, {
+        heading: "Edit your profile",
+        action: "/profile/edit",
+        values,
+        errors: parsed.errors,
+        status: 400,
+      });
+    }
+    try {
+      const user = await users.updateProfile(req.session.userId!, parsed.value);
+      req.session.email = user.email;
+    } catch (err) {
+      if (err instanceof AppError && err.status === 409) {
+        flash(req, "danger", "Profile could not be saved. Please fix invalid fields below.");
+        return profileForm(req, res, {
+          heading: "Edit your profile",
+          action: "/profile/edit",
+          values,
+          errors: { email: err.message },
+          status: 409,
+        });
+      }
+      throw err;
+    }
+    flash(req, "success", "Your profile has been updated.");
+    res.redirect(302, "/profile");
+  });
+
+  r.get("/api-token", oauthRequired, (req, res) => {
+    if (!config.ENABLE_AUTH) return noAuthUser(req, res);
+    render(req, res, "confirm", {
+      heading: "Generate a new API token",
+      text: "Your current token (in servicex.yaml) will stop working. Download servicex.yaml again afterwards.",
+      action: "/api-token",
+      button: "Generate a new token",
+      back: "/profile",
+    });
+  });
+
+  r.post("/api-token", form, requireCsrf, oauthRequired, async (req, res) => {
+    if (!config.ENABLE_AUTH) return noAuthUser(req, res);
+    await users.rotateApiToken(req.session.userId!);
+    flash(req, "success", "Your new API token has been generated!");
+    res.redirect(302, "/profile");
+  });
+
+  r.get("/.servicex", oauthRequired, async (req, res) => {
+    const name = config.INSTANCE_NAME || (req.get("host") ?? "servicex").split(":")[0]!;
+    const lines = ["api_endpoints:", `  - name: ${name}`, `    endpoint: ${externalBase(req)}`];
+    if (config.ENABLE_AUTH) lines.push(`    token: ${await users.currentApiToken(req.session.userId!)}`);
+    lines.push(`default_endpoint: ${name}`, "");
+    res
+      .status(200)
+      .set("Content-Type", "text/plain; charset=utf-8")
+      .set("Content-Disposition", 'attachment; filename="servicex.yaml"')
+      .set("Cache-Control", "no-store")
+      .send(lines.join("\n"));
+  });
+
+  r.get("/dashboard", oauthRequired, async (req, res) => {
+    const mine = config.ENABLE_AUTH ? req.session.userId : undefined;
+    const rows = await deps.repos.requests.list({
+      ...(mine !== undefined ? { submittedBy: mine } : {}),
+      take: 100,
+      skip: 0,
+    });
+    render(req, res, "dashboard", {
+      title: "Your transform requests",
+      requests: rows.reverse().map((x) => ({ ...x, status: displayStatus(x.status) })),
+    });
+  });
+
+  return r;
+}
