@@ -249,4 +249,3 @@ export class UserService {
     return this.repo.insert(row);
   }
 }
-

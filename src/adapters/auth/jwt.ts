@@ -42,7 +42,11 @@ export const jwtError = (status: number, msg: string) => new AppError("invalid_t
 export class JwtService {
   constructor(private readonly o: JwtOptions) {}
 
-  issue(type: TokenType, sub: string, now = Math.floor(Date.now() / 1000)): { token: string; record: TokenRecord } {
+  issue(
+    type: TokenType,
+    sub: string,
+    now = Math.floor(Date.now() / 1000),
+  ): { token: string; record: TokenRecord } {
     const ttl = type === "access" ? this.o.accessExpiresSeconds : this.o.refreshExpiresSeconds;
     const record: TokenRecord = { jti: randomUUID(), iat: now, exp: ttl === false ? null : now + ttl };
     return { token: this.sign(type, sub, record), record };
@@ -80,7 +84,8 @@ export class JwtService {
     if (typeof claims.jti !== "string") throw jwtError(422, "Missing claim: jti");
     const type = claims.type ?? "access";
     if (expected === "refresh" && type !== "refresh") throw jwtError(422, "Only refresh tokens are allowed");
-    if (expected === "access" && type === "refresh") throw jwtError(422, "Only non-refresh tokens are allowed");
+    if (expected === "access" && type === "refresh")
+      throw jwtError(422, "Only non-refresh tokens are allowed");
     return claims;
   }
 }

@@ -97,7 +97,9 @@ export class OidcClient {
     }
     const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
     const email = str(claims.email);
-    const idSet = Array.isArray(claims.identity_set) ? (claims.identity_set as Array<Record<string, unknown>>) : [];
+    const idSet = Array.isArray(claims.identity_set)
+      ? (claims.identity_set as Array<Record<string, unknown>>)
+      : [];
     const emails = [
       ...(email ? [email] : []),
       ...idSet.map((i) => str(i.email)).filter((e): e is string => e !== null),

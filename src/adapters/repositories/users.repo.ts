@@ -97,7 +97,12 @@ export class UsersRepo {
 
   async update(
     id: number,
-    fields: Partial<Pick<UserRecord, "sub" | "email" | "name" | "institution" | "experiment" | "admin" | "pending" | "refreshToken">>,
+    fields: Partial<
+      Pick<
+        UserRecord,
+        "sub" | "email" | "name" | "institution" | "experiment" | "admin" | "pending" | "refreshToken"
+      >
+    >,
   ): Promise<UserRecord | null> {
     const map: Record<string, string> = {
       sub: "sub",
@@ -125,7 +130,9 @@ export class UsersRepo {
   }
 
   async delete(id: number): Promise<boolean> {
-    const rows = await this.db.sql.query<{ id: number }>("DELETE FROM users WHERE id = $1 RETURNING id", [id]);
+    const rows = await this.db.sql.query<{ id: number }>("DELETE FROM users WHERE id = $1 RETURNING id", [
+      id,
+    ]);
     return rows.length > 0;
   }
 
