@@ -22,11 +22,12 @@ for ((i = 1; ; i++)); do
 done
 
 # 2. Default users (upstream: /default_users/users.json, a list of {sub, email, name, institution,
-#    refresh_token}, loaded by cli/create_default_users.py). The identity work will add the loader here, e.g.:
-# DEFAULT_USERS_FILE=${DEFAULT_USERS_FILE:-/default_users/users.json}
-# if [[ -f "$DEFAULT_USERS_FILE" ]]; then
-#   npx tsx scripts/create-default-users.ts "$DEFAULT_USERS_FILE"
-# fi
+#    refresh_token}): created unless their sub exists; JWT_ADMIN's e-mail becomes admin; users without a
+#    token wait to claim their account at first sign-in.
+DEFAULT_USERS_FILE=${DEFAULT_USERS_FILE:-/default_users/users.json}
+if [[ -f "$DEFAULT_USERS_FILE" ]]; then
+  npx tsx scripts/user.ts load-defaults "$DEFAULT_USERS_FILE"
+fi
 
 # 3. The server, as this process (exec), so the SIGTERM of `docker stop` or Kubernetes reaches it and it shuts
 #    down gracefully (SHUTDOWN_GRACE_MS). Not `exec npx tsx src/main.ts`: npx does not pass SIGTERM on to

@@ -158,18 +158,8 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       maxBatch: config.FILE_COMPLETE_MAX_BATCH,
     },
   );
-  const jwt = config.JWT_SECRET_KEY
-    ? new JwtService({
-        secret: config.JWT_SECRET_KEY,
-        accessExpiresSeconds: config.JWT_ACCESS_TOKEN_EXPIRES,
-        refreshExpiresSeconds: config.JWT_REFRESH_TOKEN_EXPIRES,
-      })
-    : null;
   const notifier = o.notifier ?? openNotifier(config, logger);
-  const users = new UserService(new UsersRepo(db), jwt, notifier, logger.child({ component: "users" }), {
-    adminEmail: config.JWT_ADMIN,
-    allowAllAfterAuth: config.OAUTH_ALLOW_ALL_AFTER_AUTH,
-  });
+  const { users, jwt } = userServiceFor(config, db, notifier, logger);
   const oidc = openOidc(config, logger);
   dispatcher.start();
   scheduler.start();
@@ -199,7 +189,28 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
   };
 }
 
-function openNotifier(config: Config, logger: Logger): BackgroundNotifier {
+/** The users service and token signer as configured (shared by the App and the user CLI). */
+export function userServiceFor(
+  config: Config,
+  db: Database,
+  notifier: BackgroundNotifier,
+  logger: Logger,
+): { users: UserService; jwt: JwtService | null } {
+  const jwt = config.JWT_SECRET_KEY
+    ? new JwtService({
+        secret: config.JWT_SECRET_KEY,
+        accessExpiresSeconds: config.JWT_ACCESS_TOKEN_EXPIRES,
+        refreshExpiresSeconds: config.JWT_REFRESH_TOKEN_EXPIRES,
+      })
+    : null;
+  const users = new UserService(new UsersRepo(db), jwt, notifier, logger.child({ component: "users" }), {
+    adminEmail: config.JWT_ADMIN,
+    allowAllAfterAuth: config.OAUTH_ALLOW_ALL_AFTER_AUTH,
+  });
+  return { users, jwt };
+}
+
+export function openNotifier(config: Config, logger: Logger): BackgroundNotifier {
   const log = logger.child({ component: "notify" });
   return buildNotifier({
     logger: log,
