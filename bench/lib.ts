@@ -11,7 +11,12 @@ export interface Res {
   body: string;
 }
 
-export function request(url: string, method: string, body?: unknown): Promise<Res> {
+export function request(
+  url: string,
+  method: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<Res> {
   const u = new URL(url);
   const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
@@ -22,7 +27,10 @@ export function request(url: string, method: string, body?: unknown): Promise<Re
         path: u.pathname + u.search,
         method,
         agent,
-        headers: data ? { "content-type": "application/json", "content-length": data.length } : {},
+        headers: {
+          ...(data ? { "content-type": "application/json", "content-length": data.length } : {}),
+          ...extraHeaders,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];

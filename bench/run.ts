@@ -5,6 +5,7 @@
 //   W3 submit with a 100,000-entry file list: time to 200, time until all tasks are queued
 //   W4 status GET p99 at 500 req/s while W1 runs
 //   W6 local mode: 1,000-file passthrough request on 4 local worker processes (files/s, App CPU share)
+//   W7 status GET with ENABLE_AUTH=true (bearer) vs false, two App processes, same run (ratio ≥ 0.8)
 //   W5 Kubernetes launcher (fake API): 200 submits in a row with 20 running, 3 creates each, no K8s calls
 //      during file-complete traffic, zero objects left (bench/w5.k8s.ts)
 import { randomBytes } from "node:crypto";
@@ -14,6 +15,7 @@ import { spawn } from "node:child_process";
 import { closedLoop, fmt, freePort, request, startProcess, stopProcess } from "./lib.js";
 import { runW5 } from "./w5.k8s.js";
 import { runW6 } from "./w6.local.js";
+import { runW7 } from "./w7.auth.js";
 
 const PG_ADMIN = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const RABBIT = process.env.BENCH_RABBIT_URL ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -22,7 +24,7 @@ const BIG = Number(process.env.BENCH_BIG ?? 100_000);
 const tag = randomBytes(4).toString("hex");
 /** BENCH_ONLY=W1,W3 runs a subset (W4 always rides along with W1; W5 takes about 15 s). */
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? "W1,W2,W3,W5,W6").split(",").map((s) => s.trim().toUpperCase()),
+  (process.env.BENCH_ONLY ?? "W1,W2,W3,W5,W6,W7").split(",").map((s) => s.trim().toUpperCase()),
 );
 const scheme = `bench${tag}`;
 
@@ -297,6 +299,8 @@ async function main() {
     if (ONLY.has("W5")) await runW5({ pgAdminUrl: PG_ADMIN, rabbitUrl: RABBIT, line });
     // W6: local mode (its own App process on the embedded database with local worker processes)
     if (ONLY.has("W6")) await runW6({ line });
+    // W7: authenticated vs open status polls (two App processes of their own)
+    if (ONLY.has("W7")) await runW7({ pgAdminUrl: PG_ADMIN, line });
   } finally {
     const ch = await conn.createChannel();
     ch.on("error", () => {});

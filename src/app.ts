@@ -35,16 +35,26 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
     res.setHeader("Access-Control-Allow-Origin", "*");
     next();
   });
-  // JSON bodies of any JSON-ish content type; the limit is sized for a 100,000-entry file list.
-  app.use(
-    express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }),
-  );
-  // No global form parser: the callers' bodies are JSON (upstream read them with get_json()).
 
   app.use("/static", express.static(fileURLToPath(new URL("../public", import.meta.url)), { maxAge: "1h" }));
   app.use(opsRoutes(deps, { draining: () => state.draining }));
   // The browser session (pages, and safe API reads of a signed-in user); internal routes never look at it.
   app.use(sessionMiddleware(deps.sessions));
+  // auth_required runs before the body is read (upstream's decorator order): a caller without credentials
+  // learns that first, whatever the body.
+  app.post("/servicex/transformation", async (req, res, next) => {
+    try {
+      res.locals.who = await deps.requester(req);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
+  // JSON bodies of any JSON-ish content type; the limit is sized for a 100,000-entry file list.
+  app.use(
+    express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }),
+  );
+  // No global form parser: the callers' bodies are JSON (upstream read them with get_json()).
   app.use(webRoutes(deps));
   app.use(userRoutes(deps));
   app.use(infoRoutes(deps));

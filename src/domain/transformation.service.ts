@@ -234,11 +234,12 @@ export class TransformationService {
   ): Promise<string> {
     const r = await this.requests.find(id);
     if (!r) throw notFound(`Transformation request not found with id: ${id}`);
-    if (!isTerminal(r.status))
-      throw badRequest(`Transform request with id ${id} is still in progress.`, "in_progress");
+    // Ownership first: a non-owner learns nothing about the request's state.
     if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
       throw forbidden("You are not authorized to delete this request");
     }
+    if (!isTerminal(r.status))
+      throw badRequest(`Transform request with id ${id} is still in progress.`, "in_progress");
     if (this.objectStore && r.resultDestination === "object-store") {
       await this.objectStore.deleteBucketAndContents(r.requestId);
     }

@@ -26,12 +26,30 @@ export interface UserServiceOptions {
 }
 
 export interface ProfileInput {
+  /**
+   * E-mails the identity provider vouches for (lowercase). When any are given, the profile's e-mail must be
+   * one of them: the JWT_ADMIN rule and claiming a pre-provisioned account rest on it, and sign-in matches
+   * users by e-mail, so a typed-in address would let one person take another's account.
+   */
+  verifiedEmails: readonly string[];
   sub: string;
   email: string;
   name: string;
   institution: string;
   experiment: string;
 }
+
+/** True when the provider vouches for `email`; with no e-mails from the provider nothing is verified. */
+function verifiedEmail(email: string, verified: readonly string[]): boolean {
+  return verified.includes(email.toLowerCase());
+}
+
+export const unverifiedEmail = (verified: readonly string[]) =>
+  new AppError(
+    "unverified_email",
+    `Use an e-mail address of your sign-in identity (${verified.join(", ")})`,
+    422,
+  );
 
 export class UserService {
   private readonly cache = new Map<string, { user: UserRecord | null; at: number }>();
@@ -123,8 +141,15 @@ export class UserService {
    * about pending sign-ups (a failing Slack never fails the sign-up: the notifier does not throw).
    */
   async createProfile(p: ProfileInput): Promise<UserRecord> {
-    const admin = this.isAdminEmail(p.email);
+    if (p.verifiedEmails.length > 0 && !verifiedEmail(p.email, p.verifiedEmails)) {
+      throw unverifiedEmail(p.verifiedEmails);
+    }
+    const verified = verifiedEmail(p.email, p.verifiedEmails);
+    const admin = verified && this.isAdminEmail(p.email);
     const existing = await this.repo.byEmail(p.email);
+    if (existing && !verified) {
+      throw new AppError("email_taken", `A user with e-mail ${p.email} already exists`, 409);
+    }
     if (existing && existing.refreshToken) {
       throw new AppError("email_taken", `A user with e-mail ${p.email} already exists`, 409);
     }
@@ -162,9 +187,13 @@ export class UserService {
   async updateProfile(
     userId: number,
     f: { name: string; email: string; institution: string; experiment: string },
+    verifiedEmails: readonly string[],
   ): Promise<UserRecord> {
     const before = await this.repo.byId(userId);
     if (!before) throw notFound(`user ${userId} not found`);
+    if (before.email.toLowerCase() !== f.email.toLowerCase() && !verifiedEmail(f.email, verifiedEmails)) {
+      throw unverifiedEmail(verifiedEmails);
+    }
     const clash = await this.repo.byEmail(f.email);
     if (clash && clash.id !== userId) {
       throw new AppError("email_taken", `A user with e-mail ${f.email} already exists`, 409);

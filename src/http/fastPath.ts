@@ -4,9 +4,11 @@
 //  - PUT /servicex/internal/transformation/<request_id>/file-complete: one call per file from transformer
 //    sidecars, thousands per second (handler: recordFileComplete in routes/internal.routes.ts);
 //  - GET /servicex/transformation/<request_id>: the client's status poll (handler: requestDetail in
-//    routes/transformation.routes.ts), only while ENABLE_AUTH=false — with authentication the Express
-//    route (and its middleware) answers.
+//    routes/transformation.routes.ts), open with ENABLE_AUTH=false, and with authentication for calls that
+//    carry `Authorization` (the same guard, deps.requester, decides; browser-session calls take Express).
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Request } from "express";
+import type { Requester } from "../domain/transformation.service.js";
 import { AppError } from "../domain/errors.js";
 import type { AppDeps } from "./deps.js";
 import { errorBody, toAppError } from "./middleware/errorHandler.js";
@@ -33,12 +35,12 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 /** Returns true when it took the request; otherwise the caller hands it to Express. */
 export function fastPath(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const statusFast = !deps.config.ENABLE_AUTH;
+  const auth = deps.config.ENABLE_AUTH;
   return (req, res) => {
-    if (req.method === "GET" && statusFast && req.url) {
+    if (req.method === "GET" && req.url && (!auth || req.headers.authorization !== undefined)) {
       const s = STATUS.exec(req.url);
       if (!s) return false;
-      void status(deps, s[1]!).then(([code, body]) => send(res, code, body));
+      void status(deps, s[1]!, req).then(([code, body]) => send(res, code, body));
       return true;
     }
     if (req.method !== "PUT" || !req.url) return false;
@@ -71,9 +73,14 @@ export function fastPath(deps: AppDeps): (req: IncomingMessage, res: ServerRespo
   };
 }
 
-async function status(deps: AppDeps, id: string): Promise<[number, unknown]> {
+async function status(deps: AppDeps, id: string, req: IncomingMessage): Promise<[number, unknown]> {
   try {
-    return [200, await requestDetail(deps, id, { user: null })];
+    let who: Requester = { user: null };
+    if (deps.config.ENABLE_AUTH) {
+      // The bearer branch of the guard reads only the method and the headers.
+      who = await deps.requester({ method: "GET", headers: req.headers, hadSession: false } as Request);
+    }
+    return [200, await requestDetail(deps, id, who)];
   } catch (err) {
     const e = toAppError(err);
     if (e.status >= 500) deps.logger.error({ err, code: e.code, requestId: id }, "status failed");

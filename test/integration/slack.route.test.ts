@@ -365,6 +365,7 @@ describe("The sign-up announcement (§7.6, §7.3)", () => {
     const email = `profile.${randomBytes(3).toString("hex")}@slack.example`;
     const u = await app.deps.users.createProfile({
       sub: `p-${randomUUID()}`,
+      verifiedEmails: [String(email).toLowerCase()],
       email,
       name: "Pat",
       institution: "U",
@@ -382,6 +383,7 @@ describe("The sign-up announcement (§7.6, §7.3)", () => {
     const email = `roundtrip.${randomBytes(3).toString("hex")}@slack.example`;
     const u = await app.deps.users.createProfile({
       sub: `rt-${randomUUID()}`,
+      verifiedEmails: [String(email).toLowerCase()],
       email,
       name: "RT",
       institution: "U",
@@ -402,6 +404,7 @@ describe("The sign-up announcement (§7.6, §7.3)", () => {
     const email = `slackdown.${randomBytes(3).toString("hex")}@slack.example`;
     const u = await app.deps.users.createProfile({
       sub: `sd-${randomUUID()}`,
+      verifiedEmails: [String(email).toLowerCase()],
       email,
       name: "SD",
       institution: "U",
@@ -418,7 +421,9 @@ describe("The sign-up announcement (§7.6, §7.3)", () => {
     slack.fail({ dropConnection: true, times: Number.POSITIVE_INFINITY });
     const u = await app.deps.users.createProfile({
       sub: `sx-${randomUUID()}`,
-      email: `unreach.${randomBytes(3).toString("hex")}@slack.example`,
+      ...((e) => ({ verifiedEmails: [e], email: e }))(
+        `unreach.${randomBytes(3).toString("hex")}@slack.example`,
+      ),
       name: "X",
       institution: "U",
       experiment: "ATLAS",
@@ -441,6 +446,7 @@ describe("The sign-up announcement (§7.6, §7.3)", () => {
     try {
       const u = await other.deps.users.createProfile({
         sub: "chief",
+        verifiedEmails: [String("chief@slack.example").toLowerCase()],
         email: "chief@slack.example",
         name: "Chief",
         institution: "U",

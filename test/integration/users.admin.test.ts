@@ -172,6 +172,7 @@ describe("The JWT_ADMIN rule", () => {
     });
     try {
       const first = await other.deps.users.createProfile({
+        verifiedEmails: [String("First.Admin@site.example").toLowerCase()],
         sub: "first-sub",
         email: "First.Admin@site.example",
         name: "First",
@@ -179,6 +180,7 @@ describe("The JWT_ADMIN rule", () => {
         experiment: "ATLAS",
       });
       const second = await other.deps.users.createProfile({
+        verifiedEmails: [String("second@site.example").toLowerCase()],
         sub: "second-sub",
         email: "second@site.example",
         name: "Second",
@@ -197,6 +199,7 @@ describe("The JWT_ADMIN rule", () => {
     const pre = await pendingUser("claimed");
     const claimed = await app.deps.users.createProfile({
       sub: `oidc-${randomUUID()}`,
+      verifiedEmails: [String(pre.email).toLowerCase()],
       email: pre.email,
       name: "Claimed",
       institution: "U",
@@ -401,7 +404,7 @@ describe("POST /token/refresh and the tokens (§2.5, §7.4, A.5)", () => {
     const { user, refresh } = await approvedUser("dbdump");
     const profile = await app.deps.users.createProfile({
       sub: `dump-${randomUUID()}`,
-      email: uniq("dump2"),
+      ...((e) => ({ verifiedEmails: [e.toLowerCase()], email: e }))(uniq("dump2")),
       name: "Dump",
       institution: "U",
       experiment: "ATLAS",

@@ -39,7 +39,7 @@ export function buildRequester(config: Config, users: UserService | null): Reque
       if (u.pending) throw unauthorized(MSG_PENDING, "user_pending");
       user = u;
     } else {
-      const token = bearerToken(header);
+      const token = bearerToken(header, "message");
       if (token === null) {
         throw new AppError("missing_authorization", "Missing Authorization Header", 401, {
           message: "Missing Authorization Header",

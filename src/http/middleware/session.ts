@@ -24,6 +24,8 @@ export interface SessionData {
   isAuthenticated?: boolean;
   sub?: string;
   email?: string;
+  /** E-mails the identity provider vouches for (lowercase): profile e-mails must be among them. */
+  emails?: string[];
   name?: string;
   institution?: string;
   /** Set once the user has a profile. */
@@ -91,11 +93,18 @@ function readCookie(header: string | undefined, name: string): string | undefine
   return undefined;
 }
 
-/** The scheme the browser used (§2.7 rule): X-Scheme, X-Forwarded-Proto, TLS, else http. */
+/**
+ * The scheme the browser used (§2.7 `get_correct_url`): X-Scheme (or X-Forwarded-Proto) when present, else
+ * https unless the host is local — the App runs behind a TLS-terminating ingress in production.
+ */
 export function requestScheme(req: Request): string {
   const x = req.headers["x-scheme"] ?? req.headers["x-forwarded-proto"];
   if (typeof x === "string" && x) return x.split(",")[0]!.trim();
-  return req.secure ? "https" : "http";
+  if (req.secure) return "https";
+  const host = req.get("host") ?? "localhost";
+  return /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(host) || host.includes("localhost")
+    ? "http"
+    : "https";
 }
 
 /**

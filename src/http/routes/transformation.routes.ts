@@ -84,7 +84,8 @@ export function transformationRoutes(deps: AppDeps): Router {
       },
     },
     async (req, res, { body }) => {
-      const who = await deps.requester(req);
+      // Identified before the body was parsed (app.ts); requester() again only for a router used alone.
+      const who = (res.locals.who as Requester | undefined) ?? (await deps.requester(req));
       const out = await transformations.submit(
         {
           title: body.title ?? null,

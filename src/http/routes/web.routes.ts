@@ -8,7 +8,14 @@ import { displayStatus } from "../../domain/status.js";
 import { AppError } from "../../domain/errors.js";
 import type { AppDeps } from "../deps.js";
 import { rateLimit } from "../middleware/rateLimit.js";
-import { clearSession, flash, renewSession, requireCsrf, takeFlashes } from "../middleware/session.js";
+import {
+  clearSession,
+  flash,
+  renewSession,
+  requestScheme,
+  requireCsrf,
+  takeFlashes,
+} from "../middleware/session.js";
 
 const EXPERIMENTS = ["ATLAS", "CMS"] as const;
 
@@ -20,13 +27,9 @@ const ProfileForm = z.object({
 });
 type ProfileValues = z.input<typeof ProfileForm>;
 
-/** §2.7 `get_correct_url`: X-Scheme when present, else https unless the host is local. */
+/** §2.7 `get_correct_url`: the external base URL (scheme rule in requestScheme). */
 export function externalBase(req: Request): string {
-  const host = req.get("host") ?? "localhost";
-  const x = req.get("x-scheme");
-  const local = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(host) || host.includes("localhost");
-  const scheme = x ? x : local ? "http" : "https";
-  return `${scheme}://${host}`;
+  return `${requestScheme(req)}://${req.get("host") ?? "localhost"}`;
 }
 
 /** Only same-site relative paths may be redirected to after sign-in (no open redirects). */
@@ -146,6 +149,7 @@ export function webRoutes(deps: AppDeps): Router {
       isAuthenticated: true,
       sub: id.sub,
       email: id.email ?? undefined,
+      emails: id.emails,
       name: id.name ?? undefined,
       institution: id.organization ?? undefined,
       idp: id.tokens,
@@ -249,9 +253,13 @@ export function webRoutes(deps: AppDeps): Router {
     }
     let user: Awaited<ReturnType<typeof users.createProfile>>;
     try {
-      user = await users.createProfile({ sub: req.session.sub!, ...parsed.value });
+      user = await users.createProfile({
+        sub: req.session.sub!,
+        verifiedEmails: req.session.emails ?? [],
+        ...parsed.value,
+      });
     } catch (err) {
-      if (err instanceof AppError && err.status === 409) {
+      if (err instanceof AppError && (err.status === 409 || err.status === 422)) {
         flash(req, "danger", `Profile could not be saved. ${err.message}.`);
         return profileForm(req, res, {
           heading: "Create your profile",
@@ -307,10 +315,10 @@ export function webRoutes(deps: AppDeps): Router {
       });
     }
     try {
-      const user = await users.updateProfile(req.session.userId!, parsed.value);
+      const user = await users.updateProfile(req.session.userId!, parsed.value, req.session.emails ?? []);
       req.session.email = user.email;
     } catch (err) {
-      if (err instanceof AppError && err.status === 409) {
+      if (err instanceof AppError && (err.status === 409 || err.status === 422)) {
         flash(req, "danger", "Profile could not be saved. Please fix invalid fields below.");
         return profileForm(req, res, {
           heading: "Edit your profile",
