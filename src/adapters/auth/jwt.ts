@@ -42,6 +42,7 @@ export const jwtError = (status: number, msg: string) => new AppError("invalid_t
 export class JwtService {
   /** Made once: given the secret as a string, jsonwebtoken builds a key per call (~0.5 ms; 12 µs with this). */
   private readonly key: KeyObject;
+  private readonly verified = new Map<string, TokenClaims>();
 
   constructor(private readonly o: JwtOptions) {
     this.key = createSecretKey(Buffer.from(o.secret, "utf8"));
@@ -69,6 +70,20 @@ export class JwtService {
    * `{"msg"}` body.
    */
   verify(token: string, expected: TokenType): TokenClaims {
+    // Clients poll with the same access token for hours: a verified token is remembered (its expiry is still
+    // checked on every use), which takes the HMAC and JSON work off the status-poll path.
+    const hit = this.verified.get(token);
+    if (hit && hit.type === expected) {
+      if (hit.exp === undefined || hit.exp > Date.now() / 1000) return hit;
+      this.verified.delete(token);
+    }
+    const claims = this.verifyUncached(token, expected);
+    if (this.verified.size >= 10_000) this.verified.clear();
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  private verifyUncached(token: string, expected: TokenType): TokenClaims {
     let claims: TokenClaims;
     try {
       claims = jwt.verify(token, this.key, { algorithms: ["HS256"] }) as TokenClaims;
