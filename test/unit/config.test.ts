@@ -35,6 +35,8 @@ describe("loadConfig", () => {
   it("When env values are 'true'/'false' and JSON, then they become booleans, dicts and lists", () => {
     const c = loadConfig({
       ENABLE_AUTH: "true",
+      JWT_SECRET_KEY: "jwt-key",
+      SECRET_KEY: "session-key",
       OBJECT_STORE_ENABLED: "false",
       CODE_GEN_IMAGES: '{"uproot": "sslhep/servicex_code_gen_uproot:develop"}',
       CODE_GEN_SERVICE_URLS: '{"uproot": "http://codegen-uproot:8000"}',
@@ -84,10 +86,16 @@ describe("loadConfig", () => {
     );
   });
 
+  it("When ENABLE_AUTH is true without JWT_SECRET_KEY and SECRET_KEY, then start-up stops naming both", () => {
+    expect(() => loadConfig({ ENABLE_AUTH: "true" })).toThrow(
+      /JWT_SECRET_KEY: is required when ENABLE_AUTH is true[\s\S]*SECRET_KEY: is required/,
+    );
+  });
+
   it("When APP_CONFIG_FILE names a dotenv or JSON file, then it supplies values and the environment wins", () => {
     const dir = mkdtempSync(join(tmpdir(), "sxcfg-"));
     const dotenv = join(dir, "app.conf");
-    writeFileSync(dotenv, "PORT=6000\nINSTANCE_NAME=from-file\nENABLE_AUTH=true\n");
+    writeFileSync(dotenv, "PORT=6000\nINSTANCE_NAME=from-file\nENABLE_AUTH=true\nJWT_SECRET_KEY=k\nSECRET_KEY=s\n");
     const c = loadConfig({ APP_CONFIG_FILE: dotenv, INSTANCE_NAME: "from-env" });
     expect(c.PORT).toBe(6000);
     expect(c.INSTANCE_NAME).toBe("from-env");
