@@ -9,6 +9,7 @@ import { requestLog } from "./http/middleware/requestLog.js";
 import { datasetRoutes } from "./http/routes/datasets.routes.js";
 import { infoRoutes } from "./http/routes/info.routes.js";
 import { internalRoutes } from "./http/routes/internal.routes.js";
+import { metricsRoutes } from "./http/routes/metrics.routes.js";
 import { opsRoutes } from "./http/routes/ops.routes.js";
 import { transformationRoutes } from "./http/routes/transformation.routes.js";
 import { userRoutes } from "./http/routes/users.routes.js";
@@ -25,6 +26,8 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
   app.set("etag", false);
   app.set("views", fileURLToPath(new URL("../views", import.meta.url)));
   app.set("view engine", "ejs");
+  // Counts every request by route template (ENABLE_METRICS); the fast path counts its own (fastPath.ts).
+  if (deps.metrics) app.use(deps.metrics.httpMiddleware());
   app.use(
     requestLog(deps.logger, {
       logRequests: deps.config.LOG_LEVEL === "debug" || deps.config.LOG_LEVEL === "trace",
@@ -38,6 +41,7 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
 
   app.use("/static", express.static(fileURLToPath(new URL("../public", import.meta.url)), { maxAge: "1h" }));
   app.use(opsRoutes(deps, { draining: () => state.draining }));
+  if (deps.metrics) app.use(metricsRoutes(deps.metrics));
   // The browser session (pages, and safe API reads of a signed-in user); internal routes never look at it.
   app.use(sessionMiddleware(deps.sessions));
   // auth_required runs before the body is read (upstream's decorator order): a caller without credentials

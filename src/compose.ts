@@ -34,6 +34,8 @@ import { UsersRepo } from "./adapters/repositories/users.repo.js";
 import { UserService } from "./domain/users.service.js";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "./logger.js";
+import { Metrics } from "./observability/metrics.js";
+import { observeBroker } from "./observability/observedBroker.js";
 
 export interface Overrides {
   notifier?: BackgroundNotifier;
@@ -79,11 +81,12 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     datasets: new DatasetsRepo(db),
     results: new ResultsRepo(db),
   };
+  const metrics = config.ENABLE_METRICS ? openMetrics(config, db, repos, logger) : null;
   const lifecycle = new Lifecycle(launcher, broker, logger);
   const dispatcher = new Dispatcher(
     repos.requests,
     repos.datasets,
-    broker,
+    metrics ? observeBroker(broker, metrics.brokerObserver()) : broker,
     logger.child({ component: "dispatcher" }),
     {
       advertisedHostname: config.advertisedHostname,
@@ -158,6 +161,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       maxBatch: config.FILE_COMPLETE_MAX_BATCH,
     },
   );
+  if (metrics) fileComplete.onBatch = (size) => metrics.observeFileCompleteBatch(size);
   const notifier = o.notifier ?? openNotifier(config, logger);
   const { users, jwt } = userServiceFor(config, db, notifier, logger);
   const oidc = openOidc(config, logger);
@@ -186,7 +190,28 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     notifier,
     sessions: new SessionCodec(config.SECRET_KEY ?? randomBytes(32).toString("hex")),
     requester: buildRequester(config, users),
+    metrics,
   };
+}
+
+/** The /metrics series; the database gauges read the repositories at each scrape. */
+function openMetrics(
+  config: Config,
+  db: Database,
+  repos: { requests: RequestsRepo; datasets: DatasetsRepo },
+  logger: Logger,
+): Metrics {
+  const users = new UsersRepo(db);
+  return new Metrics({
+    version: config.appVersion,
+    instance: config.INSTANCE_NAME,
+    logger: logger.child({ component: "metrics" }),
+    source: {
+      requests: () => repos.requests.countByStatus(),
+      datasets: () => repos.datasets.countByLookupStatus(),
+      users: () => users.countByState(),
+    },
+  });
 }
 
 /** The users service and token signer as configured (shared by the App and the user CLI). */

@@ -183,6 +183,8 @@ const Env = z
     FILE_URL_EXPIRY_SECONDS: int(31_536_000, 1, 2 ** 31 - 1),
 
     APP_VERSION: optionalString,
+    /** Prometheus `GET /metrics` and the HTTP timing middleware (upstream's ENABLE_METRICS); false → 404. */
+    ENABLE_METRICS: bool(true),
     /** Largest accepted request body (a 100,000-entry file-list is ~10-20 MB). */
     MAX_REQUEST_BODY: z.string().default("64mb"),
     /** Most reports written in one file-complete group commit. */

@@ -19,6 +19,7 @@ import type { CodeGenerator, TaskBroker, TransformerLauncher } from "../domain/p
 import type { TransformationService } from "../domain/transformation.service.js";
 import type { UserService } from "../domain/users.service.js";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { RequesterFn } from "./middleware/auth.js";
 import type { SessionCodec } from "./middleware/session.js";
 
@@ -56,4 +57,6 @@ export interface AppDeps {
    * caller is "no user".
    */
   requester: RequesterFn;
+  /** Prometheus series served at /metrics; null with ENABLE_METRICS=false. */
+  metrics: Metrics | null;
 }

@@ -40,6 +40,7 @@ export function fastPath(deps: AppDeps): (req: IncomingMessage, res: ServerRespo
     if (req.method === "GET" && req.url && (!auth || req.headers.authorization !== undefined)) {
       const s = STATUS.exec(req.url);
       if (!s) return false;
+      deps.metrics?.track(req, res, () => "/servicex/transformation/:request_id");
       void status(deps, s[1]!, req).then(([code, body]) => send(res, code, body));
       return true;
     }
@@ -54,6 +55,7 @@ export function fastPath(deps: AppDeps): (req: IncomingMessage, res: ServerRespo
     // Unusually large reports (long error traces) take the Express route and its configured body limit.
     if (Number(req.headers["content-length"] ?? 0) > MAX_BODY) return false;
     const requestId = m[1]!;
+    deps.metrics?.track(req, res, () => "/servicex/internal/transformation/:request_id/file-complete");
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;

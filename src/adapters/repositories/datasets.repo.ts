@@ -269,4 +269,12 @@ export class DatasetsRepo {
     await tx.query("DELETE FROM datasets WHERE id = ANY($1::int[])", [ids]);
     return orphans.map((o) => o.name);
   }
+
+  /** Live (non-stale) datasets per lookup_status (the /metrics gauge). */
+  async countByLookupStatus(): Promise<Record<string, number>> {
+    const rows = await this.db.sql.query<{ lookup_status: string; n: number }>(
+      "SELECT lookup_status, count(*)::int AS n FROM datasets WHERE stale IS FALSE GROUP BY lookup_status",
+    );
+    return Object.fromEntries(rows.map((r) => [r.lookup_status, r.n]));
+  }
 }

@@ -319,4 +319,27 @@ export class RequestsRepo {
       [cutoff],
     );
   }
+
+  /** Requests per status name, and the sums of their file counters (the /metrics gauges). */
+  async countByStatus(): Promise<{
+    byStatus: Record<string, number>;
+    filesCompleted: number;
+    filesFailed: number;
+  }> {
+    const rows = await this.db.sql.query<{ status: string; n: number; completed: number; failed: number }>(
+      `SELECT status::text AS status, count(*)::int AS n,
+              COALESCE(sum(files_completed), 0)::float8 AS completed,
+              COALESCE(sum(files_failed), 0)::float8 AS failed
+       FROM requests GROUP BY status`,
+    );
+    const byStatus: Record<string, number> = {};
+    let filesCompleted = 0;
+    let filesFailed = 0;
+    for (const r of rows) {
+      byStatus[r.status] = r.n;
+      filesCompleted += r.completed;
+      filesFailed += r.failed;
+    }
+    return { byStatus, filesCompleted, filesFailed };
+  }
 }
