@@ -276,6 +276,7 @@ const SECRETS = {
   minioAccess: "minio-access-s3cret",
   minioSecret: "minio-secret-s3cret",
   jwt: "jwt-signing-s3cret",
+  session: "session-cookie-s3cret",
   globus: "globus-client-s3cret",
 };
 
@@ -288,6 +289,7 @@ const FULL: Values = {
     globusClientID: "globus-client-id",
     globusClientSecret: SECRETS.globus,
     jwtSecretKey: SECRETS.jwt,
+    secretKey: SECRETS.session,
     codeGenServiceURLs: { uproot: "http://sx-code-gen-uproot:8000" },
     codeGenImages: { uproot: "sslhep/servicex_code_gen_raw_uproot:develop" },
     extraConfig: { MAX_REQUEST_BODY: "128mb", FILE_COMPLETE_MAX_BATCH: 256 },
@@ -618,9 +620,10 @@ describe("Helm chart helm/servicex-app", () => {
         MINIO_ACCESS_KEY: SECRETS.minioAccess,
         MINIO_SECRET_KEY: SECRETS.minioSecret,
         JWT_SECRET_KEY: SECRETS.jwt,
+        SECRET_KEY: SECRETS.session,
         GLOBUS_CLIENT_SECRET: SECRETS.globus,
       });
-      for (const name of ["DATABASE_URL", "RABBIT_MQ_URL", "MINIO_SECRET_KEY", "JWT_SECRET_KEY"]) {
+      for (const name of ["DATABASE_URL", "RABBIT_MQ_URL", "MINIO_SECRET_KEY", "JWT_SECRET_KEY", "SECRET_KEY"]) {
         expect(env.get(name)?.valueFrom?.secretKeyRef?.name, name).toBe(APP);
       }
       // The signing key is not optional: without it an auth-enabled App must not start.
@@ -656,6 +659,7 @@ describe("Helm chart helm/servicex-app", () => {
 
     it("When auth is on without a JWT signing key or an existing Secret, then rendering fails naming the value", () => {
       expect(() => render({ app: { auth: true } })).toThrow(/app\.jwtSecretKey is required/);
+      expect(() => render({ app: { auth: true, jwtSecretKey: "k" } })).toThrow(/app\.secretKey is required/);
       expect(() => render({ app: { auth: true }, secrets: { existingSecret: "creds" } })).not.toThrow();
     });
   });
