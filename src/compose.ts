@@ -20,6 +20,10 @@ import { KubernetesCleanupService } from "./domain/kubernetesCleanup.service.js"
 import { Lifecycle } from "./domain/lifecycle.js";
 import { LookupService } from "./domain/lookup.service.js";
 import { Scheduler } from "./domain/scheduler.js";
+import { Reconciler } from "./domain/reconciler.service.js";
+import { ReconcileRepo } from "./adapters/repositories/reconcile.repo.js";
+import { IdempotencyRepo } from "./adapters/repositories/idempotency.repo.js";
+import { hostname } from "node:os";
 import type { CodeGenerator, TaskBroker, TransformerLauncher } from "./domain/ports.js";
 import { TransformationService } from "./domain/transformation.service.js";
 import type { AppDeps } from "./http/deps.js";
@@ -109,7 +113,10 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       validSchemes: config.VALID_DID_SCHEMES,
       codeGenImages: config.codeGenImages,
       appVersion: config.appVersion,
+      reuseResults: config.REUSE_RESULTS,
+      maxActivePerUser: config.MAX_ACTIVE_REQUESTS_PER_USER,
     },
+    new IdempotencyRepo(db),
   );
   const dataLifecycle = new DataLifecycleService({
     db,
@@ -127,8 +134,34 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     repos.requests,
     logger.child({ component: "kubernetes-cleanup" }),
   );
+  const reconcileRepo = new ReconcileRepo(db);
+  const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  const reconciler = new Reconciler(
+    db,
+    reconcileRepo,
+    repos.requests,
+    repos.datasets,
+    dispatcher,
+    lifecycle,
+    launcher,
+    transformations,
+    logger.child({ component: "reconciler" }),
+    {
+      lookupTimeoutS: config.LOOKUP_TIMEOUT,
+      runningStallTimeoutS: config.RUNNING_STALL_TIMEOUT,
+      maxAttempts: config.RECONCILE_MAX_ATTEMPTS,
+      holder,
+      leaseMs: Math.max(10_000, config.RECONCILE_INTERVAL * 3000),
+      onAction: (action) => metrics?.reconcilerAction(action),
+    },
+  );
   const scheduler = new Scheduler(
     [
+      {
+        name: "reconciler",
+        intervalMs: config.RECONCILE_INTERVAL * 1000,
+        run: () => reconciler.run(),
+      },
       {
         name: "kubernetes-cleanup",
         intervalMs: kubernetesCleanup.applicable ? config.KUBERNETES_CLEANUP_INTERVAL * 1000 : 0,
@@ -150,6 +183,11 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       },
     ],
     logger.child({ component: "scheduler" }),
+    // One replica per job at a time; the reconciler holds its own lease.
+    (job) =>
+      job.name === "reconciler"
+        ? Promise.resolve(true)
+        : reconcileRepo.lease(`job:${job.name}`, holder, Math.max(60_000, job.intervalMs * 2)),
   );
   const lookups = new LookupService(db, repos.datasets, repos.requests, dispatcher, lifecycle, logger);
   const fileComplete = new FileCompleteService(
@@ -183,6 +221,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     dataLifecycle,
     kubernetesCleanup,
     scheduler,
+    reconciler,
     fileComplete,
     users,
     jwt,
@@ -365,6 +404,7 @@ async function openBroker(config: Config, logger: Logger): Promise<TaskBroker> {
 /** Stops background work, waits for in-flight writes and confirms, then closes connections. */
 export async function shutdownDeps(deps: AppDeps): Promise<void> {
   await deps.scheduler.stop();
+  await deps.reconciler.close();
   await deps.notifier.drain();
   await deps.fileComplete.idle();
   await Promise.race([deps.dispatcher.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);

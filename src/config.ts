@@ -95,6 +95,19 @@ const Env = z
     MAILGUN_DOMAIN: optionalString,
     MAILGUN_URL: z.string().default("https://api.mailgun.net"),
     DOCS_BASE_URL: z.string().default("https://servicex-frontend.readthedocs.io/en/stable/"),
+    /** A submit identical to the same user's completed request returns that request (contract A.17). */
+    REUSE_RESULTS: bool(false),
+    /** Most active (not finished) requests per user; 0 = no limit. Over it, submits answer 429. */
+    MAX_ACTIVE_REQUESTS_PER_USER: int(0),
+    /**
+     * Reconciler (A.18): every RECONCILE_INTERVAL seconds (0 = off), requests in Lookup with no DID-finder
+     * news for LOOKUP_TIMEOUT s and Running requests with no file report for RUNNING_STALL_TIMEOUT s are
+     * re-driven, at most RECONCILE_MAX_ATTEMPTS times, then failed with a reason.
+     */
+    RECONCILE_INTERVAL: int(30),
+    LOOKUP_TIMEOUT: int(1800, 1),
+    RUNNING_STALL_TIMEOUT: int(1800, 1),
+    RECONCILE_MAX_ATTEMPTS: int(3),
     /** Rate limits per client (requests per minute): token refresh, sign-in callback, Slack, accept, submit. */
     RATE_LIMIT_PER_MINUTE: int(120, 1),
     SUBMIT_RATE_LIMIT_PER_MINUTE: int(600, 1),

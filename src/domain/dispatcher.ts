@@ -74,6 +74,13 @@ export class Dispatcher {
     this.pump();
   }
 
+  /** Publishes again every file of the request without a result (the reconciler, for a stalled request). */
+  redrive(requestDbId: number): void {
+    if (this.stopped) return;
+    this.replay.set(requestDbId, ++this.generation);
+    this.kick(requestDbId);
+  }
+
   /** Re-sends lookups the broker never confirmed. */
   kickLookups(): void {
     if (this.stopped || this.lookupsRunning) return;

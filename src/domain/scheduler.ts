@@ -1,7 +1,6 @@
 // Built-in scheduler for the lifecycle jobs (contract §2.4.6), for sites without the Helm CronJobs: each job
 // runs every `intervalMs`, never overlapping itself; a failing run is logged and retried at the next tick.
-// The jobs are idempotent (deleting what is already gone is fine), so two replicas running the same job is
-// wasteful but harmless; leader election belongs to the robustness work.
+// With several replicas a lease in Postgres lets one run each job at a time (the jobs are idempotent anyway).
 import type { Logger } from "../logger.js";
 
 export interface ScheduledJob {
@@ -21,6 +20,8 @@ export class Scheduler {
   constructor(
     private readonly jobs: readonly ScheduledJob[],
     private readonly logger: Logger,
+    /** With several replicas: true when this one may run the job now (a lease); default always. */
+    private readonly mayRun: (job: ScheduledJob) => Promise<boolean> = async () => true,
   ) {}
 
   get active(): string[] {
@@ -44,6 +45,7 @@ export class Scheduler {
     const p = (async () => {
       const t0 = Date.now();
       try {
+        if (!(await this.mayRun(job))) return;
         const result = await job.run();
         this.runs.set(job.name, (this.runs.get(job.name) ?? 0) + 1);
         this.logger.info({ job: job.name, ms: Date.now() - t0, result }, "scheduled job finished");

@@ -1,9 +1,10 @@
 // Transform requests: submit, cancel, delete, and the legacy status report. Owns the request state
 // machine (contract §3.5); every write that decides a transition is a conditional statement inside one
 // transaction, and whoever makes a request terminal triggers its shutdown once (lifecycle.ts).
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Database } from "../adapters/db/database.js";
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
+import type { IdempotencyRepo } from "../adapters/repositories/idempotency.repo.js";
 import type { RequestRecord, RequestsRepo } from "../adapters/repositories/requests.repo.js";
 import type { ObjectStore } from "../adapters/objectStore/objectStore.js";
 import type { Logger } from "../logger.js";
@@ -36,7 +37,18 @@ export interface TransformationConfig {
   validSchemes: readonly string[];
   codeGenImages: Record<string, string>;
   appVersion: string;
+  /** REUSE_RESULTS: an identical submit by the same user returns their completed request (A.17). */
+  reuseResults?: boolean;
+  /** MAX_ACTIVE_REQUESTS_PER_USER: 0 = no limit. */
+  maxActivePerUser?: number;
 }
+
+export interface SubmitOptions {
+  /** `Idempotency-Key` header (A.17). */
+  idempotencyKey?: string;
+}
+
+const ACTIVE_SQL = "('submitted','pending_lookup','lookup','running')";
 
 export class TransformationService {
   constructor(
@@ -50,7 +62,126 @@ export class TransformationService {
     private readonly log: Logger,
     private readonly objectStore: ObjectStore | null,
     private readonly cfg: TransformationConfig,
+    private readonly idempotency?: IdempotencyRepo,
   ) {}
+
+  /**
+   * Submit with the robustness rules around it (A.17): the file list is canonical (sorted, duplicates
+   * removed: #753, #754); an `Idempotency-Key` makes retries return the first request (a different body
+   * with the same key is 422; concurrent duplicates wait for the first); REUSE_RESULTS returns the same
+   * user's completed identical request; MAX_ACTIVE_REQUESTS_PER_USER bounds a user's active requests.
+   */
+  async submitRequest(input: SubmitInput, who: Requester, opts: SubmitOptions = {}): Promise<{ requestId: string; reused?: boolean }> {
+    const canonical: SubmitInput = {
+      ...input,
+      fileList: input.fileList ? [...new Set(input.fileList)].sort() : null,
+    };
+    const key = opts.idempotencyKey;
+    if (key === undefined || !this.idempotency) return this.submitChecked(canonical, who);
+    if (key.length === 0 || key.length > 255) {
+      throw badRequest("Idempotency-Key must be 1 to 255 characters", "bad_idempotency_key");
+    }
+    const userKey = who.user?.id ?? 0;
+    const hash = createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (await this.idempotency.claim(userKey, key, hash)) {
+        try {
+          const out = await this.submitChecked(canonical, who);
+          await this.idempotency.complete(userKey, key, out.requestId);
+          return out;
+        } catch (err) {
+          await this.idempotency.release(userKey, key).catch(() => {});
+          throw err;
+        }
+      }
+      const row = await this.idempotency.get(userKey, key);
+      if (row && row.bodyHash !== hash) {
+        throw new AppError(
+          "idempotency_key_reused",
+          "This Idempotency-Key was already used with a different request body",
+          422,
+        );
+      }
+      if (row?.requestId) return { requestId: row.requestId };
+      // The first submit with this key is still running (or just failed and freed the key): wait and look again.
+      if (Date.now() > deadline) {
+        throw new AppError("idempotency_in_progress", "A submit with this Idempotency-Key is still in progress", 409);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async submitChecked(input: SubmitInput, who: Requester): Promise<{ requestId: string; reused?: boolean }> {
+    const limit = this.cfg.maxActivePerUser ?? 0;
+    if (limit > 0 && who.user) {
+      const rows = await this.db.sql.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM requests WHERE submitted_by = $1 AND status IN ${ACTIVE_SQL}`,
+        [who.user.id],
+      );
+      const n = rows[0]?.n ?? 0;
+      if (n >= limit) {
+        throw new AppError(
+          "too_many_active_requests",
+          `You have ${n} transform requests in progress; the limit is ${limit}. Wait for one to finish or cancel one.`,
+          429,
+        );
+      }
+    }
+    if (this.cfg.reuseResults) {
+      const reused = await this.findReusable(input, who);
+      if (reused) {
+        this.log.info({ requestId: reused }, "identical completed request reused");
+        return { requestId: reused, reused: true };
+      }
+    }
+    return this.submit(input, who);
+  }
+
+  /** The same user's completed request with the same dataset version, selection, generator and format. */
+  private async findReusable(input: SubmitInput, who: Requester): Promise<string | null> {
+    const image = this.cfg.codeGenImages[input.codegen];
+    if (image === undefined) return null;
+    let name: string;
+    if (input.did) {
+      const parsed = parseDid(input.did, this.cfg.defaultScheme);
+      name = parsed.fullDid;
+    } else if (input.fileList && input.fileList.length > 0) {
+      name = fileListDatasetName(input.fileList);
+    } else return null;
+    const rows = await this.db.sql.query<{ request_id: string }>(
+      `SELECT r.request_id FROM requests r JOIN datasets d ON d.id = r.did_id
+       WHERE d.name = $1 AND d.stale IS FALSE AND d.lookup_status = 'complete'
+         AND r.status = 'complete' AND r.files_failed = 0
+         AND r.selection = $2 AND r.code_gen_image = $3 AND r.result_format = $4
+         AND r.result_destination = $5 AND r.tree_name IS NOT DISTINCT FROM $6
+         AND r.submitted_by IS NOT DISTINCT FROM $7
+       ORDER BY r.id DESC LIMIT 1`,
+      [name, input.selection, image, input.resultFormat, input.resultDestination, input.treeName, who.user?.id ?? null],
+    );
+    return rows[0]?.request_id ?? null;
+  }
+
+  /**
+   * Starts the request's transformers again (the reconciler, when its Deployment went missing): the code is
+   * generated again from the stored selection; the launcher treats objects that exist as success.
+   */
+  async relaunch(r: RequestRecord): Promise<void> {
+    const codegen = Object.entries(this.cfg.codeGenImages).find(([, img]) => img === r.codeGenImage)?.[0];
+    if (!codegen) throw new Error(`no code generator for image ${r.codeGenImage} any more`);
+    const generated = await this.generate(codegen, r.selection ?? "");
+    await this.launcher.start({
+      requestId: r.requestId,
+      image: generated.image,
+      workers: r.workers ?? 1,
+      files: r.files,
+      resultDestination: r.resultDestination,
+      resultFormat: r.resultFormat,
+      transformerLanguage: generated.language,
+      transformerCommand: generated.command,
+      generatedCode: generated,
+    });
+  }
 
   /** Contract §2.3.1 (with the [L] order: code generation before any database write). */
   async submit(input: SubmitInput, who: Requester): Promise<{ requestId: string }> {

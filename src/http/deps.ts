@@ -15,6 +15,7 @@ import type { KubernetesCleanupService } from "../domain/kubernetesCleanup.servi
 import type { Lifecycle } from "../domain/lifecycle.js";
 import type { LookupService } from "../domain/lookup.service.js";
 import type { Scheduler } from "../domain/scheduler.js";
+import type { Reconciler } from "../domain/reconciler.service.js";
 import type { CodeGenerator, TaskBroker, TransformerLauncher } from "../domain/ports.js";
 import type { TransformationService } from "../domain/transformation.service.js";
 import type { UserService } from "../domain/users.service.js";
@@ -41,6 +42,8 @@ export interface AppDeps {
   kubernetesCleanup: KubernetesCleanupService;
   /** Runs the lifecycle jobs periodically when *_INTERVAL keys are set. */
   scheduler: Scheduler;
+  /** Re-drives stalled requests (A.18); run by the scheduler every RECONCILE_INTERVAL. */
+  reconciler: Reconciler;
   fileComplete: FileCompleteService;
   /** Users, approval and API tokens (also used with ENABLE_AUTH=false by the admin pages and the CLI). */
   users: UserService;

@@ -125,7 +125,8 @@ export class DatasetsRepo {
   }
 
   /**
-   * One statement (one round trip) for a DID finder's batch: lock the dataset while it is being looked up,
+   * One statement (one round trip) for a DID finder's batch: lock the dataset while it is being looked up
+   * (and note the time: the reconciler's "no news from the DID finder" clock),
    * insert the files in order, grow every request in Lookup on it. Returns null when the dataset is not
    * being looked up (or does not exist); then nothing was written.
    */
@@ -135,11 +136,14 @@ export class DatasetsRepo {
   ): Promise<{ fedRequests: number[] } | null> {
     const rows = await this.db.sql.query<{ kind: string; id: number | null }>(
       `WITH ds AS (
-         SELECT id FROM datasets WHERE id = $1 AND lookup_status = 'looking' FOR UPDATE),
+         UPDATE datasets SET last_updated = now()
+         WHERE id = $1 AND lookup_status = 'looking' RETURNING id, lookup_attempts),
        ins AS (
          INSERT INTO files (dataset_id, adler32, file_size, file_events, paths)
          SELECT ds.id, t.a, t.s, t.e, t.p
          FROM ds, unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS t(p, a, s, e, ord)
+         -- After the reconciler re-sent the lookup, the DID finder may send files it sent before: skip those.
+         WHERE ds.lookup_attempts = 0 OR t.p NOT IN (SELECT f.paths FROM files f WHERE f.dataset_id = $1)
          ORDER BY t.ord
          RETURNING 1),
        upd AS (

@@ -86,7 +86,8 @@ export function transformationRoutes(deps: AppDeps): Router {
     async (req, res, { body }) => {
       // Identified before the body was parsed (app.ts); requester() again only for a router used alone.
       const who = (res.locals.who as Requester | undefined) ?? (await deps.requester(req));
-      const out = await transformations.submit(
+      const key = req.get("idempotency-key");
+      const out = await transformations.submitRequest(
         {
           title: body.title ?? null,
           did: body.did ?? null,
@@ -99,6 +100,7 @@ export function transformationRoutes(deps: AppDeps): Router {
           resultFormat: body["result-format"] ?? "parquet",
         },
         who,
+        key === undefined ? {} : { idempotencyKey: key },
       );
       res.json({ request_id: out.requestId });
     },

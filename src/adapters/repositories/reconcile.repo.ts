@@ -1,0 +1,93 @@
+// Queries of the reconciler (contract A.18): requests that stopped making progress, and the leases that let
+// one replica at a time run a background job.
+import type { Database } from "../db/database.js";
+
+export interface StalledLookup {
+  id: number;
+  requestId: string;
+  attempts: number;
+  datasetId: number;
+  datasetName: string;
+  didFinder: string;
+}
+
+export interface StalledRun {
+  id: number;
+  requestId: string;
+  attempts: number;
+  files: number;
+  done: number;
+}
+
+export class ReconcileRepo {
+  constructor(private readonly db: Database) {}
+
+  /** Requests in Lookup whose DID finder sent nothing (no /files, no /complete) for `seconds`. */
+  async stalledLookups(seconds: number): Promise<StalledLookup[]> {
+    return this.db.sql.query<StalledLookup>(
+      `SELECT r.id, r.request_id AS "requestId", r.reconcile_attempts AS attempts, d.id AS "datasetId",
+              d.name AS "datasetName", d.did_finder AS "didFinder"
+       FROM requests r JOIN datasets d ON d.id = r.did_id
+       WHERE r.status = 'lookup' AND d.lookup_status = 'looking'
+         AND greatest(r.submit_time, coalesce(d.last_updated, r.submit_time),
+                      coalesce(d.lookup_published_at, r.submit_time)) < now() - $1::float8 * interval '1 second'
+       ORDER BY r.id`,
+      [seconds],
+    );
+  }
+
+  /**
+   * Running requests with files still to do and no file-complete report (no file_status row) for `seconds`
+   * since the later of their last report and their last re-drive.
+   */
+  async stalledRuns(seconds: number): Promise<StalledRun[]> {
+    return this.db.sql.query<StalledRun>(
+      `SELECT r.id, r.request_id AS "requestId", r.reconcile_attempts AS attempts, r.files,
+              r.files_completed + r.files_failed AS done
+       FROM requests r
+       WHERE r.status = 'running' AND r.files_completed + r.files_failed < r.files
+         AND greatest(r.submit_time,
+               coalesce((SELECT max(fs.timestamp) FROM file_status fs WHERE fs.request_id = r.request_id), r.submit_time),
+               coalesce(r.reconciled_at, r.submit_time)) < now() - $1::float8 * interval '1 second'
+       ORDER BY r.id`,
+      [seconds],
+    );
+  }
+
+  /** Counts a re-drive; returns the new attempt count. */
+  async noteAttempt(requestDbId: number): Promise<number> {
+    const rows = await this.db.sql.query<{ n: number }>(
+      "UPDATE requests SET reconcile_attempts = reconcile_attempts + 1, reconciled_at = now() WHERE id = $1 RETURNING reconcile_attempts AS n",
+      [requestDbId],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /** Re-opens a lookup for re-sending: the dispatcher's unpublished-lookups pass sends it again. */
+  async reopenLookup(datasetId: number): Promise<void> {
+    await this.db.sql.query(
+      `UPDATE datasets SET lookup_published_at = NULL, lookup_attempts = lookup_attempts + 1, last_updated = now()
+       WHERE id = $1 AND lookup_status = 'looking'`,
+      [datasetId],
+    );
+  }
+
+  /**
+   * Takes or renews the lease `name` for `holder` for `ttlMs`; true when this holder has it. A lease whose
+   * holder died is free once expired, so another replica takes over within one TTL.
+   */
+  async lease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const rows = await this.db.sql.query<{ holder: string }>(
+      `INSERT INTO app_leases (name, holder, expires_at) VALUES ($1, $2, now() + $3::float8 * interval '1 millisecond')
+       ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+       WHERE app_leases.holder = EXCLUDED.holder OR app_leases.expires_at < now()
+       RETURNING holder`,
+      [name, holder, ttlMs],
+    );
+    return rows.length === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.db.sql.query("DELETE FROM app_leases WHERE name = $1 AND holder = $2", [name, holder]);
+  }
+}

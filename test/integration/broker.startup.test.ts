@@ -1,0 +1,110 @@
+// Broker down at start-up (robustness issue item 4): the App starts anyway, /readyz says 503, submits are
+// accepted (Postgres is the outbox) and their tasks are published once RabbitMQ is reachable — no restart.
+// RabbitMQ is made unreachable with a TCP proxy in front of it that is not listening yet.
+import { type Server, type Socket, connect, createServer } from "node:net";
+import amqp from "amqplib";
+import { afterAll, describe, expect, it } from "vitest";
+import { putJson } from "../helpers/fakeWorkers.js";
+import { RABBIT_URL, type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** A TCP proxy to RabbitMQ on `port`, listening only once started. */
+function rabbitProxy(port: number) {
+  const target = new URL(RABBIT_URL);
+  const sockets = new Set<Socket>();
+  let server: Server | null = null;
+  return {
+    async start() {
+      server = createServer((client) => {
+        const upstream = connect(Number(target.port || 5672), target.hostname);
+        sockets.add(client).add(upstream);
+        client.pipe(upstream).pipe(client);
+        const end = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on("error", end).on("close", end);
+        upstream.on("error", end).on("close", end);
+      });
+      await new Promise<void>((r) => server!.listen(port, "127.0.0.1", r));
+    },
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => (server ? server.close(r) : r(null)));
+    },
+  };
+}
+
+describe("When RabbitMQ is unreachable while the App starts", () => {
+  it("then the App starts, /readyz is 503, a submit is accepted, and its tasks are queued once RabbitMQ is back", async () => {
+    const port = await freePort();
+    const proxy = rabbitProxy(port);
+    cleanups.push(() => proxy.stop());
+    const t0 = Date.now();
+    const app: TestApp = await startTestApp({
+      backend: "postgres",
+      broker: "amqp",
+      env: { RABBIT_MQ_URL: `amqp://guest:guest@127.0.0.1:${port}` },
+    });
+    cleanups.push(() => app.close());
+    expect(Date.now() - t0).toBeLessThan(15_000);
+
+    const ready = await fetch(`${app.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { checks: Record<string, string> }).checks.broker).toBe("unavailable");
+
+    const sub = await putJson(
+      `${app.url}/servicex/transformation`,
+      {
+        "file-list": ["root://a//down-1.root", "root://a//down-2.root"],
+        selection: "s",
+        codegen: "passthrough",
+        "result-destination": "object-store",
+      },
+      "POST",
+    );
+    expect(sub.status).toBe(200);
+    const id = (sub.body as { request_id: string }).request_id;
+    const st = await fetch(`${app.url}/servicex/transformation/${id}`);
+    expect(((await st.json()) as { status: string }).status).toBe("Running");
+
+    await proxy.start();
+    await eventually(
+      async () => (await fetch(`${app.url}/readyz`)).status === 200,
+      45_000,
+      "broker reconnect",
+    );
+    const conn = await amqp.connect(RABBIT_URL);
+    cleanups.push(() => conn.close());
+    await eventually(
+      async () => {
+        const ch = await conn.createChannel();
+        ch.on("error", () => {});
+        try {
+          return (await ch.checkQueue(`transformer-${id}`)).messageCount === 2;
+        } catch {
+          return false;
+        } finally {
+          await ch.close().catch(() => {});
+        }
+      },
+      20_000,
+      "both tasks queued",
+    );
+    const ch = await conn.createChannel();
+    await ch.deleteQueue(`transformer-${id}`);
+    await ch.close();
+  });
+});
