@@ -11,6 +11,7 @@ import { infoRoutes } from "./http/routes/info.routes.js";
 import { internalRoutes } from "./http/routes/internal.routes.js";
 import { metricsRoutes } from "./http/routes/metrics.routes.js";
 import { opsRoutes } from "./http/routes/ops.routes.js";
+import { progressRoutes } from "./http/routes/progress.routes.js";
 import { transformationRoutes } from "./http/routes/transformation.routes.js";
 import { userRoutes } from "./http/routes/users.routes.js";
 import { webRoutes } from "./http/routes/web.routes.js";
@@ -63,6 +64,7 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
   app.use(userRoutes(deps));
   app.use(infoRoutes(deps));
   app.use(transformationRoutes(deps));
+  app.use(progressRoutes(deps));
   app.use(datasetRoutes(deps));
   app.use(internalRoutes(deps));
   app.use(notFoundHandler);

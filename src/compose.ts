@@ -12,6 +12,8 @@ import { S3ObjectStore } from "./adapters/objectStore/s3.store.js";
 import { DatasetsRepo } from "./adapters/repositories/datasets.repo.js";
 import { RequestsRepo } from "./adapters/repositories/requests.repo.js";
 import { ResultsRepo } from "./adapters/repositories/results.repo.js";
+import { ProgressRepo } from "./adapters/repositories/progress.repo.js";
+import { ProgressService } from "./domain/progress.service.js";
 import type { Config } from "./config.js";
 import { DataLifecycleService } from "./domain/dataLifecycle.service.js";
 import { Dispatcher } from "./domain/dispatcher.js";
@@ -21,6 +23,7 @@ import { Lifecycle } from "./domain/lifecycle.js";
 import { LookupService } from "./domain/lookup.service.js";
 import { Scheduler } from "./domain/scheduler.js";
 import { Reconciler } from "./domain/reconciler.service.js";
+import { replayGate } from "./domain/replayGate.js";
 import { ReconcileRepo } from "./adapters/repositories/reconcile.repo.js";
 import { IdempotencyRepo } from "./adapters/repositories/idempotency.repo.js";
 import { hostname } from "node:os";
@@ -87,6 +90,8 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
   };
   const metrics = config.ENABLE_METRICS ? openMetrics(config, db, repos, logger) : null;
   const lifecycle = new Lifecycle(launcher, broker, logger);
+  const reconcileRepo = new ReconcileRepo(db);
+  const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const dispatcher = new Dispatcher(
     repos.requests,
     repos.datasets,
@@ -96,6 +101,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       advertisedHostname: config.advertisedHostname,
       defaultScheme: config.DID_FINDER_DEFAULT_SCHEME,
       chunk: config.DISPATCH_CHUNK,
+      mayReplay: replayGate(reconcileRepo, logger.child({ component: "dispatcher" }), { holder }),
     },
   );
   const transformations = new TransformationService(
@@ -134,8 +140,6 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     repos.requests,
     logger.child({ component: "kubernetes-cleanup" }),
   );
-  const reconcileRepo = new ReconcileRepo(db);
-  const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const reconciler = new Reconciler(
     db,
     reconcileRepo,
@@ -200,6 +204,13 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     },
   );
   if (metrics) fileComplete.onBatch = (size) => metrics.observeFileCompleteBatch(size);
+  const progress = new ProgressService(
+    new ProgressRepo(db),
+    logger.child({ component: "progress" }),
+    config.PROGRESS_INTERVAL_MS,
+  );
+  fileComplete.touchedListeners.push((ids) => progress.noteProgress(ids));
+  lifecycle.listeners.push((id) => progress.forget(id));
   const notifier = o.notifier ?? openNotifier(config, logger);
   const { users, jwt } = userServiceFor(config, db, notifier, logger);
   const oidc = openOidc(config, logger);
@@ -223,6 +234,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     scheduler,
     reconciler,
     fileComplete,
+    progress,
     users,
     jwt,
     oidc,
@@ -407,6 +419,7 @@ export async function shutdownDeps(deps: AppDeps): Promise<void> {
   await deps.reconciler.close();
   await deps.notifier.drain();
   await deps.fileComplete.idle();
+  await deps.progress.stop();
   await Promise.race([deps.dispatcher.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
   deps.dispatcher.stop();
   await deps.lifecycle.idle();

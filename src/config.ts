@@ -202,6 +202,8 @@ const Env = z
     MAX_REQUEST_BODY: z.string().default("64mb"),
     /** Most reports written in one file-complete group commit. */
     FILE_COMPLETE_MAX_BATCH: int(128, 1, 100_000),
+    /** Progress history: at most one snapshot per running request per this many ms (0 = status changes only). */
+    PROGRESS_INTERVAL_MS: int(5000, 0, 3_600_000),
     /** Transform tasks read and published per dispatcher step. */
     DISPATCH_CHUNK: int(5000, 1, 100_000),
     SHUTDOWN_GRACE_MS: int(25_000, 0, 600_000),

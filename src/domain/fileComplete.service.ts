@@ -34,6 +34,8 @@ export class FileCompleteService {
   readonly stats: FileCompleteStats = { batches: 0, retries: 0, reports: 0, lastBatchSize: 0 };
   /** Observers of batch sizes (metrics). */
   onBatch: ((size: number) => void) | null = null;
+  /** Observers of the request ids each committed batch touched (progress history); must not throw. */
+  readonly touchedListeners: Array<(requestIds: Set<string>) => void> = [];
 
   constructor(
     private readonly results: ResultsRepo,
@@ -140,6 +142,11 @@ export class FileCompleteService {
     this.stats.reports += batch.length;
     this.stats.lastBatchSize = batch.length;
     this.onBatch?.(batch.length);
+    if (this.touchedListeners.length > 0) {
+      const touched = new Set<string>();
+      for (const p of batch) touched.add(p.report.requestId);
+      for (const l of this.touchedListeners) l(touched);
+    }
     // Answers are released in slices with a turn of the event loop between them: writing a few hundred
     // responses in one go would hold up other requests (status polls) for milliseconds.
     for (let i = 0; i < batch.length; i++) {

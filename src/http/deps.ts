@@ -11,6 +11,7 @@ import type { Config } from "../config.js";
 import type { DataLifecycleService } from "../domain/dataLifecycle.service.js";
 import type { Dispatcher } from "../domain/dispatcher.js";
 import type { FileCompleteService } from "../domain/fileComplete.service.js";
+import type { ProgressService } from "../domain/progress.service.js";
 import type { KubernetesCleanupService } from "../domain/kubernetesCleanup.service.js";
 import type { Lifecycle } from "../domain/lifecycle.js";
 import type { LookupService } from "../domain/lookup.service.js";
@@ -45,6 +46,8 @@ export interface AppDeps {
   /** Re-drives stalled requests (A.18); run by the scheduler every RECONCILE_INTERVAL. */
   reconciler: Reconciler;
   fileComplete: FileCompleteService;
+  /** Progress history of requests (snapshots while running; status changes come from the database). */
+  progress: ProgressService;
   /** Users, approval and API tokens (also used with ENABLE_AUTH=false by the admin pages and the CLI). */
   users: UserService;
   /** API token signer/verifier; null without JWT_SECRET_KEY. */

@@ -251,6 +251,7 @@ export class RequestsRepo {
       return false;
     await tx.query("DELETE FROM transform_result WHERE request_id = $1", [requestId]);
     await tx.query("DELETE FROM file_status WHERE request_id = $1", [requestId]);
+    await tx.query("DELETE FROM request_progress WHERE request_id = $1", [requestId]);
     await tx.query("DELETE FROM requests WHERE id = $1", [id]);
     return true;
   }

@@ -193,3 +193,12 @@ export const requireCsrf: RequestHandler = (req, _res, next) => {
   }
   next();
 };
+
+/**
+ * Makes the browser keep a session it does not have yet, so the CSRF token of a form on this page is still
+ * the session's when the form comes back (pages with forms for visitors not signed in: ENABLE_AUTH=false).
+ */
+export function persistSession(req: Request, res: Response, codec: SessionCodec): void {
+  if (req.hadSession || res.headersSent) return;
+  res.appendHeader("Set-Cookie", cookieHeader(req, codec.encode(req.session), MAX_AGE_S));
+}

@@ -1,21 +1,19 @@
-// Web pages of the sign-up flow (contract §2.7, §7.2, §7.3): home, about, sign-in through OIDC, the callback,
+// Web pages (contract §2.7). This file: the sign-up flow (contract §2.7, §7.2, §7.3): home, about, sign-in through OIDC, the callback,
 // sign-out, profile creation and editing, API-token rotation and the servicex.yaml download. Server-rendered
 // (ejs), usable without JavaScript. State changes are CSRF-checked form POSTs; GET /api-token only shows the
-// confirmation form, so a link on another site cannot rotate a token.
-import express, { type NextFunction, type Request, type Response, Router } from "express";
+// confirmation form, so a link on another site cannot rotate a token. Request, dataset and admin pages
+// live in ./pages/ (issue 5).
+import express, { type Request, type Response, Router } from "express";
 import { z } from "zod";
-import { displayStatus } from "../../domain/status.js";
+import { PagesRepo } from "../../adapters/repositories/pages.repo.js";
 import { AppError } from "../../domain/errors.js";
 import type { AppDeps } from "../deps.js";
 import { rateLimit } from "../middleware/rateLimit.js";
-import {
-  clearSession,
-  flash,
-  renewSession,
-  requestScheme,
-  requireCsrf,
-  takeFlashes,
-} from "../middleware/session.js";
+import { clearSession, flash, renewSession, requestScheme, requireCsrf } from "../middleware/session.js";
+import { adminPages } from "./pages/admin.pages.js";
+import { datasetPages } from "./pages/datasets.pages.js";
+import { pageKit } from "./pages/kit.js";
+import { requestPages } from "./pages/requests.pages.js";
 
 const EXPERIMENTS = ["ATLAS", "CMS"] as const;
 
@@ -42,42 +40,9 @@ export function webRoutes(deps: AppDeps): Router {
   const { config, users } = deps;
   const form = express.urlencoded({ extended: false, limit: "32kb" });
 
-  const page = (req: Request) => ({
-    signedIn: Boolean(req.session.isAuthenticated && req.session.userId),
-    admin: Boolean(req.session.admin) || !config.ENABLE_AUTH,
-    authEnabled: config.ENABLE_AUTH,
-    flashes: takeFlashes(req),
-    csrf: req.session.csrf,
-  });
-  const render = (
-    req: Request,
-    res: Response,
-    view: string,
-    data: Record<string, unknown> = {},
-    status = 200,
-  ) => res.status(status).render(view, { page: page(req), ...data });
-  const errorPage = (req: Request, res: Response, status: number, heading: string, message: string) =>
-    render(req, res, "error", { heading, message }, status);
-
-  /** oauth_required (§2.2): signed in, and with a profile (except on /profile/new). */
-  const oauthRequired = async (req: Request, res: Response, next: NextFunction) => {
-    if (!config.ENABLE_AUTH) return next();
-    if (!req.session.isAuthenticated) {
-      return res.redirect(302, `/sign-in?next=${encodeURIComponent(req.originalUrl)}`);
-    }
-    if (req.session.userId) {
-      const u = await users.repo.byId(req.session.userId);
-      if (!u) {
-        // Deleted since sign-in: the session no longer names a user.
-        delete req.session.userId;
-        delete req.session.admin;
-      } else {
-        req.session.admin = u.admin;
-      }
-    }
-    if (!req.session.userId && req.path !== "/profile/new") return res.redirect(302, "/profile/new");
-    next();
-  };
+  const kit = pageKit(deps);
+  const { render, errorPage, oauthRequired } = kit;
+  const pages = new PagesRepo(deps.db);
 
   const noAuthUser = (req: Request, res: Response) =>
     errorPage(
@@ -365,18 +330,9 @@ export function webRoutes(deps: AppDeps): Router {
       .send(lines.join("\n"));
   });
 
-  r.get("/dashboard", oauthRequired, async (req, res) => {
-    const mine = config.ENABLE_AUTH ? req.session.userId : undefined;
-    const rows = await deps.repos.requests.list({
-      ...(mine !== undefined ? { submittedBy: mine } : {}),
-      take: 100,
-      skip: 0,
-    });
-    render(req, res, "dashboard", {
-      title: "Your transform requests",
-      requests: rows.reverse().map((x) => ({ ...x, status: displayStatus(x.status) })),
-    });
-  });
+  r.use(requestPages(deps, kit, pages));
+  r.use(datasetPages(deps, kit, pages));
+  r.use(adminPages(deps, kit));
 
   return r;
 }

@@ -1,0 +1,76 @@
+// All SQL about `request_progress`, the per-request progress history. Rows at status changes are written
+// by a trigger on `requests` (prisma/migrations/*_progress_history_trigger); this repository writes the
+// throttled snapshots of running requests and reads the series back.
+import type { Database, Sql } from "../db/database.js";
+
+export interface ProgressPoint {
+  time: Date;
+  /** Status name as stored in `requests.status` (e.g. "running"). */
+  status: string;
+  filesCompleted: number;
+  filesFailed: number;
+  bytes: number;
+  events: number;
+}
+
+export class ProgressRepo {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * One snapshot row per given request that is still running, read from its `requests` row, in one
+   * statement. A request that already has a row newer than `minGapMs` is skipped, so replicas sharing a
+   * database still write at most one snapshot per interval. Returns how many rows were written.
+   */
+  async snapshotRunning(requestIds: readonly string[], minGapMs: number): Promise<number> {
+    if (requestIds.length === 0) return 0;
+    const rows = await this.db.sql.query<{ n: number }>(
+      `WITH ins AS (
+         INSERT INTO request_progress (request_id, recorded_at, status, files_completed, files_failed,
+                                       total_bytes, total_events)
+         SELECT r.request_id, (clock_timestamp() AT TIME ZONE 'UTC'), r.status::text, r.files_completed,
+                r.files_failed, COALESCE(r.total_bytes, 0), COALESCE(r.total_events, 0)
+         FROM requests r
+         WHERE r.request_id = ANY($1::text[]) AND r.status = 'running'
+           AND NOT EXISTS (
+             SELECT 1 FROM request_progress p
+             WHERE p.request_id = r.request_id
+               AND p.recorded_at > (clock_timestamp() AT TIME ZONE 'UTC') - $2::float8 * interval '1 millisecond')
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM ins`,
+      [requestIds, minGapMs],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /** The series of one request, oldest first (capped; the chart needs no more). */
+  async history(requestId: string, limit = 5000): Promise<ProgressPoint[]> {
+    const rows = await this.db.sql.query<{
+      ms: string | number;
+      status: string;
+      files_completed: number;
+      files_failed: number;
+      bytes: string | number;
+      events: string | number;
+    }>(
+      `SELECT * FROM (
+         SELECT id, extract(epoch FROM recorded_at) * 1000 AS ms, status, files_completed, files_failed,
+                total_bytes::float8 AS bytes, total_events::float8 AS events
+         FROM request_progress WHERE request_id = $1 ORDER BY recorded_at DESC, id DESC LIMIT $2) t
+       ORDER BY ms, id`,
+      [requestId, limit],
+    );
+    return rows.map((r) => ({
+      time: new Date(Number(r.ms)),
+      status: r.status,
+      filesCompleted: r.files_completed,
+      filesFailed: r.files_failed,
+      bytes: Number(r.bytes),
+      events: Number(r.events),
+    }));
+  }
+
+  /** Removes a request's history (with the request: RequestsRepo.delete). */
+  async deleteFor(tx: Sql, requestId: string): Promise<void> {
+    await tx.query("DELETE FROM request_progress WHERE request_id = $1", [requestId]);
+  }
+}

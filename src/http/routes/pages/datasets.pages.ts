@@ -1,0 +1,84 @@
+// Dataset pages ([L] web/datasets.py, web/dataset.py; contract §2.7): the list, sortable by the [L] keys and
+// optionally with deleted (stale) datasets, and one dataset with its files and recent requests. Soft delete
+// (the same as DELETE /servicex/datasets/<id>: the dataset becomes stale) is for administrators.
+import { Router } from "express";
+import type { DatasetSort, PagesRepo, SortOrder } from "../../../adapters/repositories/pages.repo.js";
+import { displayStatus } from "../../../domain/status.js";
+import type { AppDeps } from "../../deps.js";
+import { flash, requireCsrf } from "../../middleware/session.js";
+import { type PageKit, choice, pageNumber, pager } from "./kit.js";
+
+const PER_PAGE = 25;
+const FILES_PER_PAGE = 100;
+const SORTS = [
+  "last_used",
+  "last_updated",
+  "name",
+  "size",
+  "events",
+  "files",
+] as const satisfies readonly DatasetSort[];
+const ORDERS = ["asc", "desc"] as const satisfies readonly SortOrder[];
+const TRUTHY = ["1", "true", "yes", "on"];
+
+export function datasetPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Router {
+  const r = Router();
+
+  r.get("/datasets", kit.oauthRequired, async (req, res) => {
+    const sort = choice(req.query.sort, SORTS, "last_used");
+    const order = choice(req.query.order, ORDERS, sort === "name" ? "asc" : "desc");
+    const showDeleted =
+      typeof req.query.show_deleted === "string" && TRUTHY.includes(req.query.show_deleted.toLowerCase());
+    const page = pageNumber(req.query.page);
+    const { rows, total } = await pages.datasets({
+      sort,
+      order,
+      showDeleted,
+      limit: PER_PAGE,
+      offset: (page - 1) * PER_PAGE,
+    });
+    kit.render(req, res, "datasets", {
+      title: "Datasets",
+      datasets: rows,
+      sort,
+      order,
+      showDeleted,
+      pager: pager(req, page, PER_PAGE, total),
+      sortHref: (key: string) => {
+        const next = key === sort && order === "desc" ? "asc" : "desc";
+        const q = new URLSearchParams({ sort: key, order: next });
+        if (showDeleted) q.set("show_deleted", "1");
+        return `/datasets?${q}`;
+      },
+    });
+  });
+
+  r.get("/datasets/:id", kit.oauthRequired, async (req, res) => {
+    const id = /^\d{1,9}$/.test(String(req.params.id)) ? Number(req.params.id) : null;
+    const d = id === null ? null : await pages.dataset(id);
+    if (!d) return kit.errorPage(req, res, 404, "Not found", `Dataset ${req.params.id} not found`);
+    const page = pageNumber(req.query.page);
+    const [files, requests] = await Promise.all([
+      pages.datasetFiles(d.id, FILES_PER_PAGE, (page - 1) * FILES_PER_PAGE),
+      pages.datasetRequests(d.id, 15),
+    ]);
+    kit.render(req, res, "dataset", {
+      title: `Dataset ${d.id}`,
+      d,
+      files: files.rows,
+      pager: pager(req, page, FILES_PER_PAGE, files.total),
+      requests: requests.map((x) => ({ ...x, statusText: displayStatus(x.status) })),
+    });
+  });
+
+  r.post("/datasets/:id/delete", kit.form, requireCsrf, kit.adminRequired, async (req, res) => {
+    const id = /^\d{1,9}$/.test(String(req.params.id)) ? Number(req.params.id) : null;
+    const d = id === null ? null : await pages.dataset(id);
+    if (!d) return kit.errorPage(req, res, 404, "Not found", `Dataset ${req.params.id} not found`);
+    if (await deps.repos.datasets.markStale(d.id)) flash(req, "success", `Dataset ${d.id} has been deleted.`);
+    else flash(req, "warning", `Dataset ${d.id} has already been deleted.`);
+    res.redirect(303, `/datasets/${d.id}`);
+  });
+
+  return r;
+}
