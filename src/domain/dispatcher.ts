@@ -13,6 +13,8 @@ import { parseDid } from "./did.js";
 import type { TaskBroker, TransformTask } from "./ports.js";
 
 export interface DispatcherOptions {
+  /** After a reconnect: may this replica re-publish every unfinished task? (default yes) */
+  mayReplay?: () => Promise<boolean>;
   advertisedHostname: string;
   defaultScheme: string;
   chunk: number;
@@ -104,10 +106,13 @@ export class Dispatcher {
   private async resume(afterReconnect: boolean): Promise<void> {
     try {
       const gen = ++this.generation;
+      // With several replicas one re-publishes after a broker restart (replayGate.ts); the others only
+      // carry on publishing from their watermarks.
+      const replayAll = afterReconnect && (this.opts.mayReplay ? await this.opts.mayReplay() : true);
       const ids = await this.requests.activeDispatchIds();
       for (const id of ids) {
-        if (afterReconnect) this.replay.set(id, gen);
-        else await this.markReplayIfQueueMissing(id, gen);
+        if (replayAll) this.replay.set(id, gen);
+        else if (!afterReconnect) await this.markReplayIfQueueMissing(id, gen);
         this.pending.add(id);
       }
       this.pump();

@@ -87,6 +87,22 @@ export class ReconcileRepo {
     return rows.length === 1;
   }
 
+  /** When the current holder took (or last renewed) the lease, in database time; null when free. */
+  async leaseAcquiredAt(name: string, ttlMs: number): Promise<number | null> {
+    const rows = await this.db.sql.query<{ ms: string | number }>(
+      `SELECT extract(epoch FROM expires_at - $2::float8 * interval '1 millisecond') * 1000 AS ms
+       FROM app_leases WHERE name = $1 AND expires_at > now()`,
+      [name, ttlMs],
+    );
+    return rows[0] ? Number(rows[0].ms) : null;
+  }
+
+  /** The database's clock (ms), so lease times compare on one clock across replicas. */
+  async dbNow(): Promise<number> {
+    const rows = await this.db.sql.query<{ ms: string | number }>("SELECT extract(epoch FROM now()) * 1000 AS ms");
+    return Number(rows[0]!.ms);
+  }
+
   async releaseLease(name: string, holder: string): Promise<void> {
     await this.db.sql.query("DELETE FROM app_leases WHERE name = $1 AND holder = $2", [name, holder]);
   }
