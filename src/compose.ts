@@ -24,7 +24,6 @@ import { LookupService } from "./domain/lookup.service.js";
 import { Scheduler } from "./domain/scheduler.js";
 import { Reconciler } from "./domain/reconciler.service.js";
 import { replayGate } from "./domain/replayGate.js";
-import { replayGate } from "./domain/replayGate.js";
 import { ReconcileRepo } from "./adapters/repositories/reconcile.repo.js";
 import { IdempotencyRepo } from "./adapters/repositories/idempotency.repo.js";
 import { hostname } from "node:os";
