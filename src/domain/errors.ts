@@ -11,8 +11,9 @@ export class AppError extends Error {
     super(message);
     this.name = "AppError";
   }
+  /** Client errors and "unavailable, retry" answers carry their message; other 5xx say only "Internal Server Error". */
   get expose(): boolean {
-    return this.status < 500 || this.body !== undefined;
+    return this.status < 500 || this.status === 503 || this.body !== undefined;
   }
 }
 

@@ -1,10 +1,10 @@
 // Broker down at start-up (robustness issue item 4): the App starts anyway, /readyz says 503, submits are
 // accepted (Postgres is the outbox) and their tasks are published once RabbitMQ is reachable — no restart.
 // RabbitMQ is made unreachable with a TCP proxy in front of it that is not listening yet.
-import { type Server, type Socket, connect, createServer } from "node:net";
 import amqp from "amqplib";
 import { afterAll, describe, expect, it } from "vitest";
 import { putJson } from "../helpers/fakeWorkers.js";
+import { tcpProxy } from "../helpers/tcpProxy.js";
 import { RABBIT_URL, type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -12,46 +12,12 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** A TCP proxy to RabbitMQ on `port`, listening only once started. */
-function rabbitProxy(port: number) {
-  const target = new URL(RABBIT_URL);
-  const sockets = new Set<Socket>();
-  let server: Server | null = null;
-  return {
-    async start() {
-      server = createServer((client) => {
-        const upstream = connect(Number(target.port || 5672), target.hostname);
-        sockets.add(client).add(upstream);
-        client.pipe(upstream).pipe(client);
-        const end = () => {
-          client.destroy();
-          upstream.destroy();
-        };
-        client.on("error", end).on("close", end);
-        upstream.on("error", end).on("close", end);
-      });
-      await new Promise<void>((r) => server!.listen(port, "127.0.0.1", r));
-    },
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => (server ? server.close(r) : r(null)));
-    },
-  };
-}
-
 describe("When RabbitMQ is unreachable while the App starts", () => {
   it("then the App starts, /readyz is 503, a submit is accepted, and its tasks are queued once RabbitMQ is back", async () => {
-    const port = await freePort();
-    const proxy = rabbitProxy(port);
-    cleanups.push(() => proxy.stop());
+    const target = new URL(RABBIT_URL);
+    const proxy = await tcpProxy({ host: target.hostname, port: Number(target.port || 5672) });
+    cleanups.push(() => proxy.down());
+    const port = proxy.port;
     const t0 = Date.now();
     const app: TestApp = await startTestApp({
       backend: "postgres",
@@ -80,7 +46,7 @@ describe("When RabbitMQ is unreachable while the App starts", () => {
     const st = await fetch(`${app.url}/servicex/transformation/${id}`);
     expect(((await st.json()) as { status: string }).status).toBe("Running");
 
-    await proxy.start();
+    await proxy.up();
     await eventually(
       async () => (await fetch(`${app.url}/readyz`)).status === 200,
       45_000,
