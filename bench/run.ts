@@ -6,6 +6,8 @@
 //   W4 status GET p99 at 500 req/s while W1 runs
 //   W6 local mode: 1,000-file passthrough request on 4 local worker processes (files/s, App CPU share)
 //   W7 status GET with ENABLE_AUTH=true (bearer) vs false, two App processes, same run (ratio ≥ 0.8)
+//   W8 file-complete with the progress history on vs off, two App processes, same run (ratio ≥ 0.95)
+//   W9 pages with 100,000 requests: global dashboard and 100,000-file request page p95 (goal < 150 ms)
 //   W5 Kubernetes launcher (fake API): 200 submits in a row with 20 running, 3 creates each, no K8s calls
 //      during file-complete traffic, zero objects left (bench/w5.k8s.ts)
 import { randomBytes } from "node:crypto";
@@ -16,6 +18,8 @@ import { closedLoop, fmt, freePort, request, startProcess, stopProcess } from ".
 import { runW5 } from "./w5.k8s.js";
 import { runW6 } from "./w6.local.js";
 import { runW7 } from "./w7.auth.js";
+import { runW8 } from "./w8.history.js";
+import { runW9 } from "./w9.pages.js";
 
 const PG_ADMIN = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const RABBIT = process.env.BENCH_RABBIT_URL ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -24,7 +28,7 @@ const BIG = Number(process.env.BENCH_BIG ?? 100_000);
 const tag = randomBytes(4).toString("hex");
 /** BENCH_ONLY=W1,W3 runs a subset (W4 always rides along with W1; W5 takes about 15 s). */
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? "W1,W2,W3,W5,W6,W7").split(",").map((s) => s.trim().toUpperCase()),
+  (process.env.BENCH_ONLY ?? "W1,W2,W3,W5,W6,W7,W8,W9").split(",").map((s) => s.trim().toUpperCase()),
 );
 const scheme = `bench${tag}`;
 
@@ -301,6 +305,10 @@ async function main() {
     if (ONLY.has("W6")) await runW6({ line });
     // W7: authenticated vs open status polls (two App processes of their own)
     if (ONLY.has("W7")) await runW7({ pgAdminUrl: PG_ADMIN, line });
+    // W8: file-complete with the progress history on vs off (two App processes of their own)
+    if (ONLY.has("W8")) await runW8({ pgAdminUrl: PG_ADMIN, line });
+    // W9: page timings with 100,000 requests and a 100,000-file request (its own App process)
+    if (ONLY.has("W9")) await runW9({ pgAdminUrl: PG_ADMIN, line });
   } finally {
     const ch = await conn.createChannel();
     ch.on("error", () => {});

@@ -21,6 +21,9 @@ export interface PageKit {
   form: express.RequestHandler;
 }
 
+/** Views with CSRF-checked forms. */
+const FORM_VIEWS = new Set(["request", "dataset", "admin_users"]);
+
 export function pageKit(deps: AppDeps): PageKit {
   const { config, users } = deps;
   const page = (req: Request) => ({
@@ -32,8 +35,9 @@ export function pageKit(deps: AppDeps): PageKit {
     path: req.path,
   });
   const render: PageKit["render"] = (req, res, view, data = {}, status = 200) => {
-    // Pages carry forms with the session's CSRF token: make sure the browser keeps that session.
-    persistSession(req, res, deps.sessions);
+    // Pages with forms carry the session's CSRF token; with ENABLE_AUTH=false nobody signs in, so the
+    // browser must be given that session here (with sign-in it already has one).
+    if (!config.ENABLE_AUTH && FORM_VIEWS.has(view)) persistSession(req, res, deps.sessions);
     res.status(status).render(view, { page: page(req), ...data });
   };
   const errorPage: PageKit["errorPage"] = (req, res, status, heading, message) =>
