@@ -189,3 +189,15 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 
 export const fmt = (n: number, d = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+
+/** Runs one SQL statement on its own connection (CREATE/DROP DATABASE and the like). */
+export async function pgExec(url: string, sql: string): Promise<void> {
+  const pg = (await import("pg")).default;
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}

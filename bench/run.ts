@@ -1,5 +1,6 @@
-// npm run bench — the speed goals of the core issue, measured on this machine (load generator included),
+// npm run bench — the speed goals of every issue, measured on this machine (load generator included),
 // against the local Postgres and RabbitMQ. Prints each figure, the reference rate and the ratio.
+// BENCH_ONLY=W7,W9 runs a subset; W1–W4 share one App process, the others start their own.
 //   W1 file-complete: 200 concurrent callers (vs a trivial Express route, same run)
 //   W2 a DID finder streams 100,000 files in PUTs of 300: time until RabbitMQ confirmed all tasks
 //   W3 submit with a 100,000-entry file list: time to 200, time until all tasks are queued
@@ -12,9 +13,8 @@
 //      during file-complete traffic, zero objects left (bench/w5.k8s.ts)
 import { randomBytes } from "node:crypto";
 import amqp from "amqplib";
-import pg from "pg";
 import { spawn } from "node:child_process";
-import { closedLoop, fmt, freePort, request, startProcess, stopProcess } from "./lib.js";
+import { closedLoop, fmt, freePort, pgExec, request, startProcess, stopProcess } from "./lib.js";
 import { runW5 } from "./w5.k8s.js";
 import { runW6 } from "./w6.local.js";
 import { runW7 } from "./w7.auth.js";
@@ -32,15 +32,7 @@ const ONLY = new Set(
 );
 const scheme = `bench${tag}`;
 
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: PG_ADMIN });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (sql: string) => pgExec(PG_ADMIN, sql);
 
 function line(name: string, value: string, extra = "") {
   console.log(`${name.padEnd(44)} ${value.padStart(14)}  ${extra}`);
@@ -68,6 +60,23 @@ async function waitDepth(conn: amqp.ChannelModel, q: string, n: number, timeoutM
 }
 
 async function main() {
+  console.log(`ServiceX App benchmarks — ${new Date().toISOString()} — node ${process.version}\n`);
+  // W1–W4 share one App process, its database and the trivial reference server; the others bring their own.
+  if (["W1", "W2", "W3", "W4"].some((w) => ONLY.has(w))) await runCore();
+  // W5: the Kubernetes launcher under load (its own App process, database and fake Kubernetes API)
+  if (ONLY.has("W5")) await runW5({ pgAdminUrl: PG_ADMIN, rabbitUrl: RABBIT, line });
+  // W6: local mode (its own App process on the embedded database with local worker processes)
+  if (ONLY.has("W6")) await runW6({ line });
+  // W7: authenticated vs open status polls (two App processes of their own)
+  if (ONLY.has("W7")) await runW7({ pgAdminUrl: PG_ADMIN, line });
+  // W8: file-complete with the progress history on vs off (two App processes of their own)
+  if (ONLY.has("W8")) await runW8({ pgAdminUrl: PG_ADMIN, line });
+  // W9: page timings with 100,000 requests and a 100,000-file request (its own App process)
+  if (ONLY.has("W9")) await runW9({ pgAdminUrl: PG_ADMIN, line });
+}
+
+/** W1–W4 against one App process (Postgres, RabbitMQ), with the trivial Express reference first. */
+async function runCore() {
   const dbName = `sx_bench_${tag}`;
   await admin(`CREATE DATABASE "${dbName}"`);
   const dbUrl = PG_ADMIN.replace(/\/[^/]*$/, `/${dbName}`);
@@ -96,7 +105,6 @@ async function main() {
   const conn = await amqp.connect(RABBIT);
   const cleanupQueues: string[] = [`did_finder_${scheme}`];
   try {
-    console.log(`ServiceX App benchmarks — ${new Date().toISOString()} — node ${process.version}\n`);
     const reportBody = (rid: string, fid: number) => ({
       requestId: rid,
       "file-path": `root://bench//f${fid}.root`,
@@ -298,17 +306,6 @@ async function main() {
         `to 200 (goal ≤ 6 s); every task queued after ${fmt(queued, 2)} s`,
       );
     }
-
-    // W5: the Kubernetes launcher under load (its own App process, database and fake Kubernetes API)
-    if (ONLY.has("W5")) await runW5({ pgAdminUrl: PG_ADMIN, rabbitUrl: RABBIT, line });
-    // W6: local mode (its own App process on the embedded database with local worker processes)
-    if (ONLY.has("W6")) await runW6({ line });
-    // W7: authenticated vs open status polls (two App processes of their own)
-    if (ONLY.has("W7")) await runW7({ pgAdminUrl: PG_ADMIN, line });
-    // W8: file-complete with the progress history on vs off (two App processes of their own)
-    if (ONLY.has("W8")) await runW8({ pgAdminUrl: PG_ADMIN, line });
-    // W9: page timings with 100,000 requests and a 100,000-file request (its own App process)
-    if (ONLY.has("W9")) await runW9({ pgAdminUrl: PG_ADMIN, line });
   } finally {
     const ch = await conn.createChannel();
     ch.on("error", () => {});

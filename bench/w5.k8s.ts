@@ -11,9 +11,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import amqp from "amqplib";
-import pg from "pg";
 import { kubeConfigYaml, startFakeKubeApi } from "../test/helpers/fakeKubeApi.js";
-import { closedLoop, fmt, freePort, percentile, request, startProcess, stopProcess } from "./lib.js";
+import { closedLoop, fmt, freePort, percentile, request, startProcess, stopProcess, pgExec } from "./lib.js";
 
 export interface W5Options {
   pgAdminUrl: string;
@@ -39,15 +38,7 @@ export interface W5Result {
 const NS = "servicex-bench";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = pgExec;
 
 function json<T>(r: { status: number; body: string }, what: string): T {
   if (r.status !== 200) throw new Error(`${what} answered ${r.status}: ${r.body.slice(0, 300)}`);

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { JwtService, encodeTokenRecord } from "../src/adapters/auth/jwt.js";
-import { closedLoop, fmt, freePort, request, startProcess, stopProcess } from "./lib.js";
+import { closedLoop, fmt, freePort, request, startProcess, stopProcess, pgExec } from "./lib.js";
 
 export interface W7Options {
   pgAdminUrl: string;
@@ -14,15 +14,7 @@ export interface W7Options {
   concurrency?: number;
 }
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = pgExec;
 
 export async function runW7(o: W7Options): Promise<{ ratio: number }> {
   const CALLS = o.calls ?? 40_000;

@@ -6,7 +6,7 @@
 // Goal: rate with history ≥ 0.95 × rate without.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { closedLoop, fmt, freePort, request, startProcess, stopProcess } from "./lib.js";
+import { closedLoop, fmt, freePort, request, startProcess, stopProcess, pgExec } from "./lib.js";
 
 export interface W8Options {
   pgAdminUrl: string;
@@ -15,15 +15,7 @@ export interface W8Options {
   concurrency?: number;
 }
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = pgExec;
 
 async function count(url: string, sql: string): Promise<number> {
   const c = new pg.Client({ connectionString: url });
