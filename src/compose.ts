@@ -102,6 +102,8 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       defaultScheme: config.DID_FINDER_DEFAULT_SCHEME,
       chunk: config.DISPATCH_CHUNK,
       mayReplay: replayGate(reconcileRepo, logger.child({ component: "dispatcher" }), { holder }),
+      claim: (id) => reconcileRepo.lease(`dispatch:${id}`, holder, 60_000),
+      release: (id) => reconcileRepo.releaseLease(`dispatch:${id}`, holder),
     },
   );
   const transformations = new TransformationService(
@@ -155,7 +157,8 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       runningStallTimeoutS: config.RUNNING_STALL_TIMEOUT,
       maxAttempts: config.RECONCILE_MAX_ATTEMPTS,
       holder,
-      leaseMs: Math.max(10_000, config.RECONCILE_INTERVAL * 3000),
+      // The scheduler's leader runs it; this lease only keeps concurrent manual passes apart.
+      leaseMs: 10_000,
       onAction: (action) => metrics?.reconcilerAction(action),
     },
   );
@@ -187,11 +190,12 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       },
     ],
     logger.child({ component: "scheduler" }),
-    // One replica per job at a time; the reconciler holds its own lease.
-    (job) =>
-      job.name === "reconciler"
-        ? Promise.resolve(true)
-        : reconcileRepo.lease(`job:${job.name}`, holder, Math.max(60_000, job.intervalMs * 2)),
+    // With several replicas one runs the jobs: a 10 s lease renewed every 3 s (takeover within ~10 s).
+    {
+      renew: () => reconcileRepo.lease("scheduler", holder, 10_000),
+      release: () => reconcileRepo.releaseLease("scheduler", holder),
+      heartbeatMs: 3_000,
+    },
   );
   const lookups = new LookupService(db, repos.datasets, repos.requests, dispatcher, lifecycle, logger);
   const fileComplete = new FileCompleteService(

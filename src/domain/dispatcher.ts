@@ -12,7 +12,13 @@ import type { Logger } from "../logger.js";
 import { parseDid } from "./did.js";
 import type { TaskBroker, TransformTask } from "./ports.js";
 
+/** Another replica holds the request's publishing claim. */
+class RequestBusy extends Error {}
+
 export interface DispatcherOptions {
+  /** Several replicas: take the right to publish this request now (false: someone else is); and give it back. */
+  claim?: (requestDbId: number) => Promise<boolean>;
+  release?: (requestDbId: number) => Promise<void>;
   /** After a reconnect: may this replica re-publish every unfinished task? (default yes) */
   mayReplay?: () => Promise<boolean>;
   advertisedHostname: string;
@@ -152,11 +158,15 @@ export class Dispatcher {
       this.running += 1;
       void this.publishRequest(id)
         .catch((err) => {
-          this.counters.failedBatches += 1;
-          this.log.warn(
-            { err: String(err), requestDbId: id },
-            "publishing transform tasks failed; will retry",
-          );
+          if (err instanceof RequestBusy) {
+            this.log.debug({ requestDbId: id }, "another replica is publishing this request; retrying later");
+          } else {
+            this.counters.failedBatches += 1;
+            this.log.warn(
+              { err: String(err), requestDbId: id },
+              "publishing transform tasks failed; will retry",
+            );
+          }
           this.pending.add(id);
           this.scheduleRetry();
         })
@@ -198,6 +208,17 @@ export class Dispatcher {
   }
 
   private async publishRequest(id: number): Promise<void> {
+    // With several replicas, one publishes a request at a time (both would read the same watermark and
+    // publish the same files); the other tries again shortly and publishes whatever is left.
+    if (this.opts.claim && !(await this.opts.claim(id))) throw new RequestBusy();
+    try {
+      await this.publishClaimed(id);
+    } finally {
+      if (this.opts.release) await this.opts.release(id).catch(() => {});
+    }
+  }
+
+  private async publishClaimed(id: number): Promise<void> {
     const row = await this.requests.dispatchRow(id);
     if (!row || (row.status !== "lookup" && row.status !== "running")) {
       this.replay.delete(id);

@@ -20,15 +20,48 @@ export class Scheduler {
   constructor(
     private readonly jobs: readonly ScheduledJob[],
     private readonly logger: Logger,
-    /** With several replicas: true when this one may run the job now (a lease); default always. */
-    private readonly mayRun: (job: ScheduledJob) => Promise<boolean> = async () => true,
+    /**
+     * With several replicas: takes or renews the scheduler's leadership (a short lease in Postgres), called
+     * every `heartbeatMs`; only the leader runs jobs, and a replica takes over within one lease after the
+     * leader died. Default: always the leader (one process).
+     */
+    private readonly leadership: {
+      renew: () => Promise<boolean>;
+      release: () => Promise<void>;
+      heartbeatMs: number;
+    } | null = null,
   ) {}
+
+  private leader = false;
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  /** Whether this replica runs the jobs now. */
+  get isLeader(): boolean {
+    return this.leadership === null || this.leader;
+  }
+
+  private async renew(): Promise<void> {
+    if (!this.leadership || this.stopped) return;
+    try {
+      const was = this.leader;
+      this.leader = await this.leadership.renew();
+      if (this.leader !== was) this.logger.info({ leader: this.leader }, "scheduler leadership changed");
+    } catch (err) {
+      this.leader = false;
+      this.logger.warn({ err: String(err) }, "scheduler could not renew its leadership");
+    }
+  }
 
   get active(): string[] {
     return this.jobs.filter((j) => j.intervalMs > 0).map((j) => j.name);
   }
 
   start(): void {
+    if (this.leadership && this.active.length > 0) {
+      void this.renew();
+      this.heartbeat = setInterval(() => void this.renew(), this.leadership.heartbeatMs);
+      this.heartbeat.unref();
+    }
     for (const job of this.jobs) {
       if (job.intervalMs <= 0) continue;
       const t = setInterval(() => this.tick(job), job.intervalMs);
@@ -42,10 +75,10 @@ export class Scheduler {
   tick(job: ScheduledJob): Promise<void> {
     const current = this.running.get(job.name);
     if (current || this.stopped) return current ?? Promise.resolve();
+    if (!this.isLeader) return Promise.resolve();
     const p = (async () => {
       const t0 = Date.now();
       try {
-        if (!(await this.mayRun(job))) return;
         const result = await job.run();
         this.runs.set(job.name, (this.runs.get(job.name) ?? 0) + 1);
         this.logger.info({ job: job.name, ms: Date.now() - t0, result }, "scheduled job finished");
@@ -63,6 +96,8 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.all(this.running.values());
+    if (this.leadership && this.leader) await this.leadership.release().catch(() => {});
   }
 }

@@ -71,7 +71,11 @@ export class TransformationService {
    * with the same key is 422; concurrent duplicates wait for the first); REUSE_RESULTS returns the same
    * user's completed identical request; MAX_ACTIVE_REQUESTS_PER_USER bounds a user's active requests.
    */
-  async submitRequest(input: SubmitInput, who: Requester, opts: SubmitOptions = {}): Promise<{ requestId: string; reused?: boolean }> {
+  async submitRequest(
+    input: SubmitInput,
+    who: Requester,
+    opts: SubmitOptions = {},
+  ): Promise<{ requestId: string; reused?: boolean }> {
     const canonical: SubmitInput = {
       ...input,
       fileList: input.fileList ? [...new Set(input.fileList)].sort() : null,
@@ -106,13 +110,20 @@ export class TransformationService {
       if (row?.requestId) return { requestId: row.requestId };
       // The first submit with this key is still running (or just failed and freed the key): wait and look again.
       if (Date.now() > deadline) {
-        throw new AppError("idempotency_in_progress", "A submit with this Idempotency-Key is still in progress", 409);
+        throw new AppError(
+          "idempotency_in_progress",
+          "A submit with this Idempotency-Key is still in progress",
+          409,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 
-  private async submitChecked(input: SubmitInput, who: Requester): Promise<{ requestId: string; reused?: boolean }> {
+  private async submitChecked(
+    input: SubmitInput,
+    who: Requester,
+  ): Promise<{ requestId: string; reused?: boolean }> {
     const limit = this.cfg.maxActivePerUser ?? 0;
     if (limit > 0 && who.user) {
       const rows = await this.db.sql.query<{ n: number }>(
@@ -157,7 +168,15 @@ export class TransformationService {
          AND r.result_destination = $5 AND r.tree_name IS NOT DISTINCT FROM $6
          AND r.submitted_by IS NOT DISTINCT FROM $7
        ORDER BY r.id DESC LIMIT 1`,
-      [name, input.selection, image, input.resultFormat, input.resultDestination, input.treeName, who.user?.id ?? null],
+      [
+        name,
+        input.selection,
+        image,
+        input.resultFormat,
+        input.resultDestination,
+        input.treeName,
+        who.user?.id ?? null,
+      ],
     );
     return rows[0]?.request_id ?? null;
   }

@@ -201,11 +201,26 @@ describe("Two App replicas behind a round-robin client", () => {
         } else {
           await report("success");
         }
-        sideCh.ack(raw);
+        try {
+          sideCh.ack(raw);
+        } catch {
+          // the test closed the connection while a late duplicate report was in flight
+        }
       });
 
       await finderDone;
-      const done = await waitStatus(id, "Complete");
+      await waitStatus(id, "Complete");
+      // A file reported "failure" then "success" counts as a success (A.11); the two reports may reach
+      // different replicas, so the request can complete between them (the failure already accounts for the
+      // file) and the success then moves the file from failed to completed. The counters settle exactly.
+      const done = await eventually(
+        async () => {
+          const d = await waitStatus(id, "Complete");
+          return d["files-completed"] === N ? d : undefined;
+        },
+        20_000,
+        "every file counted as completed",
+      );
       expect(done.files).toBe(N);
       expect(done["files-completed"]).toBe(N);
       expect(done["files-failed"]).toBe(0);
@@ -349,15 +364,15 @@ describe("Two App replicas behind a round-robin client", () => {
     expect(ready.status).toBe(200);
   }, 120_000);
 
-  it("When the replica holding the scheduler's job lease died, then the survivor takes that lease over within seconds", async () => {
+  it("When the replica holding the scheduler's leadership lease died, then the survivor takes that lease over within seconds", async () => {
     expect(killedAt).toBeGreaterThan(0);
-    const before = holdersBefore.find((l) => l.name === "job:dataset-lifecycle");
-    expect(before, "the dataset-lifecycle job ran (its lease exists)").toBeDefined();
+    const before = holdersBefore.find((l) => l.name === "scheduler");
+    expect(before, "the scheduler has a leader (its lease exists)").toBeDefined();
     expect(before!.holder).toContain(`:${victim.pid}:`);
     const deadline = killedAt + 75_000;
     let took = Number.POSITIVE_INFINITY;
     for (;;) {
-      const l = (await leases()).find((x) => x.name === "job:dataset-lifecycle");
+      const l = (await leases()).find((x) => x.name === "scheduler");
       if (l?.holder.includes(`:${survivor.pid}:`)) {
         took = (Date.now() - killedAt) / 1000;
         break;
@@ -366,6 +381,6 @@ describe("Two App replicas behind a round-robin client", () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     console.log(`scheduler job lease moved to the survivor ${took.toFixed(1)} s after the kill`);
-    expect(took, "seconds until the survivor held job:dataset-lifecycle").toBeLessThan(15);
+    expect(took, "seconds until the survivor held the scheduler lease").toBeLessThan(15);
   }, 90_000);
 });

@@ -623,7 +623,13 @@ describe("Helm chart helm/servicex-app", () => {
         SECRET_KEY: SECRETS.session,
         GLOBUS_CLIENT_SECRET: SECRETS.globus,
       });
-      for (const name of ["DATABASE_URL", "RABBIT_MQ_URL", "MINIO_SECRET_KEY", "JWT_SECRET_KEY", "SECRET_KEY"]) {
+      for (const name of [
+        "DATABASE_URL",
+        "RABBIT_MQ_URL",
+        "MINIO_SECRET_KEY",
+        "JWT_SECRET_KEY",
+        "SECRET_KEY",
+      ]) {
         expect(env.get(name)?.valueFrom?.secretKeyRef?.name, name).toBe(APP);
       }
       // The signing key is not optional: without it an auth-enabled App must not start.

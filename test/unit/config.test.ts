@@ -95,7 +95,10 @@ describe("loadConfig", () => {
   it("When APP_CONFIG_FILE names a dotenv or JSON file, then it supplies values and the environment wins", () => {
     const dir = mkdtempSync(join(tmpdir(), "sxcfg-"));
     const dotenv = join(dir, "app.conf");
-    writeFileSync(dotenv, "PORT=6000\nINSTANCE_NAME=from-file\nENABLE_AUTH=true\nJWT_SECRET_KEY=k\nSECRET_KEY=s\n");
+    writeFileSync(
+      dotenv,
+      "PORT=6000\nINSTANCE_NAME=from-file\nENABLE_AUTH=true\nJWT_SECRET_KEY=k\nSECRET_KEY=s\n",
+    );
     const c = loadConfig({ APP_CONFIG_FILE: dotenv, INSTANCE_NAME: "from-env" });
     expect(c.PORT).toBe(6000);
     expect(c.INSTANCE_NAME).toBe("from-env");

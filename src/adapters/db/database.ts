@@ -40,6 +40,11 @@ export interface Database {
   readonly kind: "postgres" | "pglite";
   readonly prisma: PrismaClient;
   readonly sql: SqlDb;
+  /**
+   * A separate one-connection lane for small control statements (leases, leadership), so that they are not
+   * queued behind the hot paths when the main pool is saturated. PGlite: the same instance.
+   */
+  readonly control: Sql;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -71,6 +76,14 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
   });
   // An idle client losing its connection (database restart) must never crash the process.
   pool.on("error", (err) => opts.onPoolError?.(err));
+  const controlPool = new pg.Pool({
+    connectionString: url,
+    max: 1,
+    options: "-c timezone=UTC",
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  controlPool.on("error", (err) => opts.onPoolError?.(err));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const sql: SqlDb = {
     async query<T>(text: string, params?: unknown[]) {
@@ -85,12 +98,18 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     kind: "postgres",
     prisma,
     sql,
+    control: {
+      async query<T>(text: string, params?: unknown[]) {
+        return (await controlPool.query(text, params as unknown[])).rows as T[];
+      },
+    },
     async ping() {
       await pool.query("SELECT 1");
     },
     async close() {
       await prisma.$disconnect();
       await pool.end();
+      await controlPool.end();
     },
   };
 }
@@ -146,6 +165,7 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
     kind: "pglite",
     prisma,
     sql,
+    control: sql,
     async ping() {
       await db.query("SELECT 1");
     },

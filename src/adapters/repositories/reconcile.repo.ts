@@ -77,7 +77,7 @@ export class ReconcileRepo {
    * holder died is free once expired, so another replica takes over within one TTL.
    */
   async lease(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    const rows = await this.db.sql.query<{ holder: string }>(
+    const rows = await this.db.control.query<{ holder: string }>(
       `INSERT INTO app_leases (name, holder, expires_at) VALUES ($1, $2, now() + $3::float8 * interval '1 millisecond')
        ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
        WHERE app_leases.holder = EXCLUDED.holder OR app_leases.expires_at < now()
@@ -89,7 +89,7 @@ export class ReconcileRepo {
 
   /** When the current holder took (or last renewed) the lease, in database time; null when free. */
   async leaseAcquiredAt(name: string, ttlMs: number): Promise<number | null> {
-    const rows = await this.db.sql.query<{ ms: string | number }>(
+    const rows = await this.db.control.query<{ ms: string | number }>(
       `SELECT extract(epoch FROM expires_at - $2::float8 * interval '1 millisecond') * 1000 AS ms
        FROM app_leases WHERE name = $1 AND expires_at > now()`,
       [name, ttlMs],
@@ -99,11 +99,13 @@ export class ReconcileRepo {
 
   /** The database's clock (ms), so lease times compare on one clock across replicas. */
   async dbNow(): Promise<number> {
-    const rows = await this.db.sql.query<{ ms: string | number }>("SELECT extract(epoch FROM now()) * 1000 AS ms");
+    const rows = await this.db.control.query<{ ms: string | number }>(
+      "SELECT extract(epoch FROM now()) * 1000 AS ms",
+    );
     return Number(rows[0]!.ms);
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
-    await this.db.sql.query("DELETE FROM app_leases WHERE name = $1 AND holder = $2", [name, holder]);
+    await this.db.control.query("DELETE FROM app_leases WHERE name = $1 AND holder = $2", [name, holder]);
   }
 }
