@@ -38,7 +38,9 @@ class ListingLauncher implements TransformerLauncher {
 
 let app: TestApp;
 beforeAll(async () => {
-  app = await startTestApp({ backend: "postgres", broker: "memory" });
+  // No background jobs here (the reconciler is on by default): another App on this database must be able
+  // to take the scheduler's leadership in the scheduler test.
+  app = await startTestApp({ backend: "postgres", broker: "memory", env: { RECONCILE_INTERVAL: "0" } });
 });
 afterAll(async () => {
   await app?.close();
@@ -167,7 +169,7 @@ describe("Built-in lifecycle scheduler", () => {
       env: { DATASET_LIFECYCLE_INTERVAL: "1", DATASET_LIFECYCLE_AGE: "2" },
     });
     try {
-      expect(second.deps.scheduler.active).toEqual(["dataset-lifecycle"]);
+      expect(second.deps.scheduler.active).toEqual(["reconciler", "dataset-lifecycle"]);
       await eventually(
         async () => {
           const rows = await app.deps.db.sql.query<{ stale: boolean }>(
@@ -185,7 +187,7 @@ describe("Built-in lifecycle scheduler", () => {
     }
   });
 
-  it("When no interval is configured, then no job is scheduled (the CronJobs do the work)", () => {
+  it("When no interval is configured, then no job is scheduled (the CronJobs do the lifecycle work)", () => {
     expect(app.deps.scheduler.active).toEqual([]);
   });
 
