@@ -44,7 +44,10 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
   app.use(opsRoutes(deps, { draining: () => state.draining }));
   if (deps.metrics) app.use(metricsRoutes(deps.metrics));
   // The browser session (pages, and safe API reads of a signed-in user); internal routes never look at it.
-  app.use(sessionMiddleware(deps.sessions));
+  const session = sessionMiddleware(deps.sessions);
+  app.use((req, res, next) =>
+    req.path.startsWith("/servicex/internal/") ? next() : session(req, res, next),
+  );
   // auth_required runs before the body is read (upstream's decorator order): a caller without credentials
   // learns that first, whatever the body.
   app.post("/servicex/transformation", async (req, res, next) => {

@@ -126,7 +126,7 @@ export class DatasetsRepo {
 
   /**
    * One statement (one round trip) for a DID finder's batch: lock the dataset while it is being looked up
-   * (and note the time: the reconciler's "no news from the DID finder" clock),
+   * (and note the time, at most every 10 s: the reconciler's "no news from the DID finder" clock),
    * insert the files in order, grow every request in Lookup on it. Returns null when the dataset is not
    * being looked up (or does not exist); then nothing was written.
    */
@@ -136,8 +136,12 @@ export class DatasetsRepo {
   ): Promise<{ fedRequests: number[] } | null> {
     const rows = await this.db.sql.query<{ kind: string; id: number | null }>(
       `WITH ds AS (
-         UPDATE datasets SET last_updated = now()
-         WHERE id = $1 AND lookup_status = 'looking' RETURNING id, lookup_attempts),
+         SELECT id, lookup_attempts, last_updated FROM datasets
+         WHERE id = $1 AND lookup_status = 'looking' FOR UPDATE),
+       touch AS (
+         -- The reconciler's "news from the DID finder" clock, written at most every 10 s (not per batch).
+         UPDATE datasets d SET last_updated = now() FROM ds
+         WHERE d.id = ds.id AND (ds.last_updated IS NULL OR ds.last_updated < now() - interval '10 seconds')),
        ins AS (
          INSERT INTO files (dataset_id, adler32, file_size, file_events, paths)
          SELECT ds.id, t.a, t.s, t.e, t.p
