@@ -13,6 +13,7 @@ import type { UserRecord } from "../../src/adapters/repositories/users.repo.js";
 import { MSG_ADMIN_ONLY, MSG_DELETED, MSG_PENDING } from "../../src/domain/users.service.js";
 import { SESSION_COOKIE, type SessionData, newSession } from "../../src/http/middleware/session.js";
 import { CookieJar, type OidcTestProvider, startOidcProvider } from "../helpers/oidcProvider.js";
+import { type Answer, expectAnswer, httpCall } from "../helpers/http.js";
 import { type TestApp, startTestApp } from "../helpers/testApp.js";
 
 const JWT_SECRET = `bypass-jwt-${randomBytes(8).toString("hex")}`;
@@ -26,53 +27,19 @@ const NOT_BEARER = "Missing 'Bearer' type in 'Authorization' header. Expected 'A
 const BAD_HEADER = { msg: "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'" };
 const CSRF_FAILED = { message: "The form has expired or did not come from this site. Please try again." };
 
-interface Answer {
-  status: number;
-  json: unknown;
-  text: string;
-  headers: Headers;
-}
-
 let app: TestApp;
 let op: OidcTestProvider;
 
-async function call(
+function call(
   method: string,
   path: string,
   o: { auth?: string; token?: string; cookie?: string; body?: unknown; form?: Record<string, string> } = {},
 ): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
-  if (o.auth !== undefined) headers.authorization = o.auth;
-  if (o.cookie !== undefined) headers.cookie = `${SESSION_COOKIE}=${o.cookie}`;
-  let body: string | undefined;
-  if (o.form) {
-    headers["content-type"] = "application/x-www-form-urlencoded";
-    body = new URLSearchParams(o.form).toString();
-  } else if (o.body !== undefined) {
-    headers["content-type"] = "application/json";
-    body = JSON.stringify(o.body);
-  }
-  const res = await fetch(`${app.url}${path}`, { method, headers, body, redirect: "manual" });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text, headers: res.headers };
-}
-
-/** Status and body, the body compared without the App's own `code` key (see the file header). */
-function expectAnswer(r: Answer, status: number, body: unknown): void {
-  let got = r.json;
-  if (got && typeof got === "object" && !Array.isArray(got) && "code" in got) {
-    const { code, ...rest } = got as Record<string, unknown>;
-    expect(typeof code).toBe("string");
-    got = rest;
-  }
-  expect({ status: r.status, body: got }).toEqual({ status, body });
+  const { cookie, ...rest } = o;
+  return httpCall(`${app.url}${path}`, method, {
+    ...rest,
+    ...(cookie !== undefined ? { cookie: `${SESSION_COOKIE}=${cookie}` } : {}),
+  });
 }
 
 const now = () => Math.floor(Date.now() / 1000);

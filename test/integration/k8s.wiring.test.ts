@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
+import { type FakeKubeApi, kubeConfigYaml, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
 import { putJson } from "../helpers/fakeWorkers.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
@@ -16,29 +16,8 @@ beforeAll(async () => {
   kube = await startFakeKubeApi();
   const dir = mkdtempSync(join(tmpdir(), "sx-kube-"));
   const file = join(dir, "config");
-  writeFileSync(
-    file,
-    [
-      "apiVersion: v1",
-      "kind: Config",
-      "clusters:",
-      "- name: fake",
-      "  cluster:",
-      `    server: ${kube.url}`,
-      "    insecure-skip-tls-verify: true",
-      "users:",
-      "- name: fake",
-      "  user:",
-      "    token: test-token",
-      "contexts:",
-      "- name: fake",
-      "  context:",
-      "    cluster: fake",
-      "    user: fake",
-      "current-context: fake",
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(file, kubeConfigYaml(kube.url));
+
   process.env.KUBECONFIG = file;
   app = await startTestApp({
     backend: "postgres",

@@ -17,6 +17,7 @@ import {
   slackSignedHeaders,
 } from "../helpers/fakeSlack.js";
 import { type TestApp, startTestApp } from "../helpers/testApp.js";
+import { type Answer, expectAnswer, httpCall } from "../helpers/http.js";
 
 const SIGNING_SECRET = `slack-signing-${randomBytes(8).toString("hex")}`;
 const ADMIN_SLACK_ID = "U0ADMIN01";
@@ -47,38 +48,14 @@ const signupBlocks = (email: string) => [
 
 const ephemeral = (text: string) => ({ response_type: "ephemeral", replace_original: false, text });
 
-interface Answer {
-  status: number;
-  json: unknown;
-  text: string;
-}
-
 const slack = new FakeSlack();
 /** A second Slack stand-in that is NOT in SLACK_RESPONSE_URL_HOSTS (an attacker-chosen response_url). */
 const elsewhere = new FakeSlack();
 let app: TestApp;
 let noSecret: TestApp;
 
-function expectAnswer(r: Answer, status: number, body: unknown): void {
-  let got = r.json;
-  if (got && typeof got === "object" && !Array.isArray(got) && "code" in got) {
-    const { code, ...rest } = got as Record<string, unknown>;
-    expect(typeof code).toBe("string");
-    got = rest;
-  }
-  expect({ status: r.status, body: got }).toEqual({ status, body });
-}
-
-async function postSlack(base: string, body: string, headers: Record<string, string>): Promise<Answer> {
-  const res = await fetch(`${base}/slack`, { method: "POST", headers, body });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+function postSlack(base: string, body: string, headers: Record<string, string>): Promise<Answer> {
+  return httpCall(`${base}/slack`, "POST", { raw: body, headers });
 }
 
 let seq = 0;

@@ -10,6 +10,7 @@ import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { UserRecord } from "../../src/adapters/repositories/users.repo.js";
 import { FakeMailgun } from "../helpers/fakeMailgun.js";
+import { type Answer, type CallOptions, expectAnswer, httpCall } from "../helpers/http.js";
 import { type TestApp, startTestApp } from "../helpers/testApp.js";
 
 const JWT_SECRET = `admin-jwt-${randomBytes(8).toString("hex")}`;
@@ -19,56 +20,15 @@ const MG_DOMAIN = "mg.admin.example";
 const DOCS = "https://docs.servicex.example/en/latest/";
 const ACCESS_TTL = 1234;
 
-interface Answer {
-  status: number;
-  json: unknown;
-  text: string;
-  headers: Headers;
-}
-
 let app: TestApp;
 const mailgun = new FakeMailgun(MG_KEY);
 let adminToken: string;
 let admin: UserRecord;
 
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  o: { token?: string; body?: unknown; form?: Record<string, string> } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
-  let body: string | undefined;
-  if (o.form) {
-    headers["content-type"] = "application/x-www-form-urlencoded";
-    body = new URLSearchParams(o.form).toString();
-  } else if (o.body !== undefined) {
-    headers["content-type"] = "application/json";
-    body = JSON.stringify(o.body);
-  }
-  const res = await fetch(`${base}${path}`, { method, headers, body, redirect: "manual" });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text, headers: res.headers };
-}
+const call = (base: string, method: string, path: string, o: CallOptions = {}) =>
+  httpCall(`${base}${path}`, method, o);
 const api = (method: string, path: string, o: Parameters<typeof call>[3] = {}) =>
   call(app.url, method, path, { token: adminToken, ...o });
-
-function expectAnswer(r: Answer, status: number, body: unknown): void {
-  let got = r.json;
-  if (got && typeof got === "object" && !Array.isArray(got) && "code" in got) {
-    const { code, ...rest } = got as Record<string, unknown>;
-    expect(typeof code).toBe("string");
-    got = rest;
-  }
-  expect({ status: r.status, body: got }).toEqual({ status, body });
-}
 
 let n = 0;
 const uniq = (label: string) => `${label}.${++n}.${randomBytes(3).toString("hex")}@users.example`;
