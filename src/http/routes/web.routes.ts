@@ -159,24 +159,31 @@ export function webRoutes(deps: AppDeps): Router {
     render(req, res, "profile", { user });
   });
 
+  const PROFILE_FORMS = {
+    new: { heading: "Create your profile", action: "/profile/new" },
+    edit: { heading: "Edit your profile", action: "/profile/edit" },
+  } as const;
   const profileForm = (
     req: Request,
     res: Response,
-    o: {
-      heading: string;
-      action: string;
-      values: ProfileValues;
-      errors?: Record<string, string>;
-      status?: number;
-    },
-  ) =>
-    render(
-      req,
-      res,
-      "profile_form",
-      { heading: o.heading, action: o.action, values: o.values, errors: o.errors ?? {} },
-      o.status ?? 200,
-    );
+    kind: keyof typeof PROFILE_FORMS,
+    values: ProfileValues,
+    errors: Record<string, string> = {},
+    status = 200,
+  ) => render(req, res, "profile_form", { ...PROFILE_FORMS[kind], values, errors }, status);
+  /** The form again with a flash message and the field errors. */
+  const refuseProfile = (
+    req: Request,
+    res: Response,
+    kind: keyof typeof PROFILE_FORMS,
+    values: ProfileValues,
+    errors: Record<string, string>,
+    status: number,
+    message = "Profile could not be saved. Please fix invalid fields below.",
+  ) => {
+    flash(req, "danger", message);
+    return profileForm(req, res, kind, values, errors, status);
+  };
 
   const parseProfile = (body: unknown) => {
     const r2 = ProfileForm.safeParse(body);
@@ -189,15 +196,11 @@ export function webRoutes(deps: AppDeps): Router {
   r.get("/profile/new", oauthRequired, (req, res) => {
     if (!config.ENABLE_AUTH) return noAuthUser(req, res);
     if (req.session.userId) return res.redirect(302, "/profile");
-    profileForm(req, res, {
-      heading: "Create your profile",
-      action: "/profile/new",
-      values: {
-        name: req.session.name ?? "",
-        email: req.session.email ?? "",
-        institution: req.session.institution ?? "",
-        experiment: "ATLAS",
-      },
+    profileForm(req, res, "new", {
+      name: req.session.name ?? "",
+      email: req.session.email ?? "",
+      institution: req.session.institution ?? "",
+      experiment: "ATLAS",
     });
   });
 
@@ -206,16 +209,7 @@ export function webRoutes(deps: AppDeps): Router {
     if (req.session.userId) return res.redirect(302, "/profile");
     const parsed = parseProfile(req.body);
     const values = req.body as ProfileValues;
-    if (!parsed.ok) {
-      flash(req, "danger", "Profile could not be saved. Please fix invalid fields below.");
-      return profileForm(req, res, {
-        heading: "Create your profile",
-        action: "/profile/new",
-        values,
-        errors: parsed.errors,
-        status: 400,
-      });
-    }
+    if (!parsed.ok) return refuseProfile(req, res, "new", values, parsed.errors, 400);
     let user: Awaited<ReturnType<typeof users.createProfile>>;
     try {
       user = await users.createProfile({
@@ -225,14 +219,8 @@ export function webRoutes(deps: AppDeps): Router {
       });
     } catch (err) {
       if (err instanceof AppError && (err.status === 409 || err.status === 422)) {
-        flash(req, "danger", `Profile could not be saved. ${err.message}.`);
-        return profileForm(req, res, {
-          heading: "Create your profile",
-          action: "/profile/new",
-          values,
-          errors: { email: err.message },
-          status: 409,
-        });
+        const message = `Profile could not be saved. ${err.message}.`;
+        return refuseProfile(req, res, "new", values, { email: err.message }, 409, message);
       }
       throw err;
     }
@@ -253,15 +241,11 @@ export function webRoutes(deps: AppDeps): Router {
     if (!config.ENABLE_AUTH) return noAuthUser(req, res);
     const user = await users.repo.byId(req.session.userId!);
     if (!user) return res.redirect(302, "/profile/new");
-    profileForm(req, res, {
-      heading: "Edit your profile",
-      action: "/profile/edit",
-      values: {
-        name: user.name,
-        email: user.email,
-        institution: user.institution ?? "",
-        experiment: (user.experiment ?? "ATLAS") as "ATLAS",
-      },
+    profileForm(req, res, "edit", {
+      name: user.name,
+      email: user.email,
+      institution: user.institution ?? "",
+      experiment: (user.experiment ?? "ATLAS") as "ATLAS",
     });
   });
 
@@ -269,29 +253,13 @@ export function webRoutes(deps: AppDeps): Router {
     if (!config.ENABLE_AUTH) return noAuthUser(req, res);
     const parsed = parseProfile(req.body);
     const values = req.body as ProfileValues;
-    if (!parsed.ok) {
-      flash(req, "danger", "Profile could not be saved. Please fix invalid fields below.");
-      return profileForm(req, res, {
-        heading: "Edit your profile",
-        action: "/profile/edit",
-        values,
-        errors: parsed.errors,
-        status: 400,
-      });
-    }
+    if (!parsed.ok) return refuseProfile(req, res, "edit", values, parsed.errors, 400);
     try {
       const user = await users.updateProfile(req.session.userId!, parsed.value, req.session.emails ?? []);
       req.session.email = user.email;
     } catch (err) {
       if (err instanceof AppError && (err.status === 409 || err.status === 422)) {
-        flash(req, "danger", "Profile could not be saved. Please fix invalid fields below.");
-        return profileForm(req, res, {
-          heading: "Edit your profile",
-          action: "/profile/edit",
-          values,
-          errors: { email: err.message },
-          status: 409,
-        });
+        return refuseProfile(req, res, "edit", values, { email: err.message }, 409);
       }
       throw err;
     }
