@@ -180,15 +180,16 @@ const Env = z
       }),
     /**
      * Built-in scheduler for the lifecycle jobs (for sites without the Helm CronJobs): each runs every
-     * *_INTERVAL seconds; 0 = off (default). Ages are in hours, as the cron endpoints take them.
+     * *_INTERVAL seconds; 0 = off (default). Ages are in hours, as the cron endpoints take them, and at most
+     * 1,000,000 (about 114 years; the endpoints' bound, MAX_LIFECYCLE_HOURS).
      */
     KUBERNETES_CLEANUP_INTERVAL: int(0),
-    KUBERNETES_CLEANUP_MAX_AGE: int(24),
+    KUBERNETES_CLEANUP_MAX_AGE: int(24, 0, 1_000_000),
     DATASET_LIFECYCLE_INTERVAL: int(0),
-    DATASET_LIFECYCLE_AGE: int(24),
+    DATASET_LIFECYCLE_AGE: int(24, 0, 1_000_000),
     DATA_LIFECYCLE_INTERVAL: int(0),
     /** data-lifecycle run by the scheduler deletes finished requests submitted more than this many hours ago. */
-    DATA_LIFECYCLE_RETENTION: int(24 * 30),
+    DATA_LIFECYCLE_RETENTION: int(24 * 30, 0, 1_000_000),
     /** Read-only keys handed to clients in `minio-access-key`/`minio-secret-key` instead of the root keys. */
     MINIO_PUBLIC_ACCESS_KEY: optionalString,
     MINIO_PUBLIC_SECRET_KEY: optionalString,

@@ -27,6 +27,12 @@ export interface DataLifecycleOptions {
   removeBucket?: (requestId: string) => Promise<void>;
 }
 
+/**
+ * The largest age the lifecycle routes take, in hours (about 114 years): `now() - age` must stay a
+ * timestamp Postgres can hold, and nothing is older than that anyway.
+ */
+export const MAX_LIFECYCLE_HOURS = 1_000_000;
+
 const UNITS: Record<string, number> = { "": 1, b: 1, mb: 1e6, gb: 1e9, tb: 1e12, pb: 1e15 };
 
 /**
@@ -54,7 +60,7 @@ export class DataLifecycleService {
 
   /** Every live dataset with `now - last_updated > ageHours` becomes stale; returns how many. */
   async markStaleDatasets(ageHours: number): Promise<number> {
-    if (!Number.isFinite(ageHours) || ageHours < 0) {
+    if (!Number.isFinite(ageHours) || ageHours < 0 || ageHours > MAX_LIFECYCLE_HOURS) {
       throw new AppError("invalid_age", "Invalid age parameter", 422, { message: "Invalid age parameter" });
     }
     const n = await this.o.datasets.markStaleOlderThan(ageHours);

@@ -3,6 +3,8 @@
 // Objects of requests still running are left alone, however old (a long transform is not a leak).
 import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
 import type { Logger } from "../logger.js";
+import { MAX_LIFECYCLE_HOURS } from "./dataLifecycle.service.js";
+import { AppError } from "./errors.js";
 import type { TransformerLauncher } from "./ports.js";
 import { isTerminal } from "./status.js";
 
@@ -28,6 +30,10 @@ export class KubernetesCleanupService {
   }
 
   async run(maxAgeHours: number, now: Date = new Date()): Promise<KubernetesCleanupReport> {
+    if (!Number.isFinite(maxAgeHours) || maxAgeHours < 0 || maxAgeHours > MAX_LIFECYCLE_HOURS) {
+      const message = "Invalid maxAge parameter";
+      throw new AppError("invalid_max_age", message, 422, { message });
+    }
     const report: KubernetesCleanupReport = { removed: [], failed: [], keptActive: [] };
     if (!this.launcher.listObjects) return report;
     const cutoff = now.getTime() - maxAgeHours * 3_600_000;

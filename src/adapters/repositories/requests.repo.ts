@@ -256,7 +256,10 @@ export class RequestsRepo {
     return true;
   }
 
-  /** Aggregates over the request's results (contract §2.3.5 `stats`); null when there are none. */
+  /**
+   * Aggregates over the request's results (contract §2.3.5 `stats`); null when there are none. The average
+   * rate is taken in numeric: every avg_rate fits a float8, but a float8 sum of two of 1e308 overflows.
+   */
   async stats(requestId: string): Promise<{
     minTime: number;
     maxTime: number;
@@ -269,7 +272,7 @@ export class RequestsRepo {
     const rows = await this.db.sql.query<Record<string, string | number | null>>(
       `SELECT count(*)::int AS n, min(transform_time) AS min_t, max(transform_time) AS max_t,
               avg(transform_time)::float8 AS avg_t, sum(transform_time)::float8 AS total_t,
-              avg(avg_rate)::float8 AS avg_rate, sum(total_bytes)::float8 AS bytes, sum(total_events)::float8 AS events
+              avg(avg_rate::numeric)::float8 AS avg_rate, sum(total_bytes)::float8 AS bytes, sum(total_events)::float8 AS events
        FROM transform_result WHERE request_id = $1`,
       [requestId],
     );

@@ -36,9 +36,32 @@ function fromBodyParser(err: {
   }
 }
 
+/**
+ * Postgres SQLSTATEs for text it cannot store (22021: a NUL character or bytes invalid in UTF-8; 22P05: a
+ * character the database encoding lacks). Only a caller's text causes them; the schemas refuse such text
+ * first, and this is the net under any route that forgets to.
+ */
+const UNSTORABLE_TEXT = new Set(["22021", "22P05"]);
+
+function unstorableText(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === "object" && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && UNSTORABLE_TEXT.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Any thrown value → the AppError that describes it on the wire. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (unstorableText(err)) {
+    return new AppError(
+      "invalid_text",
+      "The request carries text that cannot be stored (a NUL character or invalid UTF-8)",
+      400,
+    );
+  }
   if (isTransientDbError(err)) {
     return new AppError("database_unavailable", "The database is unavailable; please retry shortly.", 503);
   }

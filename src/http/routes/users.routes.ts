@@ -11,9 +11,10 @@ import {
 import { parseSlackPayload, verifySlackRequest } from "../../adapters/notify/slackVerify.js";
 import { AppError } from "../../domain/errors.js";
 import type { AppDeps } from "../deps.js";
+import { errorBody } from "../middleware/errorHandler.js";
 import { rateLimit } from "../middleware/rateLimit.js";
 import { op } from "../openapi.js";
-import { MessageResponse } from "../schemas/common.js";
+import { MessageResponse, text } from "../schemas/common.js";
 
 const UserJson = z.object({ email: z.string(), id: z.number(), admin: z.boolean(), pending: z.boolean() });
 
@@ -22,6 +23,16 @@ const blank = (field: string) =>
   new AppError("missing_field", `${field}: This field cannot be blank`, 400, {
     message: { [field]: "This field cannot be blank" },
   });
+
+/** An e-mail as the users table holds it (varchar(320)), without NUL characters. */
+const EmailArg = text(320);
+
+/** `value` as an e-mail argument, or a 400 naming the field and the reason (never a database error). */
+function emailArg(value: string, field = "email"): string {
+  const r = EmailArg.safeParse(value);
+  if (r.success) return r.data;
+  throw new AppError("invalid_field", `${field}: ${r.error.issues[0]?.message ?? "invalid"}`, 400);
+}
 
 /** An argument from the JSON body, a form body or the query string (reqparse looked in all of them). */
 function arg(req: Request, name: string): string | undefined {
@@ -194,7 +205,7 @@ export function userRoutes(deps: AppDeps): Router {
       await admin(req);
       const email = arg(req, "email");
       if (!email) throw blank("email");
-      const user = await users.accept(email);
+      const user = await users.accept(emailArg(email));
       res.json({ message: `user ${user.email} now ready for access` });
     },
   );
@@ -238,8 +249,8 @@ export function userRoutes(deps: AppDeps): Router {
         res.status(v.status).json({ message: v.message });
         return;
       }
-      const email = it.value ?? "";
       try {
+        const email = emailArg(it.value ?? "", "actions[0].value");
         if (it.actionId === "accept_user") {
           await users.accept(email);
           reply(approvedMessage(it.messageBlocks, it.userId), true);
@@ -250,7 +261,7 @@ export function userRoutes(deps: AppDeps): Router {
       } catch (err) {
         if (err instanceof AppError && err.status < 500) {
           reply(ephemeralMessage(err.message), true);
-          res.status(err.status).json({ message: err.message });
+          res.status(err.status).json(errorBody(err));
           return;
         }
         throw err;
