@@ -8,7 +8,8 @@ import type { IdempotencyRepo } from "../adapters/repositories/idempotency.repo.
 import type { RequestRecord, RequestsRepo } from "../adapters/repositories/requests.repo.js";
 import type { ObjectStore } from "../adapters/objectStore/objectStore.js";
 import type { Logger } from "../logger.js";
-import { fileListDatasetName, parseDid } from "./did.js";
+import { didProblem, fileListDatasetName, parseDid } from "./did.js";
+import { ownValue } from "./ownValue.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { AppError, CodeGenError, badRequest, forbidden, notFound } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
@@ -151,10 +152,11 @@ export class TransformationService {
 
   /** The same user's completed request with the same dataset version, selection, generator and format. */
   private async findReusable(input: SubmitInput, who: Requester): Promise<string | null> {
-    const image = this.cfg.codeGenImages[input.codegen];
+    const image = ownValue(this.cfg.codeGenImages, input.codegen);
     if (image === undefined) return null;
     let name: string;
     if (input.did) {
+      if (didProblem(input.did) !== null) return null;
       const parsed = parseDid(input.did, this.cfg.defaultScheme);
       name = parsed.fullDid;
     } else if (input.fileList && input.fileList.length > 0) {
@@ -204,7 +206,7 @@ export class TransformationService {
 
   /** Contract §2.3.1 (with the [L] order: code generation before any database write). */
   async submit(input: SubmitInput, who: Requester): Promise<{ requestId: string }> {
-    const codeGenImage = this.cfg.codeGenImages[input.codegen];
+    const codeGenImage = ownValue(this.cfg.codeGenImages, input.codegen);
     if (codeGenImage === undefined) {
       // contract A.7: 400 instead of upstream's 500
       throw badRequest(`Invalid Codegen Image Passed in Request: ${input.codegen}`, "invalid_codegen");
@@ -212,6 +214,8 @@ export class TransformationService {
     if (Boolean(input.did) === Boolean(input.fileList && input.fileList.length > 0)) {
       throw badRequest("Must provide did or file-list but not both", "did_or_file_list");
     }
+    const problem = input.did ? didProblem(input.did) : null;
+    if (problem !== null) throw badRequest(problem, "invalid_did");
     const parsed = input.did ? parseDid(input.did, this.cfg.defaultScheme) : null;
     if (parsed && !this.cfg.validSchemes.includes(parsed.scheme)) {
       throw badRequest(`DID scheme is not supported: ${parsed.scheme}`, "unsupported_did_scheme");

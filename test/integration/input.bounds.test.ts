@@ -4,6 +4,7 @@
 // with the App's error shape; values the columns hold but whose sums would not fit saturate.
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { MemoryBroker } from "../../src/adapters/broker/memory.broker.js";
 import type { UserRecord } from "../../src/adapters/repositories/users.repo.js";
 import { toAppError } from "../../src/http/middleware/errorHandler.js";
 import { slackBlockActionsPayload, slackInteractionBody, slackSignedHeaders } from "../helpers/fakeSlack.js";
@@ -243,5 +244,57 @@ describe("Text Postgres cannot store that reaches it past a schema", () => {
     const e = toAppError(err);
     expect({ status: e.status, code: e.code }).toEqual({ status: 400, code: "invalid_text" });
     expect(toAppError(new Error("anything else")).status).toBe(500);
+  });
+});
+
+describe("DIDs that name no dataset, and codegen names that are Object.prototype keys", () => {
+  const rows = async () =>
+    (
+      await app.deps.db.sql.query<{ n: string }>(
+        "SELECT ((SELECT count(*) FROM requests) + (SELECT count(*) FROM datasets))::text AS n",
+      )
+    )[0]!.n;
+  const lookups = () =>
+    (app.deps.broker as unknown as MemoryBroker).messages(`did_finder_${app.scheme}`).length +
+    (app.deps.broker as unknown as MemoryBroker).messages("did_finder_rucio").length;
+
+  it("When a DID is `rucio://`, blank, `://x` or otherwise names nothing, then submit answers 400 and no lookup is sent", async () => {
+    const before = { rows: await rows(), lookups: lookups() };
+    for (const did of [
+      "rucio://",
+      `${app.scheme}://`,
+      " ",
+      "\t",
+      "://x",
+      "rucio://   ",
+      " rucio://mc23:x",
+      "rucio://mc23:x ",
+      "ru-cio://mc23:x",
+      "rucio://mc23:\nx",
+    ]) {
+      const r = await api("POST", "/servicex/transformation", { body: { ...submitDefaults, did } });
+      expectRefused(r, 400, JSON.stringify(did));
+      expect((r.json as { code: string }).code, JSON.stringify(did)).toBe("invalid_did");
+    }
+    expect({ rows: await rows(), lookups: lookups() }).toEqual(before);
+    // A real DID with and without the scheme is still accepted.
+    for (const did of [`${app.scheme}://mc23:ok.${randomBytes(3).toString("hex")}`, "mc23:plain.name"]) {
+      const ok = await api("POST", "/servicex/transformation", { body: { ...submitDefaults, did } });
+      expect(ok.status, ok.text).toBe(200);
+    }
+  });
+
+  it("When codegen is `constructor`, `__proto__`, `toString` or `hasOwnProperty`, then submit answers 400 'Invalid Codegen Image Passed in Request: <name>'", async () => {
+    const before = await rows();
+    for (const codegen of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
+      const r = await api("POST", "/servicex/transformation", {
+        body: { ...submitDefaults, codegen, "file-list": ["root://eos.example//x.root"] },
+      });
+      expectRefused(r, 400, codegen);
+      expect((r.json as { message: string }).message).toBe(
+        `Invalid Codegen Image Passed in Request: ${codegen}`,
+      );
+    }
+    expect(await rows()).toBe(before);
   });
 });
