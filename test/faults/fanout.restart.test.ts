@@ -35,6 +35,12 @@ async function restartRabbit(pauseMs: number, onStopped?: () => Promise<void>): 
 
 // --- App helpers -----------------------------------------------------------------------------------------------
 
+/** Every queued report written and every shutdown run: a second completion, if any, would show by now. */
+async function settled(app: TestApp): Promise<void> {
+  await app.deps.fileComplete.idle();
+  await app.deps.lifecycle.idle();
+}
+
 const apps: TestApp[] = [];
 const queuesToDelete = new Set<string>();
 const exchangesToDelete = new Set<string>();
@@ -452,7 +458,7 @@ describe("Regression #229/#272: a RabbitMQ restart must not lose transform work"
       expect((await filesWithResult(app, id)).size).toBe(N);
 
       await eventually(async () => app.launcher.shutdownCount(id) >= 1, 10_000, "shutdown");
-      await sleep(500);
+      await settled(app);
       expect(app.launcher.shutdownCount(id)).toBe(1);
 
       // Nothing stuck: the dispatcher goes idle, every task is confirmed (watermark at the last file), and the
@@ -525,7 +531,7 @@ describe("Regression #229/#272: a RabbitMQ restart must not lose transform work"
     expect(app.deps.dispatcher.counters.replays).toBeGreaterThan(0);
 
     await eventually(async () => app.launcher.shutdownCount(id) >= 1, 10_000, "shutdown");
-    await sleep(500);
+    await settled(app);
     expect(app.launcher.shutdownCount(id)).toBe(1);
     await sidecar.stop();
     expect(await queueDepth(`transformer-${id}`)).toBeOneOf([null, 0]);
@@ -574,7 +580,7 @@ describe("Regression #229/#272: a RabbitMQ restart must not lose transform work"
         ch.ack(m);
       });
       await eventually(async () => lookups.length >= 1, 60_000, `the lookup on ${lookupQueue}`);
-      await sleep(500);
+      await app.deps.dispatcher.idle(); // a second lookup, if any, would have been published by now
       expect(lookups).toHaveLength(1);
       const [lookupDid, datasetId, endpoint] = lookups[0]!.args as [string, number, string];
       expect(lookups[0]!.headers.task).toBe(`did_finder_${app.scheme}.lookup_dataset`);
@@ -642,7 +648,7 @@ describe("Regression #229/#272: a RabbitMQ restart must not lose transform work"
         expect(done["files-failed"]).toBe(0);
         await eventually(async () => app.launcher.shutdownCount(rid) >= 1, 10_000, "shutdown");
       }
-      await sleep(300);
+      await settled(app);
       expect(app.launcher.shutdownCount(listId)).toBe(1);
       expect(app.launcher.shutdownCount(didId)).toBe(1);
     } finally {

@@ -1,22 +1,17 @@
 // Postgres restarting under file-complete traffic: sidecars ignore HTTP status codes (contract A.26), so
 // the App itself must wait the database out instead of answering 503 and losing reports.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { request } from "../../bench/lib.js";
 import { fileCompleteBody, putJson } from "../helpers/fakeWorkers.js";
 import { type TestDatabase, createTestDatabase } from "../helpers/pg.js";
+import { privatePostgresFromEnv, restartPostgres, startPostgres } from "../helpers/privateServices.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 import { errorLogs, spawnApp } from "./replicaHarness.js";
 
-const run = promisify(execFile);
-const cluster = async (action: "restart" | "start") => {
-  const { stdout } = await run("ls", ["/etc/postgresql"]);
-  const version = stdout.trim().split("\n")[0]!;
-  await run("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", action], { timeout: 120_000 });
-};
+// The fault tier's private cluster (never the machine's own Postgres): down for 2.5 s, then back.
+const restartDatabase = () => restartPostgres(privatePostgresFromEnv(), 2500);
 
 let app: TestApp;
 beforeAll(async () => {
@@ -26,13 +21,14 @@ afterAll(async () => {
   await app?.close();
 });
 afterEach(async () => {
-  await cluster("start").catch(() => {});
+  // Whatever a failed test left: the cluster is running again (starting a running cluster fails harmlessly).
+  await startPostgres(privatePostgresFromEnv()).catch(() => {});
 });
 
 describe("Postgres restart", () => {
-  it("When Postgres restarts during 50 concurrent file-complete callers, then every report is answered 200 and counted exactly once", async () => {
+  it("When Postgres restarts for 2.5 s during 50 concurrent file-complete callers, then every report is answered 200 and counted exactly once", async () => {
     const paths = Array.from(
-      { length: 1500 },
+      { length: 6000 },
       (_, i) => `root://pg//${randomBytes(3).toString("hex")}/f${i}.root`,
     );
     const sub = await putJson(
@@ -46,6 +42,7 @@ describe("Postgres restart", () => {
       [id],
     );
     let next = 0;
+    let answered = 0;
     const statuses: Record<number, number> = {};
     const callers = Array.from({ length: 50 }, async () => {
       for (;;) {
@@ -56,12 +53,14 @@ describe("Postgres restart", () => {
           fileCompleteBody({ request_id: id, file_id: f.id, paths: [f.paths] }, "success"),
         );
         statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+        answered += 1;
       }
     });
-    await new Promise((r) => setTimeout(r, 150));
-    await cluster("restart");
+    // Restart once the traffic is flowing (100 of 6,000 reports answered), so it lands mid-traffic.
+    await eventually(async () => answered >= 100, 60_000, "100 file-complete reports answered");
+    await restartDatabase();
     await Promise.all(callers);
-    expect(statuses).toEqual({ 200: 1500 });
+    expect(statuses).toEqual({ 200: 6000 });
     expect(app.deps.fileComplete.stats.retries).toBeGreaterThan(0); // the restart really hit the traffic
     const row = await eventually(
       async () => {
@@ -74,7 +73,7 @@ describe("Postgres restart", () => {
       30_000,
       "database back",
     );
-    expect(row).toEqual({ status: "complete", files_completed: 1500 });
+    expect(row).toEqual({ status: "complete", files_completed: 6000 });
     await app.deps.lifecycle.idle();
     expect(app.launcher.shutdownCount(id)).toBe(1);
   });
@@ -155,7 +154,7 @@ describe("Postgres restart under an App process", () => {
       });
       await eventually(async () => answered >= plan.length / 5, 60_000, "a fifth of the reports");
       const t0 = Date.now();
-      await cluster("restart");
+      await restartDatabase();
       const restartMs = Date.now() - t0;
       await Promise.all(callers);
       const retryLogs = app.logs.filter((l) => l.msg === "file-complete batch: retrying").length;

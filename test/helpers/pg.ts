@@ -3,17 +3,19 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 
-export const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+/** The server tests make their databases on: the machine's Postgres, or the fault tier's private one. Read at
+ * each use, because the fault tier's global setup sets it after this module is loaded. */
+export const adminUrl = () => process.env.TEST_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const templateDb = () => process.env.SX_TEMPLATE_DB ?? "sx_test_template";
 
 export function urlFor(db: string): string {
-  const u = new URL(ADMIN_URL);
+  const u = new URL(adminUrl());
   u.pathname = `/${db}`;
   return u.toString();
 }
 
 async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: ADMIN_URL });
+  const c = new pg.Client({ connectionString: adminUrl() });
   await c.connect();
   try {
     return await fn(c);

@@ -1,36 +1,28 @@
-// Controls the machine's RabbitMQ for the fault tests: stop/start the app, and bring it back whatever
-// state a test left it in.
-import { execFile } from "node:child_process";
-import { createConnection } from "node:net";
-import { promisify } from "node:util";
+// Controls the fault tier's private RabbitMQ node (started by privateServices.setup.ts): stop/start its app,
+// and bring it back whatever state a test left it in. The machine's own RabbitMQ is never touched.
 import { connect } from "amqplib";
-import { RABBIT_URL } from "./testApp.js";
+import {
+  portOpen as tcpPortOpen,
+  privateRabbitFromEnv,
+  privateRabbitmqctl,
+  startPrivateRabbitApp,
+} from "./privateServices.js";
 
-const run = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** rabbitmqctl as root (it needs the node's Erlang cookie); through `sudo -n` for other users. */
-export async function rabbitmqctl(...args: string[]): Promise<string> {
-  const asRoot = process.getuid?.() === 0;
-  const [cmd, argv] = asRoot ? ["rabbitmqctl", args] : ["sudo", ["-n", "rabbitmqctl", ...args]];
-  const { stdout } = await run(cmd, argv, { timeout: 120_000 });
-  return stdout;
+/** rabbitmqctl against the private node, e.g. `rabbitmqctl("stop_app")`. */
+export function rabbitmqctl(...args: string[]): Promise<string> {
+  return privateRabbitmqctl(privateRabbitFromEnv(), ...args);
 }
 
-export function portOpen(port = 5672): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
+/** Whether the private node's AMQP port accepts TCP connections. */
+export function portOpen(): Promise<boolean> {
+  return tcpPortOpen(privateRabbitFromEnv().port);
 }
 
 export async function amqpUsable(): Promise<boolean> {
   try {
-    const c = await connect(RABBIT_URL);
+    const c = await connect(privateRabbitFromEnv().url);
     c.on("error", () => {});
     await c.close();
     return true;
@@ -39,22 +31,10 @@ export async function amqpUsable(): Promise<boolean> {
   }
 }
 
-/** Makes sure RabbitMQ accepts AMQP connections again, whatever state the test left it in. */
+/** Makes sure the private node accepts AMQP connections again, whatever state the test left it in. */
 export async function ensureRabbitRunning(): Promise<void> {
   if ((await portOpen()) && (await amqpUsable())) return;
-  await rabbitmqctl("start_app").catch(() => "");
-  for (let i = 0; i < 60 && !(await amqpUsable()); i++) await sleep(500);
-  if (await amqpUsable()) return;
-  // The node itself is down: start it the way the machine does.
-  const asRoot = process.getuid?.() === 0;
-  await run(
-    asRoot ? "rabbitmq-server" : "sudo",
-    asRoot ? ["-detached"] : ["-n", "rabbitmq-server", "-detached"],
-    {
-      timeout: 60_000,
-    },
-  ).catch(() => undefined);
-  await rabbitmqctl("await_startup").catch(() => "");
-  for (let i = 0; i < 120 && !(await amqpUsable()); i++) await sleep(500);
-  if (!(await portOpen()) || !(await amqpUsable())) throw new Error("RabbitMQ could not be restarted");
+  await startPrivateRabbitApp(privateRabbitFromEnv());
+  for (let i = 0; i < 120 && !(await amqpUsable()); i++) await sleep(250);
+  if (!(await amqpUsable())) throw new Error("the private RabbitMQ node does not accept connections again");
 }

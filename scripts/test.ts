@@ -1,0 +1,173 @@
+// `npm test`: runs both test tiers, whatever the first one gives, and exits non-zero if either failed.
+//
+//   main    unit + integration files, in parallel, on the machine's Postgres and RabbitMQ
+//   faults  restarts of Postgres/RabbitMQ, replicas, soak; one file at a time, on private instances
+//
+// Options: `--tier main|faults` runs one tier; anything else is passed to vitest (file filters, -t "name").
+// With filters, a tier that has no matching file is not an error. Each tier's counts come from vitest's JSON
+// report; a tier whose runner crashed (no report) counts as one failure. With SX_TEST_SUMMARY=<file> the
+// totals are also written there as JSON after each tier (.ci/run prints its closing line from it).
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const TIERS = ["main", "faults"] as const;
+type Tier = (typeof TIERS)[number];
+
+interface TierResult {
+  tier: Tier;
+  passed: number;
+  failed: number;
+  skipped: number;
+  exitCode: number | null;
+  seconds: number;
+  /** Why the counts are not vitest's own (the runner crashed, a file failed to load). */
+  note?: string;
+}
+
+interface VitestJson {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  testResults: Array<{ name: string; status: string; assertionResults: Array<{ status: string }> }>;
+}
+
+function parseArgs(argv: string[]): { tiers: Tier[]; passThrough: string[] } {
+  const passThrough: string[] = [];
+  let tiers: Tier[] = [...TIERS];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value =
+      a === "--tier" ? argv[++i] : a.startsWith("--tier=") ? a.slice("--tier=".length) : undefined;
+    if (value === undefined) {
+      passThrough.push(a);
+    } else if ((TIERS as readonly string[]).includes(value)) {
+      tiers = [value as Tier];
+    } else {
+      console.error(`npm test: unknown tier '${value}' (tiers: ${TIERS.join(", ")})`);
+      process.exit(2);
+    }
+  }
+  // File filters that all lie in one tier's folders select that tier alone (no private services started for a
+  // main-tier file, no empty main run for a fault file).
+  const paths = passThrough.filter((a) => !a.startsWith("-") && /\.test\.ts$|\/|^test$/.test(a));
+  if (paths.length > 0 && tiers.length > 1) {
+    const inFaults = paths.filter((p) => p.includes("test/faults") || p.startsWith("faults/")).length;
+    if (inFaults === paths.length) tiers = ["faults"];
+    else if (inFaults === 0 && paths.every((p) => /test\/(unit|integration)|^(unit|integration)\//.test(p)))
+      tiers = ["main"];
+  }
+  return { tiers, passThrough };
+}
+
+/** Counts from vitest's JSON report; a file that failed outside any test (load error, beforeAll) is a failure. */
+function countsFrom(report: VitestJson): Pick<TierResult, "passed" | "failed" | "skipped" | "note"> {
+  let failed = report.numFailedTests;
+  const brokenFiles = report.testResults.filter(
+    (f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed"),
+  );
+  failed += brokenFiles.length;
+  return {
+    passed: report.numPassedTests,
+    failed,
+    skipped: report.numPendingTests + report.numTodoTests,
+    ...(brokenFiles.length ? { note: `${brokenFiles.length} file(s) failed outside a test` } : {}),
+  };
+}
+
+let child: ReturnType<typeof spawn> | null = null;
+
+function runTier(tier: Tier, passThrough: string[], dir: string): Promise<TierResult> {
+  const report = join(dir, `${tier}.json`);
+  const args = [
+    "vitest",
+    "run",
+    "--project",
+    tier,
+    "--reporter=default",
+    "--reporter=json",
+    `--outputFile.json=${report}`,
+    ...(passThrough.length ? ["--passWithNoTests"] : []),
+    ...passThrough,
+  ];
+  const t0 = Date.now();
+  console.log(`\n=== npm test: tier '${tier}' (npx ${args.join(" ")})\n`);
+  return new Promise((resolve) => {
+    child = spawn("npx", args, { stdio: "inherit" });
+    const done = (exitCode: number | null, why?: string) => {
+      child = null;
+      const seconds = Math.round((Date.now() - t0) / 1000);
+      let json: VitestJson | null = null;
+      try {
+        json = JSON.parse(readFileSync(report, "utf8")) as VitestJson;
+      } catch {
+        json = null;
+      }
+      if (!json) {
+        resolve({
+          tier,
+          passed: 0,
+          failed: 1,
+          skipped: 0,
+          exitCode,
+          seconds,
+          note: `the runner ended without a report (${why ?? `exit code ${exitCode}`})`,
+        });
+        return;
+      }
+      const counts = countsFrom(json);
+      // A non-zero exit with no failure counted (e.g. an error in a global setup or teardown) is a failure too.
+      if (exitCode !== 0 && counts.failed === 0) {
+        counts.failed = 1;
+        counts.note = `vitest exited with ${exitCode} without a failed test (setup or teardown error)`;
+      }
+      resolve({ tier, ...counts, exitCode, seconds });
+    };
+    child.once("error", (e) => done(null, e.message));
+    child.once("exit", (code, signal) => done(code, signal ? `killed by ${signal}` : undefined));
+  });
+}
+
+async function main(): Promise<number> {
+  const { tiers, passThrough } = parseArgs(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), "sx-npm-test-"));
+  const cleanUp = () => rmSync(dir, { recursive: true, force: true });
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      child?.kill(sig);
+      cleanUp();
+      process.exit(130);
+    });
+  }
+  const results: TierResult[] = [];
+  try {
+    for (const tier of tiers) {
+      results.push(await runTier(tier, passThrough, dir));
+      writeSummary(results);
+    }
+  } finally {
+    cleanUp();
+  }
+  console.log("\n=== npm test: tiers");
+  for (const r of results) {
+    console.log(
+      `  ${r.tier.padEnd(7)} ${r.failed === 0 ? "ok    " : "FAILED"} ${r.passed} passed / ${r.failed} failed / ` +
+        `${r.skipped} skipped in ${r.seconds} s${r.note ? ` (${r.note})` : ""}`,
+    );
+  }
+  return results.some((r) => r.failed > 0) ? 1 : 0;
+}
+
+function writeSummary(results: TierResult[]): void {
+  const file = process.env.SX_TEST_SUMMARY;
+  if (!file) return;
+  const sum = (k: "passed" | "failed" | "skipped") => results.reduce((s, r) => s + r[k], 0);
+  writeFileSync(
+    file,
+    JSON.stringify({ passed: sum("passed"), failed: sum("failed"), skipped: sum("skipped"), tiers: results }),
+  );
+}
+
+process.exit(await main());
