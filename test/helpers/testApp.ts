@@ -12,6 +12,8 @@ import type { LaunchSpec, TransformerLauncher } from "../../src/domain/ports.js"
 import type { AppDeps } from "../../src/http/deps.js";
 import { type TestDatabase, createTestDatabase } from "./pg.js";
 
+export { eventually } from "./wait.js";
+
 export const RABBIT_URL = process.env.TEST_RABBIT_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 
 export class RecordingLauncher implements TransformerLauncher {
@@ -52,40 +54,44 @@ export interface TestAppOptions {
   databaseUrl?: string;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const backend = opts.backend ?? "postgres";
   const db = backend === "postgres" && !opts.databaseUrl ? await createTestDatabase() : undefined;
-  const port = await freePort();
+  // The server listens first (port 0: the kernel picks a free port, no window for another process to take
+  // it), so the App's callback URLs can name the port; the handler is attached once the App is built.
+  const server: Server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  // The machine's did_finder_rucio (and other upstream scheme queues) may have consumers of other processes,
+  // so a DID without a scheme goes to this app's own queue; `rucio://` stays valid for parsing tests that
+  // use the in-process broker.
   const scheme = `t${randomBytes(4).toString("hex")}`;
   const env: Record<string, string> = {
     PORT: String(port),
     ADVERTISED_HOSTNAME: `127.0.0.1:${port}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     VALID_DID_SCHEMES: JSON.stringify(["rucio", scheme]),
-    DID_FINDER_DEFAULT_SCHEME: "rucio",
+    DID_FINDER_DEFAULT_SCHEME: scheme,
     DATA_DIR: "memory://",
     ...(backend === "postgres" ? { DATABASE_URL: opts.databaseUrl ?? db!.url } : {}),
     ...((opts.broker ?? "amqp") === "amqp" ? { RABBIT_MQ_URL: RABBIT_URL } : {}),
     ...opts.env,
   };
-  const config = loadConfig(env);
-  const logger = pino({ level: config.LOG_LEVEL });
   const launcher = new RecordingLauncher();
-  const deps = await compose(config, logger, {
-    ...(opts.launcher === "config" ? {} : { launcher }),
-    ...(opts.objectStore ? { objectStore: opts.objectStore } : {}),
-  });
-  const app = buildHandler(deps);
-  const server: Server = createServer(app);
-  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+  let deps: AppDeps;
+  try {
+    const config = loadConfig(env);
+    const logger = pino({ level: config.LOG_LEVEL });
+    deps = await compose(config, logger, {
+      ...(opts.launcher === "config" ? {} : { launcher }),
+      ...(opts.objectStore ? { objectStore: opts.objectStore } : {}),
+    });
+  } catch (e) {
+    await new Promise((r) => server.close(r));
+    await db?.drop();
+    throw e;
+  }
+  server.on("request", buildHandler(deps));
   return {
     deps,
     url: `http://127.0.0.1:${port}`,
@@ -100,24 +106,4 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       await db?.drop();
     },
   };
-}
-
-/** Polls until fn returns a truthy value (or throws after timeoutMs). */
-export async function eventually<T>(
-  fn: () => Promise<T | undefined | null | false>,
-  timeoutMs = 20_000,
-  what = "condition",
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

@@ -41,11 +41,13 @@ const waitTerminal = (id: string) =>
   );
 
 describe("When a physicist submits by DID", () => {
-  it("then the lookup goes to did_finder_rucio, files stream in batches of 300, one task per file is queued, and the request completes exactly once with exact counters", async () => {
+  // The scheme is this app's own (a queue no other process on the machine consumes); the App treats it
+  // exactly as rucio: `did_finder_<scheme>` is the queue upstream's Rucio finder listens on for `rucio`.
+  it("then the lookup goes to did_finder_<scheme>, files stream in batches of 300, one task per file is queued, and the request completes exactly once with exact counters", async () => {
     const did = `mc23_13p6TeV:lifecycle.${randomBytes(4).toString("hex")}`;
-    const finder = await startDidFinder({ scheme: "rucio", did, count: 1000, files: makeFiles(did) });
+    const finder = await startDidFinder({ scheme: app.scheme, did, count: 1000, files: makeFiles(did) });
     try {
-      const sub = await submit({ did: `rucio://${did}`, title: "lifecycle" });
+      const sub = await submit({ did: `${app.scheme}://${did}`, title: "lifecycle" });
       expect(sub.status).toBe(200);
       const id = (sub.body as { request_id: string }).request_id;
       expect(id).toMatch(/^[0-9a-f-]{36}$/);
@@ -76,7 +78,7 @@ describe("When a physicist submits by DID", () => {
 
         expect(finder.messages).toHaveLength(1);
         const lookup = finder.messages[0]!;
-        expect(lookup.headers.task).toBe("did_finder_rucio.lookup_dataset");
+        expect(lookup.headers.task).toBe(`did_finder_${app.scheme}.lookup_dataset`);
         expect(lookup.args[0]).toBe(did);
         expect(lookup.args[2]).toBe(`http://127.0.0.1:${app.port}/servicex/internal/transformation/`);
 
@@ -93,7 +95,9 @@ describe("When a physicist submits by DID", () => {
         expect(task.kwargs.result_format).toBe("parquet");
 
         await eventually(async () => app.launcher.shutdownCount(id) === 1, 5000, "shutdown");
-        await new Promise((r) => setTimeout(r, 200));
+        // Once every queued report is written and every shutdown has run, a second completion would show.
+        await app.deps.fileComplete.idle();
+        await app.deps.lifecycle.idle();
         expect(app.launcher.shutdownCount(id)).toBe(1);
         expect(app.launcher.started.filter((s) => s.requestId === id)).toHaveLength(1);
 

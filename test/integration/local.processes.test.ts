@@ -129,9 +129,11 @@ describe("When the local launcher runs transformers as worker processes", () => 
     // Slow inputs (served over http with a delay) so a worker is surely busy when it is killed.
     const { createServer } = await import("node:http");
     const blobs = new Map<string, Buffer>();
+    let downloadsStarted = 0;
     const srv = createServer((req, res) => {
       const data = blobs.get(req.url ?? "");
       if (!data) return void res.writeHead(404).end();
+      downloadsStarted++;
       setTimeout(() => res.end(data), 300);
     });
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
@@ -145,7 +147,8 @@ describe("When the local launcher runs transformers as worker processes", () => 
         victim = launcher.workerPids(id)[0] ?? 0;
         return victim > 0;
       });
-      await new Promise((r) => setTimeout(r, 400));
+      // Killed while busy: once the workers have started downloading (each download takes 300 ms).
+      await eventually(async () => downloadsStarted >= 2, 30_000, "the workers to start downloading");
       process.kill(victim, "SIGKILL");
       const done = await finished(app, id);
       expect(done["files-completed"]).toBe(9);

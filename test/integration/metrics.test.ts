@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileCompleteBody, putJson } from "../helpers/fakeWorkers.js";
 import { type Family, parsePrometheusText, sampleValue, samplesOf } from "../helpers/promParse.js";
 import { createTestDatabase } from "../helpers/pg.js";
-import { type TestApp, startTestApp } from "../helpers/testApp.js";
+import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
 let app: TestApp;
 beforeAll(async () => {
@@ -44,6 +44,19 @@ async function submitFileList(n: number, outcomes: Array<"success" | "failure">)
   const files = await q<{ id: number; paths: string }>(
     "SELECT f.id, f.paths FROM files f JOIN requests r ON r.did_id = f.dataset_id WHERE r.request_id = $1 ORDER BY f.id",
     [id],
+  );
+  // The dispatcher publishes in the background; reports that finish the request before its tasks are
+  // published would leave tasks unpublished (correctly) and the broker counters short. Wait for every task.
+  const last = files.at(-1)!.id;
+  await eventually(
+    async () =>
+      (
+        await q<{ t: number }>("SELECT tasks_published_through AS t FROM requests WHERE request_id = $1", [
+          id,
+        ])
+      )[0]!.t >= last,
+    30_000,
+    `every task of ${id} published`,
   );
   // Concurrent reports, so the file-complete group commit sees batches.
   const answers = await Promise.all(

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { buildLookupMessage, buildTransformMessage } from "../../src/adapters/broker/celery.js";
 import { type ConsumedMessage, MemoryBroker } from "../../src/adapters/broker/memory.broker.js";
 import type { TransformTask } from "../../src/domain/ports.js";
+import { eventually } from "../helpers/wait.js";
 
 const task = (rid: string, i: number): TransformTask => ({
   request_id: rid,
@@ -117,21 +118,23 @@ describe("MemoryBroker", () => {
   it("a consumer whose handler keeps failing backs off instead of spinning; a success resets it", async () => {
     const b = new MemoryBroker();
     await b.publishTransformTasks("s", [task("s", 1)]);
-    let calls = 0;
+    const attempts: number[] = [];
     let healthy = false;
     let handled!: () => void;
     const done = new Promise<void>((r) => {
       handled = r;
     });
     b.consume("transformer-s", async () => {
-      calls++;
+      attempts.push(performance.now());
       if (!healthy) throw new Error("down");
       handled();
     });
-    await new Promise((r) => setTimeout(r, 300));
-    // 10 + 20 + 40 + 80 + 160 ms: about 5-6 attempts in 300 ms, not thousands.
-    expect(calls).toBeGreaterThanOrEqual(4);
-    expect(calls).toBeLessThanOrEqual(7);
+    // Back-off doubles from 10 ms: the 5th attempt comes at least 10 + 20 + 40 + 80 = 150 ms after the first
+    // (without back-off there would be thousands of attempts by then).
+    await eventually(async () => attempts.length >= 5, 10_000, "five delivery attempts");
+    expect(attempts[4]! - attempts[0]!).toBeGreaterThanOrEqual(148);
+    for (let i = 1; i < 5; i++)
+      expect(attempts[i]! - attempts[i - 1]!).toBeGreaterThanOrEqual(9 * 2 ** (i - 1));
     healthy = true;
     await done;
     expect(await b.queueDepth("transformer-s")).toBe(0);
@@ -148,9 +151,8 @@ describe("MemoryBroker", () => {
       },
       { retryBackoff: { initialMs: 0 } },
     );
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(async () => fastCalls > 50, 10_000, "more than 50 attempts without back-off");
     await fast.close();
-    expect(fastCalls).toBeGreaterThan(50);
     await b.close();
   });
 
