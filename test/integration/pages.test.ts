@@ -449,6 +449,41 @@ describe("When authentication is enabled (ENABLE_AUTH=true)", () => {
     expect(await app.deps.repos.requests.find(mine.requestId)).toBeNull();
   });
 
+  it("When a non-admin opens a dataset page, then Recent requests lists only their own requests; an admin sees all", async () => {
+    const did = `rucio://mc23:pages.shared.${randomBytes(4).toString("hex")}`;
+    const submitDid = async (token: string | undefined, title: string) => {
+      const r = await api(
+        app,
+        "POST",
+        "/servicex/transformation",
+        {
+          title,
+          did,
+          selection: "(Select lambda e: e.Jets)",
+          codegen: "passthrough",
+          "result-destination": "object-store",
+        },
+        token,
+      );
+      expect(r.status, r.text).toBe(200);
+      return (await app.deps.repos.requests.find(r.json.request_id as string))!;
+    };
+    const a = await submitDid(tokens.alice, "alice on the shared dataset");
+    const b = await submitDid(tokens.bob, "bob on the shared dataset");
+    expect(b.didId).toBe(a.didId);
+    const seen = async (who: string) => {
+      const p = await get(app, `/datasets/${a.didId}`, cookies[who]);
+      expect(p.status, who).toBe(200);
+      return {
+        alice: p.text.includes("alice on the shared dataset") || p.text.includes(a.requestId),
+        bob: p.text.includes("bob on the shared dataset") || p.text.includes(b.requestId),
+      };
+    };
+    expect(await seen("alice")).toEqual({ alice: true, bob: false });
+    expect(await seen("bob")).toEqual({ alice: false, bob: true });
+    expect(await seen("root")).toEqual({ alice: true, bob: true });
+  });
+
   it("When an admin uses the users page, then pending users come first and actions go through UserService", async () => {
     const page = await get(app, "/admin/users", cookies.root);
     expect(page.status).toBe(200);

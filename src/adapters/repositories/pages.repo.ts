@@ -269,17 +269,22 @@ export class PagesRepo {
     };
   }
 
-  /** The most recent requests of a dataset (the dataset page lists them). */
+  /**
+   * The most recent requests of a dataset (the dataset page lists them); with `submittedBy`, only that
+   * user's (a non-admin must not see other users' titles and statuses).
+   */
   async datasetRequests(
     datasetId: number,
     limit: number,
+    submittedBy?: number,
   ): Promise<
     Array<{ requestId: string; title: string | null; status: TransformStatusName; submitTime: Date }>
   > {
+    const mine = submittedBy === undefined ? "" : "AND submitted_by = $3";
     const rows = await this.db.sql.query<Record<string, unknown>>(
       `SELECT request_id, title, status::text AS status, extract(epoch FROM submit_time) * 1000 AS s
-       FROM requests WHERE did_id = $1 ORDER BY id DESC LIMIT $2`,
-      [datasetId, limit],
+       FROM requests WHERE did_id = $1 ${mine} ORDER BY id DESC LIMIT $2`,
+      submittedBy === undefined ? [datasetId, limit] : [datasetId, limit, submittedBy],
     );
     return rows.map((r) => ({
       requestId: r.request_id as string,

@@ -1,6 +1,7 @@
 // Dataset pages ([L] web/datasets.py, web/dataset.py; contract §2.7): the list, sortable by the [L] keys and
-// optionally with deleted (stale) datasets, and one dataset with its files and recent requests. Soft delete
-// (the same as DELETE /servicex/datasets/<id>: the dataset becomes stale) is for administrators.
+// optionally with deleted (stale) datasets, and one dataset with its files and recent requests (a non-admin's
+// own only). Soft delete (the same as DELETE /servicex/datasets/<id>: the dataset becomes stale) is for
+// administrators.
 import { Router } from "express";
 import type { DatasetSort, PagesRepo, SortOrder } from "../../../adapters/repositories/pages.repo.js";
 import { displayStatus } from "../../../domain/status.js";
@@ -58,9 +59,11 @@ export function datasetPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     const d = id === null ? null : await pages.dataset(id);
     if (!d) return kit.errorPage(req, res, 404, "Not found", `Dataset ${req.params.id} not found`);
     const page = pageNumber(req.query.page);
+    // Administrators (and everyone with ENABLE_AUTH=false) see every request of the dataset, others their own.
+    const { user } = kit.who(req);
     const [files, requests] = await Promise.all([
       pages.datasetFiles(d.id, FILES_PER_PAGE, (page - 1) * FILES_PER_PAGE),
-      pages.datasetRequests(d.id, 15),
+      pages.datasetRequests(d.id, 15, user && !user.admin ? user.id : undefined),
     ]);
     kit.render(req, res, "dataset", {
       title: `Dataset ${d.id}`,
