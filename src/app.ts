@@ -24,6 +24,8 @@ export interface AppState {
 export function buildApp(deps: AppDeps, state: AppState = { draining: false }): Express {
   const app = express();
   app.disable("x-powered-by");
+  // TRUST_PROXY (src/http/trustProxy.ts): which X-Forwarded-For hops give req.ip, the rate limits' client.
+  app.set("trust proxy", deps.config.TRUST_PROXY);
   app.set("etag", false);
   app.set("views", fileURLToPath(new URL("../views", import.meta.url)));
   app.set("view engine", "ejs");

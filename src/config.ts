@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
 import { parseCacheSize } from "./domain/dataLifecycle.service.js";
+import { TrustProxySetting } from "./http/trustProxy.js";
 
 const bool = (def: boolean) =>
   z
@@ -108,9 +109,17 @@ const Env = z
     LOOKUP_TIMEOUT: int(1800, 1),
     RUNNING_STALL_TIMEOUT: int(1800, 1),
     RECONCILE_MAX_ATTEMPTS: int(3),
-    /** Rate limits per client (requests per minute): token refresh, sign-in callback, Slack, accept, submit. */
+    /**
+     * Rate limits (requests per minute): token refresh, sign-in callback, Slack, accept, submit; per user for
+     * a verified token, else per client address.
+     */
     RATE_LIMIT_PER_MINUTE: int(120, 1),
     SUBMIT_RATE_LIMIT_PER_MINUTE: int(600, 1),
+    /**
+     * Express's `trust proxy`: the proxies in front of the App, as a hop count or a comma-separated list of
+     * addresses/CIDRs (src/http/trustProxy.ts). Decides the client address of rate limits. Unset: none.
+     */
+    TRUST_PROXY: TrustProxySetting,
 
     CODE_GEN_SERVICE_URLS: json(z.record(z.string(), z.string().url()), {}),
     CODE_GEN_IMAGES: json(z.record(z.string(), z.string()), {}),

@@ -60,7 +60,11 @@ export function transformationRoutes(deps: AppDeps): Router {
     "/servicex/transformation",
     rateLimit({
       limit: deps.config.SUBMIT_RATE_LIMIT_PER_MINUTE,
-      key: (req) => req.headers.authorization ?? clientKey(req),
+      // Per user: the caller was identified (token verified) before the body was read (app.ts).
+      key: (req) => {
+        const who = req.res?.locals.who as Requester | undefined;
+        return who?.user ? `user:${who.user.id}` : clientKey(req);
+      },
     }),
   );
 

@@ -12,7 +12,7 @@ import { parseSlackPayload, verifySlackRequest } from "../../adapters/notify/sla
 import { AppError } from "../../domain/errors.js";
 import type { AppDeps } from "../deps.js";
 import { errorBody } from "../middleware/errorHandler.js";
-import { rateLimit } from "../middleware/rateLimit.js";
+import { rateLimit, userOrClientKey } from "../middleware/rateLimit.js";
 import { op } from "../openapi.js";
 import { MessageResponse, text } from "../schemas/common.js";
 
@@ -51,7 +51,8 @@ export function userRoutes(deps: AppDeps): Router {
   const perMinute = config.RATE_LIMIT_PER_MINUTE;
   const admin = (req: Request) => deps.requester(req, { admin: true, changesState: req.method !== "GET" });
 
-  r.post("/token/refresh", rateLimit({ limit: perMinute }));
+  // Per user (of a verified API token), so that one user's script cannot lock out everyone behind its address.
+  r.post("/token/refresh", rateLimit({ limit: perMinute, key: userOrClientKey(deps.jwt, "refresh") }));
   op(
     r,
     {
@@ -187,7 +188,11 @@ export function userRoutes(deps: AppDeps): Router {
     },
   );
 
-  r.post("/accept", rateLimit({ limit: perMinute }), express.urlencoded({ extended: false, limit: "16kb" }));
+  r.post(
+    "/accept",
+    rateLimit({ limit: perMinute, key: userOrClientKey(deps.jwt, "access") }),
+    express.urlencoded({ extended: false, limit: "16kb" }),
+  );
   op(
     r,
     {
