@@ -46,7 +46,8 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
   app.use(opsRoutes(deps, { draining: () => state.draining }));
   if (deps.metrics) app.use(metricsRoutes(deps.metrics));
   // The browser session (pages, and safe API reads of a signed-in user); internal routes never look at it.
-  const session = sessionMiddleware(deps.sessions);
+  // With sign-in on, a signed-in cookie counts only while its server-side session record lives.
+  const session = sessionMiddleware(deps.sessions, deps.config.ENABLE_AUTH ? deps.users : null);
   app.use((req, res, next) =>
     req.path.startsWith("/servicex/internal/") ? next() : session(req, res, next),
   );

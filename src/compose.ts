@@ -314,6 +314,7 @@ function openOidc(config: Config, logger: Logger): OidcClient | null {
   if (!clientId || !clientSecret) return null;
   return new OidcClient({
     metadataUrl: config.OAUTH_METADATA_URL ?? GLOBUS_ISSUER,
+    ...(config.OAUTH_PROVIDER ? { provider: config.OAUTH_PROVIDER } : {}),
     clientId,
     clientSecret,
     logger: logger.child({ component: "oidc" }),

@@ -84,6 +84,11 @@ const Env = z
     OAUTH_CLIENT_SECRET: optionalString,
     GLOBUS_CLIENT_ID: optionalString,
     GLOBUS_CLIENT_SECRET: optionalString,
+    /**
+     * `globus`: Globus's `identity_set` (linked identities) keys accounts and vouches for their e-mails;
+     * `generic`: only `email_verified === true` vouches for an e-mail. Default: `globus` for Globus's issuer.
+     */
+    OAUTH_PROVIDER: optionalString.pipe(z.enum(["globus", "generic"]).optional()),
     /** Approve every user who signs in (no pending state). */
     OAUTH_ALLOW_ALL_AFTER_AUTH: bool(false),
     /** Slack incoming webhook for sign-up messages, and the signing secret of the Slack app's buttons. */

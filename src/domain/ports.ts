@@ -92,7 +92,8 @@ export interface LaunchedObject {
 
 /** User-facing notifications (Slack sign-up message, welcome e-mail); the identity issue fills it in. */
 export interface Notifier {
-  userSignedUp(user: { email: string; name: string }): Promise<void>;
+  /** `emailVerified`: whether the identity provider vouches for the e-mail (absent: not known). */
+  userSignedUp(user: { email: string; name: string; emailVerified?: boolean }): Promise<void>;
   userApproved(user: { email: string; name: string }): Promise<void>;
 }
 

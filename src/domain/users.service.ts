@@ -1,5 +1,10 @@
 // Users, approval and API tokens (contract §2.2, §2.5, §2.6, §7.3, A.5, A.8, A.9): one service shared by the
 // admin API, the web pages, the Slack buttons and the user CLI, so every path applies the same rules.
+// Sign-in rules (docs/sign-in.md): an account is keyed by the provider's issuer and subject and is never
+// re-bound to another subject by e-mail alone; an e-mail matches, claims or promotes (JWT_ADMIN) an account
+// only when the provider vouches for it. Signed-in browser sessions are server-side records, so sign-out,
+// deletion and losing admin rights end every session of the user at once.
+import { createHash } from "node:crypto";
 import type { JwtService, TokenRecord } from "../adapters/auth/jwt.js";
 import { decodeTokenRecord, encodeTokenRecord, storedJti } from "../adapters/auth/jwt.js";
 import type { NewUser, UserRecord, UsersRepo } from "../adapters/repositories/users.repo.js";
@@ -28,20 +33,33 @@ export interface UserServiceOptions {
 export interface ProfileInput {
   /**
    * E-mails the identity provider vouches for (lowercase). When any are given, the profile's e-mail must be
-   * one of them: the JWT_ADMIN rule and claiming a pre-provisioned account rest on it, and sign-in matches
-   * users by e-mail, so a typed-in address would let one person take another's account.
+   * one of them. Only a vouched-for e-mail claims a pre-provisioned account or makes the JWT_ADMIN admin; an
+   * identity with none may still sign up, with an e-mail no account uses (shown as unverified to admins).
    */
   verifiedEmails: readonly string[];
+  /** The provider's issuer; with it the account is bound to (iss, sub). Without it (CLI-like callers) only `users.sub` keys the row. */
+  iss?: string;
   sub: string;
+  /** Every subject of the person at `iss` (Globus linked identities), `sub` included; default `[sub]`. */
+  subjects?: readonly string[];
   email: string;
   name: string;
   institution: string;
   experiment: string;
 }
 
+/** A signed-in identity as the callback hands it over. */
+export interface SignInIdentity {
+  iss: string;
+  sub: string;
+  subjects: readonly string[];
+  email: string | null;
+  verifiedEmails: readonly string[];
+}
+
 /** True when the provider vouches for `email`; with no e-mails from the provider nothing is verified. */
 function verifiedEmail(email: string, verified: readonly string[]): boolean {
-  return verified.includes(email.toLowerCase());
+  return verified.includes(email.trim().toLowerCase());
 }
 
 export const unverifiedEmail = (verified: readonly string[]) =>
@@ -50,6 +68,17 @@ export const unverifiedEmail = (verified: readonly string[]) =>
     `Use an e-mail address of your sign-in identity (${verified.join(", ")})`,
     422,
   );
+
+const emailTaken = (email: string) =>
+  new AppError("email_taken", `A user with e-mail ${email} already exists`, 409);
+
+/** The hash a session id is stored under (the id itself only ever lives in the encrypted cookie). */
+export function sessionKey(sid: string): string {
+  return createHash("sha256").update(sid).digest("base64url");
+}
+
+/** Seconds a signed-in session lives (the cookie's Max-Age). */
+export const SESSION_TTL_S = 12 * 3600;
 
 export class UserService {
   private readonly cache = new Map<string, { user: UserRecord | null; at: number }>();
@@ -98,6 +127,11 @@ export class UserService {
     const claims = this.tokens.verify(token, "access");
     const user = await this.cachedByIdentity(claims.sub);
     if (!user) throw unauthorized(MSG_DELETED, "user_deleted");
+    // Tokens name the user by e-mail: one issued before this account existed was another account's (one
+    // deleted since, whose address this account now has). A minute of slack for replicas' clocks.
+    if (user.createdEpoch != null && claims.iat < user.createdEpoch - 60) {
+      throw unauthorized(MSG_DELETED, "user_deleted");
+    }
     if (user.pending) throw unauthorized(MSG_PENDING, "user_pending");
     return user;
   }
@@ -135,52 +169,152 @@ export class UserService {
     return this.rotateApiToken(user.id);
   }
 
+  // ---- sign-in ----
+
   /**
-   * Profile creation after sign-in (§7.3): JWT_ADMIN becomes admin and approved; a pre-provisioned user with
-   * that e-mail and no token is claimed (token set, approved); otherwise a new pending user. Slack is told
-   * about pending sign-ups (a failing Slack never fails the sign-up: the notifier does not throw).
+   * The account keyed by the signed-in identity's subject, or null (the profile form comes next). A row made
+   * by upstream (or the CLI) whose `users.sub` is one of the subjects is bound to this issuer on first use.
+   * The e-mail plays no part here.
+   */
+  async signIn(id: SignInIdentity): Promise<UserRecord | null> {
+    const found = await this.repo.bySubject(id.iss, id.subjects);
+    if (!found) return null;
+    const { user } = found;
+    const vouched = verifiedEmail(user.email, id.verifiedEmails);
+    if (found.legacySub !== null) {
+      await this.repo.bindIdentity({
+        userId: user.id,
+        iss: id.iss,
+        sub: found.legacySub,
+        email: id.email,
+        emailVerified: vouched,
+      });
+    } else if (found.boundSub !== null) {
+      await this.repo.noteSignIn(id.iss, found.boundSub, id.email, vouched);
+    }
+    return user;
+  }
+
+  /**
+   * Profile creation after sign-in (§7.3). In order:
+   * - the account keyed by this identity (pre-provisioned for this subject, no token yet) is claimed;
+   * - else an account with the e-mail, never signed in and without a token, is claimed — only when the
+   *   provider vouches for the e-mail;
+   * - else a new user, bound to (iss, sub): admin and approved when the e-mail is JWT_ADMIN and vouched for,
+   *   otherwise pending (OAUTH_ALLOW_ALL_AFTER_AUTH approves vouched-for e-mails only).
+   * Slack is told about pending sign-ups, with whether the e-mail is verified (a failing Slack never fails
+   * the sign-up: the notifier does not throw).
    */
   async createProfile(p: ProfileInput): Promise<UserRecord> {
-    if (p.verifiedEmails.length > 0 && !verifiedEmail(p.email, p.verifiedEmails)) {
+    const email = p.email.trim();
+    if (p.verifiedEmails.length > 0 && !verifiedEmail(email, p.verifiedEmails)) {
       throw unverifiedEmail(p.verifiedEmails);
     }
-    const verified = verifiedEmail(p.email, p.verifiedEmails);
-    const admin = verified && this.isAdminEmail(p.email);
-    const existing = await this.repo.byEmail(p.email);
-    if (existing && !verified) {
-      throw new AppError("email_taken", `A user with e-mail ${p.email} already exists`, 409);
+    const verified = verifiedEmail(email, p.verifiedEmails);
+    if (!verified && this.isAdminEmail(email)) {
+      // Reserved: an unverified sign-up holding it would lock the real administrator out.
+      throw new AppError(
+        "email_reserved",
+        `The e-mail ${email} is reserved for the administrator: sign in with an identity whose provider vouches for it`,
+        409,
+      );
     }
-    if (existing && existing.refreshToken) {
-      throw new AppError("email_taken", `A user with e-mail ${p.email} already exists`, 409);
-    }
-    const { record } = this.tokens.issue("refresh", p.email);
+    const subjects = p.subjects?.length ? [...p.subjects] : [p.sub];
+    const mine = p.iss
+      ? await this.repo.bySubject(p.iss, subjects)
+      : await this.repo.bySub(p.sub).then((u) => (u ? { user: u, boundSub: p.sub, legacySub: null } : null));
+    const { record } = this.tokens.issue("refresh", email);
     let user: UserRecord;
-    if (existing) {
-      user = (await this.repo.update(existing.id, {
-        sub: p.sub,
-        name: p.name,
-        institution: p.institution,
-        experiment: p.experiment,
-        pending: false,
-        admin: existing.admin || admin,
-        refreshToken: encodeTokenRecord(record),
-      }))!;
+    if (mine) {
+      if (mine.user.refreshToken || !p.iss) {
+        throw new AppError("sub_taken", "A profile already exists for this sign-in identity", 409);
+      }
+      // Provisioned for this very subject: the identity claims it (with its own e-mail or an unused one).
+      if (mine.user.email.toLowerCase() !== email.toLowerCase()) {
+        const clash = await this.repo.byEmail(email);
+        if (clash && clash.id !== mine.user.id) throw emailTaken(email);
+      }
+      user = await this.claim(
+        mine.user,
+        p,
+        email,
+        verified,
+        record,
+        mine.boundSub ?? mine.legacySub ?? p.sub,
+      );
     } else {
-      const bySub = await this.repo.bySub(p.sub);
-      if (bySub) throw new AppError("sub_taken", "A profile already exists for this sign-in identity", 409);
-      user = await this.repo.insert({
-        sub: p.sub,
-        email: p.email,
-        name: p.name,
-        institution: p.institution,
-        experiment: p.experiment,
-        admin,
-        pending: !(admin || this.o.allowAllAfterAuth),
-        refreshToken: encodeTokenRecord(record),
-      });
+      const existing = await this.repo.byEmail(email);
+      if (existing) {
+        const claimable = verified && !existing.refreshToken && !(await this.repo.hasIdentity(existing.id));
+        if (!claimable) throw emailTaken(email);
+        user = await this.claim(existing, p, email, verified, record, p.sub, true);
+      } else {
+        const admin = verified && this.isAdminEmail(email);
+        try {
+          user = await this.repo.insert(
+            {
+              sub: p.sub,
+              email,
+              name: p.name,
+              institution: p.institution,
+              experiment: p.experiment,
+              admin,
+              pending: !(admin || (this.o.allowAllAfterAuth && verified)),
+              refreshToken: encodeTokenRecord(record),
+            },
+            p.iss ? { iss: p.iss, sub: p.sub, email, emailVerified: verified } : undefined,
+          );
+        } catch (err) {
+          // users.sub and users' lower(email) are unique: a concurrent sign-up got there first.
+          if ((err as { code?: string }).code === "23505") {
+            throw new AppError(
+              "sub_taken",
+              "A profile already exists for this sign-in identity or e-mail",
+              409,
+            );
+          }
+          throw err;
+        }
+      }
     }
     this.forget(user);
-    if (user.pending) await this.notifier.userSignedUp({ email: user.email, name: user.name });
+    if (user.pending) {
+      await this.notifier.userSignedUp({ email: user.email, name: user.name, emailVerified: verified });
+    }
+    return { ...user, emailVerified: verified };
+  }
+
+  /** A pre-provisioned account becomes this identity's: token set, approved, bound to (iss, sub). */
+  private async claim(
+    existing: UserRecord,
+    p: ProfileInput,
+    email: string,
+    verified: boolean,
+    record: TokenRecord,
+    boundSub: string,
+    bySub = false,
+  ): Promise<UserRecord> {
+    const user = (await this.repo.update(existing.id, {
+      ...(bySub ? { sub: p.sub } : {}),
+      email,
+      name: p.name,
+      institution: p.institution,
+      experiment: p.experiment,
+      pending: false,
+      admin: existing.admin || (verified && this.isAdminEmail(email)),
+      refreshToken: encodeTokenRecord(record),
+    }))!;
+    if (p.iss) {
+      await this.repo.bindIdentity({
+        userId: user.id,
+        iss: p.iss,
+        sub: boundSub,
+        email,
+        emailVerified: verified,
+      });
+      await this.repo.noteSignIn(p.iss, boundSub, email, verified);
+    }
+    this.forget(existing);
     return user;
   }
 
@@ -191,23 +325,47 @@ export class UserService {
   ): Promise<UserRecord> {
     const before = await this.repo.byId(userId);
     if (!before) throw notFound(`user ${userId} not found`);
-    if (before.email.toLowerCase() !== f.email.toLowerCase() && !verifiedEmail(f.email, verifiedEmails)) {
+    const emailChanged = before.email.toLowerCase() !== f.email.toLowerCase();
+    if (emailChanged && !verifiedEmail(f.email, verifiedEmails)) {
       throw unverifiedEmail(verifiedEmails);
     }
     const clash = await this.repo.byEmail(f.email);
-    if (clash && clash.id !== userId) {
-      throw new AppError("email_taken", `A user with e-mail ${f.email} already exists`, 409);
-    }
-    const emailChanged = before.email.toLowerCase() !== f.email.toLowerCase();
+    if (clash && clash.id !== userId) throw emailTaken(f.email);
     let refreshToken: string | undefined;
     if (emailChanged && this.jwt) {
       // Tokens carry the e-mail as identity: the old API token would name nobody; issue one for the new one.
       refreshToken = encodeTokenRecord(this.jwt.issue("refresh", f.email).record);
     }
     const user = (await this.repo.update(userId, { ...f, ...(refreshToken ? { refreshToken } : {}) }))!;
+    // A changed e-mail is always one the provider vouches for (checked above).
+    if (emailChanged) await this.repo.setEmailVerified(userId, true);
     this.forget(before);
     this.forget(user);
     return user;
+  }
+
+  // ---- signed-in browser sessions ----
+
+  /** Records a new signed-in session (at the callback); `userId` null until the profile exists. */
+  async startSession(sid: string, s: { userId: number | null; iss: string; sub: string }): Promise<void> {
+    await this.repo.startSession({ id: sessionKey(sid), ...s, ttlSeconds: SESSION_TTL_S });
+  }
+
+  /** The live session's user id (null: no profile yet), or undefined when it has ended. */
+  sessionAlive(sid: string): Promise<{ userId: number | null } | undefined> {
+    return this.repo.sessionUser(sessionKey(sid));
+  }
+
+  async attachSession(sid: string, userId: number): Promise<void> {
+    await this.repo.attachSession(sessionKey(sid), userId);
+  }
+
+  /**
+   * Sign-out: ends this session, every session of the user, and the identity's sessions without a profile.
+   */
+  async endSessions(o: { sid?: string; userId?: number; iss?: string; sub?: string }): Promise<number> {
+    const { sid, ...rest } = o;
+    return this.repo.endSessions({ ...(sid ? { id: sessionKey(sid) } : {}), ...rest });
   }
 
   /** POST /accept, Slack approve, CLI approve: pending → approved, then the welcome e-mail. */
@@ -235,6 +393,8 @@ export class UserService {
     const user = await this.repo.byEmail(email);
     if (!user) throw notFound(`No user registered with email: ${email}`, "user_not_found");
     const updated = (await this.repo.update(user.id, { admin }))!;
+    // Losing admin rights ends every browser session (a session never outlives the rights it was made with).
+    if (!admin) await this.repo.endSessions({ userId: user.id });
     this.forget(updated);
     return updated;
   }

@@ -19,7 +19,10 @@ import type { AddressInfo } from "node:net";
 /** One linked identity, as in Globus' `identity_set` claim. */
 export interface IdentitySetEntry {
   sub: string;
-  email: string;
+  /** null: the identity's provider released no e-mail. */
+  email: string | null;
+  /** Globus sends none; set it to test an entry that says its e-mail is unverified. */
+  email_verified?: boolean;
   name: string;
   username: string;
   identity_provider_display_name: string;
@@ -27,7 +30,13 @@ export interface IdentitySetEntry {
 
 /** An account at the provider; the map key (`users`) is its `sub` and what the login form takes. */
 export interface OidcUser {
-  email: string;
+  /** Absent: the provider asserts no e-mail at all (no `email` claim). */
+  email?: string;
+  /**
+   * The `email_verified` claim sent with `email`: default true; false asserts an e-mail the provider did not
+   * verify; null sends `email` without `email_verified`.
+   */
+  emailVerified?: boolean | null;
   name: string;
   organization?: string;
   /** Globus-style linked identities; when absent the claim is omitted (a "generic" provider). */
@@ -53,9 +62,10 @@ export function globusLikeUser(
   const others = linked.map(
     (l, i): IdentitySetEntry => ({
       sub: l.sub ?? randomUUID(),
-      email: l.email ?? `linked${i}-${user.email}`,
+      email: l.email === undefined ? `linked${i}-${user.email}` : l.email,
       name: l.name ?? user.name,
       username: l.username ?? l.email ?? `linked${i}-${user.email}`,
+      ...(l.email_verified === undefined ? {} : { email_verified: l.email_verified }),
       identity_provider_display_name: l.identity_provider_display_name ?? "Linked IdP",
     }),
   );
@@ -305,10 +315,14 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
         accountId: sub,
         claims: async () => ({
           sub,
-          email: user.email,
-          email_verified: true,
+          ...(user.email === undefined
+            ? {}
+            : {
+                email: user.email,
+                ...(user.emailVerified === null ? {} : { email_verified: user.emailVerified ?? true }),
+              }),
           name: user.name,
-          preferred_username: user.email,
+          preferred_username: user.email ?? sub,
           ...(user.organization === undefined ? {} : { organization: user.organization }),
           ...(user.identity_set === undefined ? {} : { identity_set: user.identity_set }),
         }),

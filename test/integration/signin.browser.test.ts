@@ -313,10 +313,12 @@ describe("sign-in in a browser", () => {
       expect(await cookie()).toBeTruthy();
       const endSessions = op.endSessionCount();
 
-      // Sign out → the provider asks for confirmation (RP-initiated logout) → back at the App's home.
+      const copied = await cookie();
+      // Sign out (a POST button in the header) → the provider asks for confirmation (RP-initiated logout)
+      // → back at the App's home.
       await Promise.all([
         page.waitForURL((u) => u.origin === op.issuer, { waitUntil: "load" }),
-        page.locator("header nav").getByRole("link", { name: "Sign out" }).click(),
+        page.locator("header nav").getByRole("button", { name: "Sign out" }).click(),
       ]);
       await page.locator("#logout").waitFor();
       await shoot(page, "04-sign-out-provider-confirm");
@@ -334,6 +336,13 @@ describe("sign-in in a browser", () => {
       await page.goto(`${app.url}/profile`);
       expect(new URL(page.url()).origin).toBe(op.issuer); // at the provider's login page again
       await shoot(page, "04-sign-out-profile-needs-sign-in");
+      // A copy of the cookie taken before sign-out is worth nothing now (the session ended on the server).
+      const replay = await fetch(`${app.url}/.servicex`, {
+        headers: { cookie: `sx_session=${copied}` },
+        redirect: "manual",
+      });
+      expect(replay.status).toBe(302);
+      expect(replay.headers.get("location")).toMatch(/^\/sign-in(\?|$)/);
     } finally {
       await page.context().close();
     }

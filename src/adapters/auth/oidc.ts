@@ -2,14 +2,27 @@
 // OAUTH_METADATA_URL (or Globus's issuer), authorization code with PKCE (S256), state and nonce, exact
 // redirect URI, claims from the ID token (plus userinfo), Globus `identity_set`, token revocation and
 // RP-initiated logout when the provider publishes the endpoints.
+//
+// What the App relies on (docs/sign-in.md): the account is keyed by the issuer and subject; an e-mail is
+// "verified" only when the provider vouches for it — `email_verified === true` for a generic provider; for
+// Globus, the e-mails of the `identity_set` entries (identities the user authenticated with and linked to the
+// account), unless an entry says `email_verified: false`.
 import * as oidc from "openid-client";
 import type { Logger } from "../../logger.js";
 
 export const GLOBUS_ISSUER = "https://auth.globus.org";
 
+/**
+ * `globus`: `identity_set` is Globus's list of linked identities (their subjects match the account, their
+ * e-mails are vouched for); `generic`: `identity_set` is ignored and only `email_verified === true` counts.
+ */
+export type OidcProviderKind = "globus" | "generic";
+
 export interface OidcOptions {
   /** Discovery document URL, or an issuer URL (the well-known path is appended). */
   metadataUrl: string;
+  /** Default: `globus` when the metadata URL is Globus's, else `generic`. */
+  provider?: OidcProviderKind;
   clientId: string;
   clientSecret: string;
   logger?: Logger;
@@ -24,19 +37,72 @@ export interface PendingAuthorization {
 }
 
 export interface SignedInIdentity {
+  /** The ID token's issuer (checked against the discovery document). */
+  iss: string;
   sub: string;
+  /**
+   * Every subject of this person at `iss` that may key an account: `sub` first, then (Globus) the ids of the
+   * linked identities in `identity_set`.
+   */
+  subjects: string[];
+  /** The e-mail the provider asserts, verified or not (only for pre-filling the profile form). */
   email: string | null;
+  /** E-mails the provider vouches for (lowercase, `email` first when it is one): the only ones used to match. */
+  verifiedEmails: string[];
   name: string | null;
   organization: string | null;
-  /** Every e-mail the person can be matched by: Globus identity_set e-mails (linked identities), or [email]. */
-  emails: string[];
   tokens: { accessToken: string; refreshToken?: string; idToken?: string };
+}
+
+/** The identity the provider's claims describe, under the rules in the header of this file. */
+export function identityFromClaims(
+  claims: Record<string, unknown>,
+  kind: OidcProviderKind,
+): Omit<SignedInIdentity, "tokens"> {
+  const str = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.trim() : null);
+  const sub = str(claims.sub);
+  const iss = str(claims.iss);
+  if (!sub || !iss) throw new Error("the ID token has no issuer or subject");
+  const email = str(claims.email);
+  const verified: string[] = [];
+  const subjects = [sub];
+  if (email && claims.email_verified === true) verified.push(email);
+  if (kind === "globus" && Array.isArray(claims.identity_set)) {
+    for (const entry of claims.identity_set as unknown[]) {
+      if (!entry || typeof entry !== "object") continue;
+      const i = entry as Record<string, unknown>;
+      const id = str(i.sub);
+      if (id && !subjects.includes(id)) subjects.push(id);
+      const e = str(i.email);
+      if (e && i.email_verified !== false) verified.push(e);
+    }
+  }
+  const lower = [...new Set(verified.map((e) => e.toLowerCase()))];
+  // The asserted e-mail first when it is vouched for (it pre-fills the form).
+  const first = email?.toLowerCase();
+  const verifiedEmails =
+    first && lower.includes(first) ? [first, ...lower.filter((e) => e !== first)] : lower;
+  return {
+    iss,
+    sub,
+    subjects,
+    email,
+    verifiedEmails,
+    name: str(claims.name),
+    organization: str(claims.organization) ?? str(claims.institution),
+  };
 }
 
 export class OidcClient {
   private config: Promise<oidc.Configuration> | null = null;
 
-  constructor(private readonly o: OidcOptions) {}
+  readonly kind: OidcProviderKind;
+
+  constructor(private readonly o: OidcOptions) {
+    this.kind =
+      o.provider ??
+      (new URL(o.metadataUrl).hostname === new URL(GLOBUS_ISSUER).hostname ? "globus" : "generic");
+  }
 
   /** Discovery, cached; a failure is not cached (the next sign-in retries). */
   private configuration(): Promise<oidc.Configuration> {
@@ -88,28 +154,18 @@ export class OidcClient {
       expectedNonce: pending.nonce,
       idTokenExpected: true,
     });
-    const claims: Record<string, unknown> = { ...(tokens.claims() ?? {}) };
+    const idClaims: Record<string, unknown> = { ...(tokens.claims() ?? {}) };
+    const claims: Record<string, unknown> = { ...idClaims };
     try {
       const info = await oidc.fetchUserInfo(config, tokens.access_token, String(claims.sub));
       for (const [k, v] of Object.entries(info)) if (claims[k] === undefined) claims[k] = v;
+      // `email_verified` speaks of the `email` beside it: never pair the ID token's e-mail with userinfo's flag.
+      if (idClaims.email !== undefined) claims.email_verified = idClaims.email_verified;
     } catch (err) {
       this.o.logger?.warn({ err: String(err) }, "userinfo unavailable; using the ID token's claims");
     }
-    const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
-    const email = str(claims.email);
-    const idSet = Array.isArray(claims.identity_set)
-      ? (claims.identity_set as Array<Record<string, unknown>>)
-      : [];
-    const emails = [
-      ...(email ? [email] : []),
-      ...idSet.map((i) => str(i.email)).filter((e): e is string => e !== null),
-    ];
     return {
-      sub: String(claims.sub),
-      email,
-      name: str(claims.name),
-      organization: str(claims.organization) ?? str(claims.institution),
-      emails: [...new Set(emails.map((e) => e.toLowerCase()))],
+      ...identityFromClaims(claims, this.kind),
       tokens: {
         accessToken: tokens.access_token,
         ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),

@@ -6,7 +6,7 @@ import type { Logger } from "../../logger.js";
 
 /** What the notifier needs from SlackClient (narrow, so tests can pass a stub). */
 export interface SignupAnnouncer {
-  postSignup(email: string): Promise<void>;
+  postSignup(email: string, opts?: { emailVerified?: boolean }): Promise<void>;
 }
 
 /** What the notifier needs from MailgunMailer. */
@@ -41,7 +41,10 @@ export function buildNotifier(deps: NotifierDeps): BackgroundNotifier {
     async userSignedUp(user) {
       if (!deps.slack) return;
       try {
-        await deps.slack.postSignup(user.email);
+        await deps.slack.postSignup(
+          user.email,
+          user.emailVerified === undefined ? {} : { emailVerified: user.emailVerified },
+        );
         log.info({ email: user.email }, "signup announced on Slack");
       } catch (err) {
         log.error({ err, email: user.email }, "could not announce signup on Slack");

@@ -36,11 +36,20 @@ export const SLACK_TEXTS = {
   badSignature: "Slack Verification Failed: Signatures did not match.",
 } as const;
 
-/** The sign-up announcement with Approve / Reject buttons, key for key as upstream builds it (§7.6). */
-export function signupMessage(email: string): SlackSignupMessage {
+/** What the sign-up message says after the e-mail when the identity provider did not vouch for it. */
+export const UNVERIFIED_EMAIL_NOTE =
+  "(e-mail NOT verified by the identity provider: anyone could have typed it)";
+
+/**
+ * The sign-up announcement with Approve / Reject buttons, key for key as upstream builds it (§7.6). An e-mail
+ * the identity provider did not vouch for (`emailVerified: false`) is marked as such in the text, so the
+ * approver does not take it for the person's address; a vouched-for one reads as upstream's message.
+ */
+export function signupMessage(email: string, opts: { emailVerified?: boolean } = {}): SlackSignupMessage {
+  const who = opts.emailVerified === false ? `${email} ${UNVERIFIED_EMAIL_NOTE}` : email;
   return {
     blocks: [
-      { type: "section", text: { type: "mrkdwn", text: `New signup from ${email}` } },
+      { type: "section", text: { type: "mrkdwn", text: `New signup from ${who}` } },
       {
         type: "actions",
         elements: [
@@ -61,7 +70,7 @@ export function signupMessage(email: string): SlackSignupMessage {
         ],
       },
     ],
-    text: `New signup from ${email}.`,
+    text: `New signup from ${who}.`,
   };
 }
 
@@ -216,10 +225,10 @@ export class SlackClient {
   }
 
   /** Throws SlackPostError after the attempts are used up. */
-  postSignup(email: string): Promise<void> {
+  postSignup(email: string, opts: { emailVerified?: boolean } = {}): Promise<void> {
     return postWithRetries(
       this.options.webhookUrl,
-      signupMessage(email),
+      signupMessage(email, opts),
       "Slack signup webhook",
       this.options,
     );

@@ -5,10 +5,13 @@
 // Cross-site safety: the session cookie authenticates only safe API reads (GET/HEAD that change nothing).
 // State-changing API calls (submit, cancel, delete, admin writes) need the bearer token, so a page on another
 // site cannot trigger them with the user's cookie; the web pages do these through CSRF-checked form POSTs.
+// HEAD never acts: a state-changing call made with HEAD (Express runs GET handlers for it) is refused with
+// 405 before anything else, with or without authentication (middleware/head.ts).
 import type { Request } from "express";
 import { bearerToken } from "../../adapters/auth/jwt.js";
 import type { Config } from "../../config.js";
 import { AppError } from "../../domain/errors.js";
+import { headRefused } from "./head.js";
 import type { Requester } from "../../domain/transformation.service.js";
 import {
   MSG_ADMIN_ONLY,
@@ -28,8 +31,14 @@ export interface RequesterOptions {
 export type RequesterFn = (req: Request, opts?: RequesterOptions) => Promise<Requester>;
 
 export function buildRequester(config: Config, users: UserService | null): RequesterFn {
-  if (!config.ENABLE_AUTH || !users) return async () => ({ user: null });
+  if (!config.ENABLE_AUTH || !users) {
+    return async (req, opts = {}) => {
+      if (req.method === "HEAD" && opts.changesState) throw headRefused("GET, POST");
+      return { user: null };
+    };
+  }
   return async (req, opts = {}) => {
+    if (req.method === "HEAD" && opts.changesState) throw headRefused("GET, POST");
     const safe = (req.method === "GET" || req.method === "HEAD") && !opts.changesState;
     let user: { id: number; admin: boolean; pending: boolean } | null = null;
     const header = req.headers.authorization;

@@ -2,6 +2,11 @@
 // authenticated with AES-256-GCM under a key derived from SECRET_KEY (a forged or edited cookie is simply
 // no session). Cookie: HttpOnly, SameSite=Lax, Secure behind TLS, 12 h. The session id is renewed at
 // sign-in; every form carries the session's CSRF token (checked by `requireCsrf`).
+//
+// A signed-in cookie is not enough on its own (docs/sign-in.md): it counts only while the server-side record
+// of its session id lives (`SessionStore`), so sign-out, deleting the user or revoking their admin rights
+// ends every copy of the cookie at once. The record is read only for cookies that claim to be signed in:
+// API calls with a bearer token and no cookie never touch it.
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
 import type { PendingAuthorization } from "../../adapters/auth/oidc.js";
@@ -22,10 +27,15 @@ export interface SessionData {
   iat: number;
   csrf: string;
   isAuthenticated?: boolean;
+  /** The provider's issuer and subject of the signed-in identity (the account's key). */
+  iss?: string;
   sub?: string;
+  /** Every subject of the person at `iss` (Globus linked identities), `sub` first. */
+  subjects?: string[];
+  /** The e-mail the provider asserts (verified or not), then the account's once it has a profile. */
   email?: string;
   /** E-mails the identity provider vouches for (lowercase): profile e-mails must be among them. */
-  emails?: string[];
+  verifiedEmails?: string[];
   name?: string;
   institution?: string;
   /** Set once the user has a profile. */
@@ -107,38 +117,70 @@ export function requestScheme(req: Request): string {
     : "https";
 }
 
+/** Where the server-side records of signed-in sessions are looked up (UserService). */
+export interface SessionStore {
+  /** The live session's user id (null: signed in, no profile yet), or undefined when it has ended. */
+  sessionAlive(sid: string): Promise<{ userId: number | null } | undefined>;
+}
+
 /**
  * Loads the session (or a fresh one) into req.session; the cookie is (re)written when the page ends, only if
- * the session changed or is new and non-empty (API calls without a cookie get no cookie).
+ * the session changed or is new and non-empty (API calls without a cookie get no cookie). With a `store`, a
+ * cookie that says "signed in" is checked against its server-side record: an ended session is no session
+ * (and its cookie is expired in the browser).
  */
-export function sessionMiddleware(codec: SessionCodec): RequestHandler {
+export function sessionMiddleware(codec: SessionCodec, store?: SessionStore | null): RequestHandler {
   return (req, res, next) => {
     const raw = readCookie(req.headers.cookie, SESSION_COOKIE);
-    const loaded = raw ? codec.decode(raw) : null;
-    req.hadSession = loaded !== null;
-    req.session = loaded ?? newSession();
-    const before = loaded ? JSON.stringify(loaded) : null;
-    const writeHead = res.writeHead;
-    // Written just before the headers go out, whatever the handler did (render, redirect, json).
-    res.writeHead = function (this: Response, ...args: Parameters<typeof writeHead>) {
-      if (!res.getHeader("x-session-cleared")) {
-        const now = JSON.stringify(req.session);
-        if (
-          now !== before &&
-          (before !== null ||
-            req.session.isAuthenticated ||
-            req.session.oidc ||
-            req.session.flash?.length ||
-            req.session.userId)
-        ) {
-          res.appendHeader("Set-Cookie", cookieHeader(req, codec.encode(req.session), MAX_AGE_S));
+    let loaded = raw ? codec.decode(raw) : null;
+    let ended = false;
+    const start = () => {
+      req.hadSession = loaded !== null;
+      req.session = loaded ?? newSession();
+      const before = loaded ? JSON.stringify(loaded) : null;
+      const writeHead = res.writeHead;
+      // Written just before the headers go out, whatever the handler did (render, redirect, json).
+      res.writeHead = function (this: Response, ...args: Parameters<typeof writeHead>) {
+        if (!res.getHeader("x-session-cleared")) {
+          const now = JSON.stringify(req.session);
+          if (
+            now !== before &&
+            (before !== null ||
+              req.session.isAuthenticated ||
+              req.session.oidc ||
+              req.session.flash?.length ||
+              req.session.userId)
+          ) {
+            res.appendHeader("Set-Cookie", cookieHeader(req, codec.encode(req.session), MAX_AGE_S));
+          } else if (ended) {
+            res.appendHeader("Set-Cookie", cookieHeader(req, "", 0));
+          }
+        } else {
+          res.removeHeader("x-session-cleared");
         }
-      } else {
-        res.removeHeader("x-session-cleared");
-      }
-      return writeHead.apply(this, args);
-    } as typeof writeHead;
-    next();
+        return writeHead.apply(this, args);
+      } as typeof writeHead;
+      next();
+    };
+    if (!loaded?.isAuthenticated || !store) {
+      start();
+      return;
+    }
+    store.sessionAlive(loaded.sid).then(
+      (alive) => {
+        if (!alive || !loaded) {
+          loaded = null;
+          ended = true;
+        } else if (alive.userId === null) {
+          delete loaded.userId;
+          delete loaded.admin;
+        } else {
+          loaded.userId = alive.userId;
+        }
+        start();
+      },
+      (err: unknown) => next(err),
+    );
   };
 }
 

@@ -5,6 +5,7 @@ import { clampPresignExpiry } from "../../adapters/objectStore/objectStore.js";
 import { AppError, badRequest } from "../../domain/errors.js";
 import type { Requester } from "../../domain/transformation.service.js";
 import type { AppDeps } from "../deps.js";
+import { refuseHead } from "../middleware/head.js";
 import { clientKey, rateLimit } from "../middleware/rateLimit.js";
 import { describeZodError, op } from "../openapi.js";
 import { requestDetailJson, requestJson } from "../presenters/request.presenter.js";
@@ -284,6 +285,8 @@ export function transformationRoutes(deps: AppDeps): Router {
     },
   );
 
+  // The Python client cancels with GET; HEAD must not (Express would run the GET handler for it).
+  refuseHead(r, "/servicex/transformation/:request_id/cancel", "GET, POST");
   op(
     r,
     {

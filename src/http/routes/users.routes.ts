@@ -49,7 +49,8 @@ export function userRoutes(deps: AppDeps): Router {
   const r = Router();
   const { users, config } = deps;
   const perMinute = config.RATE_LIMIT_PER_MINUTE;
-  const admin = (req: Request) => deps.requester(req, { admin: true, changesState: req.method !== "GET" });
+  const admin = (req: Request) =>
+    deps.requester(req, { admin: true, changesState: req.method !== "GET" && req.method !== "HEAD" });
 
   // Per user (of a verified API token), so that one user's script cannot lock out everyone behind its address.
   r.post("/token/refresh", rateLimit({ limit: perMinute, key: userOrClientKey(deps.jwt, "refresh") }));

@@ -1,13 +1,16 @@
 // Web pages (contract §2.7). This file: the sign-up flow (contract §2.7, §7.2, §7.3): home, about, sign-in through OIDC, the callback,
 // sign-out, profile creation and editing, API-token rotation and the servicex.yaml download. Server-rendered
-// (ejs), usable without JavaScript. State changes are CSRF-checked form POSTs; GET /api-token only shows the
-// confirmation form, so a link on another site cannot rotate a token. Request, dataset and admin pages
-// live in ./pages/ (issue 5).
+// (ejs), usable without JavaScript. State changes are CSRF-checked form POSTs; GET /api-token and
+// GET /sign-out only show the confirmation form, so a link on another site can neither rotate a token nor
+// sign anyone out. HEAD changes nothing: the two GETs that act (/sign-in starts a sign-in, /auth-callback
+// finishes one) answer HEAD with 405. Sign-in rules: docs/sign-in.md. Request, dataset and admin pages live
+// in ./pages/ (issue 5).
 import express, { type Request, type Response, Router } from "express";
 import { z } from "zod";
 import { PagesRepo } from "../../adapters/repositories/pages.repo.js";
 import { AppError } from "../../domain/errors.js";
 import type { AppDeps } from "../deps.js";
+import { refuseHead } from "../middleware/head.js";
 import { rateLimit } from "../middleware/rateLimit.js";
 import { clearSession, flash, renewSession, requestScheme, requireCsrf } from "../middleware/session.js";
 import { adminPages } from "./pages/admin.pages.js";
@@ -65,6 +68,9 @@ export function webRoutes(deps: AppDeps): Router {
     });
   });
 
+  refuseHead(r, "/sign-in", "GET");
+  refuseHead(r, "/auth-callback", "GET");
+
   r.get("/sign-in", async (req, res) => {
     if (!deps.oidc) {
       flash(req, "danger", "Sign-in is not configured on this instance.");
@@ -112,49 +118,79 @@ export function webRoutes(deps: AppDeps): Router {
     renewSession(req);
     Object.assign(req.session, {
       isAuthenticated: true,
+      iss: id.iss,
       sub: id.sub,
+      subjects: id.subjects,
       email: id.email ?? undefined,
-      emails: id.emails,
+      verifiedEmails: id.verifiedEmails,
       name: id.name ?? undefined,
       institution: id.organization ?? undefined,
       idp: id.tokens,
     });
-    const user = (await users.repo.byAnyEmail(id.emails)) ?? (await users.repo.bySub(id.sub));
-    if (user && user.refreshToken) {
-      req.session.userId = user.id;
-      req.session.admin = user.admin;
-      req.session.email = user.email;
+    // The account is the one keyed by this identity's subject, never one found by e-mail.
+    const user = await users.signIn(id);
+    const signedIn = user?.refreshToken ? user : null;
+    await users.startSession(req.session.sid, { userId: signedIn?.id ?? null, iss: id.iss, sub: id.sub });
+    if (signedIn) {
+      req.session.userId = signedIn.id;
+      req.session.admin = signedIn.admin;
+      req.session.email = signedIn.email;
       return res.redirect(302, pending.next ?? "/dashboard");
     }
     // No profile yet, or a pre-provisioned user to claim: the profile form (pre-filled) does it.
     res.redirect(302, "/profile/new");
   });
 
-  const signOut = async (req: Request, res: Response) => {
-    const idp = req.session.idp;
-    clearSession(req, res);
-    if (deps.oidc && idp) {
-      await deps.oidc.revoke(idp);
-      const home = `${externalBase(req)}/`;
-      const logout = await deps.oidc.endSessionUrl(home, idp.idToken);
-      if (logout) return res.redirect(302, logout);
-      if ((config.OAUTH_METADATA_URL ?? "https://auth.globus.org").includes("auth.globus.org")) {
-        const q = new URLSearchParams({
-          client: config.OAUTH_CLIENT_ID ?? config.GLOBUS_CLIENT_ID ?? "",
-          redirect_uri: home,
-          redirect_name: "ServiceX Portal",
-        });
-        return res.redirect(302, `https://auth.globus.org/v2/web/logout?${q}`);
+  // GET shows the confirmation form (works without JavaScript); the POST with the CSRF token signs out.
+  r.get("/sign-out", (req, res) => {
+    if (!req.session.isAuthenticated) return res.redirect(302, "/");
+    render(req, res, "confirm", {
+      heading: "Sign out",
+      text: "Sign out of ServiceX on every device and browser where you are signed in?",
+      action: "/sign-out",
+      button: "Sign out",
+      back: req.session.userId ? "/profile" : "/",
+    });
+  });
+
+  r.post(
+    "/sign-out",
+    form,
+    (req, res, next) => {
+      // Already signed out (or the session was ended elsewhere): nothing to end, nothing to protect.
+      if (req.session.isAuthenticated) return next();
+      clearSession(req, res);
+      res.redirect(303, "/");
+    },
+    requireCsrf,
+    async (req, res) => {
+      const { idp, userId, iss, sub, sid, isAuthenticated } = req.session;
+      // Every session of the user ends now, copies of this cookie included (server-side records).
+      if (isAuthenticated) {
+        await users.endSessions({ sid, ...(userId ? { userId } : {}), ...(iss && sub ? { iss, sub } : {}) });
       }
-    }
-    res.redirect(302, "/");
-  };
-  r.get("/sign-out", signOut);
-  r.post("/sign-out", form, requireCsrf, signOut);
+      clearSession(req, res);
+      if (deps.oidc && idp) {
+        await deps.oidc.revoke(idp);
+        const home = `${externalBase(req)}/`;
+        const logout = await deps.oidc.endSessionUrl(home, idp.idToken);
+        if (logout) return res.redirect(303, logout);
+        if ((config.OAUTH_METADATA_URL ?? "https://auth.globus.org").includes("auth.globus.org")) {
+          const q = new URLSearchParams({
+            client: config.OAUTH_CLIENT_ID ?? config.GLOBUS_CLIENT_ID ?? "",
+            redirect_uri: home,
+            redirect_name: "ServiceX Portal",
+          });
+          return res.redirect(303, `https://auth.globus.org/v2/web/logout?${q}`);
+        }
+      }
+      res.redirect(303, "/");
+    },
+  );
 
   r.get("/profile", oauthRequired, async (req, res) => {
     if (!config.ENABLE_AUTH) return noAuthUser(req, res);
-    const user = await users.repo.byId(req.session.userId!);
+    const user = await users.repo.byIdWithStatus(req.session.userId!);
     if (!user) return res.redirect(302, "/profile/new");
     render(req, res, "profile", { user });
   });
@@ -213,8 +249,10 @@ export function webRoutes(deps: AppDeps): Router {
     let user: Awaited<ReturnType<typeof users.createProfile>>;
     try {
       user = await users.createProfile({
+        ...(req.session.iss ? { iss: req.session.iss } : {}),
         sub: req.session.sub!,
-        verifiedEmails: req.session.emails ?? [],
+        subjects: req.session.subjects ?? [req.session.sub!],
+        verifiedEmails: req.session.verifiedEmails ?? [],
         ...parsed.value,
       });
     } catch (err) {
@@ -224,6 +262,7 @@ export function webRoutes(deps: AppDeps): Router {
       }
       throw err;
     }
+    await users.attachSession(req.session.sid, user.id);
     req.session.userId = user.id;
     req.session.admin = user.admin;
     req.session.email = user.email;
@@ -255,7 +294,11 @@ export function webRoutes(deps: AppDeps): Router {
     const values = req.body as ProfileValues;
     if (!parsed.ok) return refuseProfile(req, res, "edit", values, parsed.errors, 400);
     try {
-      const user = await users.updateProfile(req.session.userId!, parsed.value, req.session.emails ?? []);
+      const user = await users.updateProfile(
+        req.session.userId!,
+        parsed.value,
+        req.session.verifiedEmails ?? [],
+      );
       req.session.email = user.email;
     } catch (err) {
       if (err instanceof AppError && (err.status === 409 || err.status === 422)) {
@@ -286,6 +329,16 @@ export function webRoutes(deps: AppDeps): Router {
   });
 
   r.get("/.servicex", oauthRequired, async (req, res) => {
+    if (req.method === "HEAD") {
+      // The headers only: making the file may issue a token (a user without one), which HEAD must not do.
+      res
+        .status(200)
+        .set("Content-Type", "text/plain; charset=utf-8")
+        .set("Content-Disposition", 'attachment; filename="servicex.yaml"')
+        .set("Cache-Control", "no-store")
+        .end();
+      return;
+    }
     const name = config.INSTANCE_NAME || (req.get("host") ?? "servicex").split(":")[0]!;
     const lines = ["api_endpoints:", `  - name: ${name}`, `    endpoint: ${externalBase(req)}`];
     if (config.ENABLE_AUTH) lines.push(`    token: ${await users.currentApiToken(req.session.userId!)}`);
