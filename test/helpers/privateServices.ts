@@ -93,13 +93,12 @@ async function run(
 // --- PostgreSQL --------------------------------------------------------------------------------------------
 
 /** The directory holding initdb/pg_ctl: TEST_PG_BINDIR, else Debian's newest /usr/lib/postgresql/<v>/bin. */
-export function findPostgresBinDir(): string {
+export function findPostgresBinDir(root = "/usr/lib/postgresql"): string {
   const fromEnv = process.env.TEST_PG_BINDIR;
   if (fromEnv) {
     if (!existsSync(join(fromEnv, "initdb"))) throw new Error(`TEST_PG_BINDIR=${fromEnv} has no initdb`);
     return fromEnv;
   }
-  const root = "/usr/lib/postgresql";
   const versions = existsSync(root)
     ? readdirSync(root)
         .filter((v) => existsSync(join(root, v, "bin", "initdb")))
@@ -107,7 +106,7 @@ export function findPostgresBinDir(): string {
     : [];
   if (versions.length === 0) {
     throw new Error(
-      "The fault tier needs a private PostgreSQL but initdb was not found (looked in /usr/lib/postgresql/*/bin). " +
+      `The fault tier needs a private PostgreSQL but initdb was not found (looked in ${root}/*/bin). ` +
         "Install Debian's postgresql package (`apt-get install postgresql`) or set TEST_PG_BINDIR.",
     );
   }
@@ -233,8 +232,9 @@ export async function destroyPrivatePostgres(pg: PrivatePostgres): Promise<void>
 // --- RabbitMQ ----------------------------------------------------------------------------------------------
 
 /** The directory of RabbitMQ's own scripts (not Debian's /usr/sbin wrappers, which switch to the rabbitmq user). */
-export function findRabbitBinDir(): string {
-  const candidates = [process.env.TEST_RABBITMQ_BINDIR, "/usr/lib/rabbitmq/bin"].filter(Boolean) as string[];
+export function findRabbitBinDir(
+  candidates = [process.env.TEST_RABBITMQ_BINDIR, "/usr/lib/rabbitmq/bin"].filter(Boolean) as string[],
+): string {
   for (const d of candidates) if (existsSync(join(d, "rabbitmq-server"))) return d;
   throw new Error(
     "The fault tier needs a private RabbitMQ node but rabbitmq-server was not found (looked in " +

@@ -1,0 +1,56 @@
+// The fault tier's private services fail with a message naming what is missing, never a hang.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  PrivateServicesEnv,
+  findPostgresBinDir,
+  findRabbitBinDir,
+  privatePostgresFromEnv,
+  privateRabbitFromEnv,
+} from "../helpers/privateServices.js";
+
+const saved = { ...process.env };
+afterEach(() => {
+  process.env = { ...saved };
+});
+
+describe("private services of the fault tier", () => {
+  it("When initdb is not where TEST_PG_BINDIR points, then the error names initdb", () => {
+    const empty = mkdtempSync(join(tmpdir(), "sx-nobin-"));
+    try {
+      process.env.TEST_PG_BINDIR = empty;
+      expect(() => findPostgresBinDir()).toThrow(`TEST_PG_BINDIR=${empty} has no initdb`);
+    } finally {
+      rmSync(empty, { recursive: true });
+    }
+  });
+
+  it("When no PostgreSQL server package is installed, then the error names initdb and the package", () => {
+    const empty = mkdtempSync(join(tmpdir(), "sx-nobin-"));
+    try {
+      delete process.env.TEST_PG_BINDIR;
+      expect(() => findPostgresBinDir(empty)).toThrow(/initdb was not found.*apt-get install postgresql/s);
+    } finally {
+      rmSync(empty, { recursive: true });
+    }
+  });
+
+  it("When rabbitmq-server is nowhere to be found, then the error names it and the package that brings it", () => {
+    const empty = mkdtempSync(join(tmpdir(), "sx-nobin-"));
+    try {
+      expect(() => findRabbitBinDir([empty])).toThrow(
+        /rabbitmq-server was not found.*rabbitmq-server package/s,
+      );
+    } finally {
+      rmSync(empty, { recursive: true });
+    }
+  });
+
+  it("When a fault test runs outside the fault tier, then it is told where its private services come from", () => {
+    for (const k of Object.values(PrivateServicesEnv)) delete process.env[k];
+    expect(() => privatePostgresFromEnv()).toThrow(/No private PostgreSQL.*--project faults/s);
+    expect(() => privateRabbitFromEnv()).toThrow(/No private RabbitMQ.*--project faults/s);
+  });
+});
