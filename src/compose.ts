@@ -197,7 +197,10 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       heartbeatMs: 3_000,
     },
   );
-  const lookups = new LookupService(db, repos.datasets, repos.requests, dispatcher, lifecycle, logger);
+  const lookups = new LookupService(db, repos.datasets, repos.requests, dispatcher, lifecycle, logger, {
+    reopenLookup: (id) => reconcileRepo.reopenLookup(id),
+    maxAttempts: config.RECONCILE_MAX_ATTEMPTS,
+  });
   const fileComplete = new FileCompleteService(
     repos.results,
     lifecycle,

@@ -9,6 +9,7 @@
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
 import type { DispatchRow, RequestsRepo } from "../adapters/repositories/requests.repo.js";
 import type { Logger } from "../logger.js";
+import { whileDatabaseRestarts } from "./databaseWait.js";
 import { parseDid } from "./did.js";
 import type { TaskBroker, TransformTask } from "./ports.js";
 
@@ -255,7 +256,9 @@ export class Dispatcher {
     const settleOldest = async () => {
       const c = inflight.shift()!;
       await c.confirmed;
-      await this.requests.advanceWatermark(id, c.through);
+      // The broker has these tasks: recording that waits out a restarting database rather than giving up
+      // and publishing them all again.
+      await whileDatabaseRestarts(() => this.requests.advanceWatermark(id, c.through));
       this.counters.published += c.n;
       this.counters.confirmedBatches += 1;
     };

@@ -2,7 +2,6 @@
 // running goes into the next flush, one transaction for the whole batch, and each HTTP answer is released
 // once its batch has committed. One flusher per process; the request rows are locked inside the
 // transaction, so replicas stay exact too (contract A.11, §2.4.4).
-import { isTransientDbError } from "../adapters/db/database.js";
 import type {
   ApplyResult,
   FileReport,
@@ -10,7 +9,7 @@ import type {
   ResultsRepo,
 } from "../adapters/repositories/results.repo.js";
 import type { Logger } from "../logger.js";
-import { AppError } from "./errors.js";
+import { isDatabaseUnavailable, isRetryableDbError, whileDatabaseRestarts } from "./databaseWait.js";
 import type { Lifecycle } from "./lifecycle.js";
 import { objectNameFor } from "./objectName.js";
 
@@ -52,14 +51,24 @@ export class FileCompleteService {
 
   /**
    * Queues a report for the next batch. A success without an object name (sidecars before 1.7) gets the
-   * name the sidecar used (objectName.ts), which needs the request's result format.
+   * name the sidecar used (objectName.ts) when its batch is written: that needs the request's result
+   * format, which is read inside the batch's wait for a restarting database.
    */
-  async report(report: FileReport): Promise<ReportOutcome> {
-    if (report.s3ObjectName === null && report.success) {
-      const format = await this.resultFormat(report.requestId);
-      if (format) report = { ...report, s3ObjectName: objectNameFor(report.filePath, format) };
-    }
+  report(report: FileReport): Promise<ReportOutcome> {
     return this.enqueue(report);
+  }
+
+  private async withObjectNames(reports: FileReport[]): Promise<FileReport[]> {
+    const out: FileReport[] = [];
+    for (const r of reports) {
+      if (r.s3ObjectName !== null || !r.success) {
+        out.push(r);
+        continue;
+      }
+      const format = await this.resultFormat(r.requestId);
+      out.push(format ? { ...r, s3ObjectName: objectNameFor(r.filePath, format) } : r);
+    }
+    return out;
   }
 
   private async resultFormat(requestId: string): Promise<string | null> {
@@ -98,40 +107,30 @@ export class FileCompleteService {
 
   private async flush(batch: Pending[]): Promise<void> {
     // Sidecars ignore HTTP status codes (contract A.26): a report we answer with 503 is lost. So a database
-    // that is restarting is waited for (writing a batch twice is harmless: duplicates change nothing)
-    // for up to `retryForMs`, with capped exponential backoff, before giving up.
-    const retryForMs = this.opts.retryForMs ?? 30_000;
-    const delay = this.opts.retryDelayMs ?? 100;
-    let result: ApplyResult | undefined;
-    let lastError: unknown;
+    // that is restarting is waited for (writing a batch twice is harmless: duplicates change nothing), for
+    // up to `retryForMs`, before giving up; serialization failures and deadlocks are retried the same way.
     const started = performance.now();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        result = await this.results.applyReports(batch.map((p) => p.report));
-        break;
-      } catch (e) {
-        lastError = e;
-        // Serialization failures and deadlocks are retried like connection losses; anything else is a bug
-        // in one report and must not poison the others: fall back to one transaction per report.
-        const code = (e as { code?: string }).code;
-        const retryable = isTransientDbError(e) || code === "40001" || code === "40P01";
-        if (!retryable) {
-          if (batch.length > 1) return this.flushOneByOne(batch);
-          break;
-        }
-        if (performance.now() - started > retryForMs) break;
-        this.stats.retries += 1;
-        if (attempt === 0)
-          this.log.warn({ err: String(e), batch: batch.length }, "file-complete batch: retrying");
-        await new Promise((r) => setTimeout(r, Math.min(2000, delay * 2 ** attempt)));
-      }
-    }
-    if (!result) {
-      const err = isTransientDbError(lastError)
-        ? new AppError("database_unavailable", "The database is unavailable; please retry shortly.", 503)
-        : lastError;
-      this.log.error({ err: lastError, batch: batch.length }, "file-complete batch failed");
-      for (const p of batch) p.reject(err);
+    let result: ApplyResult;
+    try {
+      result = await whileDatabaseRestarts(
+        async () => this.results.applyReports(await this.withObjectNames(batch.map((p) => p.report))),
+        {
+          retryForMs: this.opts.retryForMs,
+          retryDelayMs: this.opts.retryDelayMs,
+          onRetry: (e, attempt) => {
+            this.stats.retries += 1;
+            if (attempt === 0)
+              this.log.warn({ err: String(e), batch: batch.length }, "file-complete batch: retrying");
+          },
+        },
+      );
+    } catch (e) {
+      // Anything but an unavailable database is a bug in one report and must not poison the others: fall
+      // back to one transaction per report.
+      const gaveUp = isRetryableDbError(e) || isDatabaseUnavailable(e);
+      if (!gaveUp && batch.length > 1) return this.flushOneByOne(batch);
+      this.log.error({ err: e, batch: batch.length }, "file-complete batch failed");
+      for (const p of batch) p.reject(e);
       return;
     }
     this.log.debug(

@@ -117,6 +117,12 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
 async function pgTransaction<R>(pool: pg.Pool, fn: (tx: Sql) => Promise<R>): Promise<R> {
   const client = await pool.connect();
   let broken = false;
+  // A checked-out client whose connection drops between two statements emits "error" with no query to
+  // fail; without a listener that would be an uncaught exception. The next statement fails instead.
+  const onError = () => {
+    broken = true;
+  };
+  client.on("error", onError);
   try {
     await client.query("BEGIN");
     const tx: Sql = {
@@ -135,6 +141,7 @@ async function pgTransaction<R>(pool: pg.Pool, fn: (tx: Sql) => Promise<R>): Pro
     }
     throw e;
   } finally {
+    client.off("error", onError);
     client.release(broken);
   }
 }

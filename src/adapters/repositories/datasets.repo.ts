@@ -90,9 +90,10 @@ export class DatasetsRepo {
     return rows[0];
   }
 
-  async lockById(tx: Sql, id: number): Promise<LockedDataset | null> {
-    const rows = await tx.query<LockedDataset>(
-      "SELECT id, name, lookup_status, did_finder, stale FROM datasets WHERE id = $1 FOR UPDATE",
+  /** The dataset row, locked; `lookup_attempts`: how many times its lookup was re-sent. */
+  async lockById(tx: Sql, id: number): Promise<(LockedDataset & { lookup_attempts: number }) | null> {
+    const rows = await tx.query<LockedDataset & { lookup_attempts: number }>(
+      "SELECT id, name, lookup_status, did_finder, stale, lookup_attempts FROM datasets WHERE id = $1 FOR UPDATE",
       [id],
     );
     return rows[0] ?? null;
@@ -126,35 +127,45 @@ export class DatasetsRepo {
 
   /**
    * One statement (one round trip) for a DID finder's batch: lock the dataset while it is being looked up
-   * (and note the time, at most every 10 s: the reconciler's "no news from the DID finder" clock),
-   * insert the files in order, grow every request in Lookup on it. Returns null when the dataset is not
+   * (and note the time, at most every 10 s: the reconciler's "no news from the DID finder" clock), insert
+   * the files whose path the dataset does not have yet, in order, and grow every request in Lookup on it by
+   * that many. A path is added once whatever is repeated: within the batch, by a retried or re-sent batch,
+   * or by batches arriving concurrently (the key in dataset_file_paths is unique, and the dataset lock
+   * keeps file ids in commit order for the dispatcher's watermark). Returns null when the dataset is not
    * being looked up (or does not exist); then nothing was written.
    */
   async addFilesToLookup(
     datasetId: number,
     files: readonly FileEntry[],
-  ): Promise<{ fedRequests: number[] } | null> {
+  ): Promise<{ fedRequests: number[]; added: number } | null> {
     const rows = await this.db.sql.query<{ kind: string; id: number | null }>(
       `WITH ds AS (
-         SELECT id, lookup_attempts, last_updated FROM datasets
+         SELECT id, last_updated FROM datasets
          WHERE id = $1 AND lookup_status = 'looking' FOR UPDATE),
        touch AS (
          -- The reconciler's "news from the DID finder" clock, written at most every 10 s (not per batch).
          UPDATE datasets d SET last_updated = now() FROM ds
          WHERE d.id = ds.id AND (ds.last_updated IS NULL OR ds.last_updated < now() - interval '10 seconds')),
+       b AS (
+         SELECT DISTINCT ON (k) t.p, t.a, t.s, t.e, t.ord, md5(t.p)::uuid AS k
+         FROM ds, unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS t(p, a, s, e, ord)
+         ORDER BY k, t.ord),
+       fresh AS (
+         INSERT INTO dataset_file_paths (dataset_id, path_key)
+         SELECT $1, b.k FROM b ORDER BY b.ord
+         ON CONFLICT DO NOTHING
+         RETURNING path_key),
        ins AS (
          INSERT INTO files (dataset_id, adler32, file_size, file_events, paths)
-         SELECT ds.id, t.a, t.s, t.e, t.p
-         FROM ds, unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS t(p, a, s, e, ord)
-         -- After the reconciler re-sent the lookup, the DID finder may send files it sent before: skip those.
-         WHERE ds.lookup_attempts = 0 OR t.p NOT IN (SELECT f.paths FROM files f WHERE f.dataset_id = $1)
-         ORDER BY t.ord
+         SELECT $1, b.a, b.s, b.e, b.p FROM b JOIN fresh ON fresh.path_key = b.k
+         ORDER BY b.ord
          RETURNING 1),
+       n AS (SELECT count(*)::int AS n FROM ins),
        upd AS (
-         UPDATE requests SET files = files + (SELECT count(*) FROM ins)
+         UPDATE requests SET files = files + (SELECT n FROM n)
          WHERE did_id = $1 AND status = 'lookup' AND EXISTS (SELECT 1 FROM ds)
          RETURNING id)
-       SELECT 'dataset' AS kind, id FROM ds
+       SELECT 'dataset' AS kind, (SELECT n FROM n) AS id FROM ds
        UNION ALL SELECT 'request', id FROM upd`,
       [
         datasetId,
@@ -164,8 +175,9 @@ export class DatasetsRepo {
         files.map((f) => f.fileEvents),
       ],
     );
-    if (!rows.some((r) => r.kind === "dataset")) return null;
-    return { fedRequests: rows.filter((r) => r.kind === "request").map((r) => r.id!) };
+    const ds = rows.find((r) => r.kind === "dataset");
+    if (!ds) return null;
+    return { fedRequests: rows.filter((r) => r.kind === "request").map((r) => r.id!), added: ds.id ?? 0 };
   }
 
   async exists(datasetId: number): Promise<boolean> {

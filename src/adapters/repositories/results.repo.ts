@@ -19,7 +19,11 @@ export interface FileReport {
   info: string | null;
 }
 
-export type ReportOutcome = "ok" | "request_not_found" | "file_not_in_request";
+/**
+ * `request_not_running`: the request has no transform tasks yet (Submitted, Pending Lookup), so the report
+ * cannot be about one of its files; nothing was written.
+ */
+export type ReportOutcome = "ok" | "request_not_found" | "file_not_in_request" | "request_not_running";
 
 export interface ApplyResult {
   outcomes: ReportOutcome[];

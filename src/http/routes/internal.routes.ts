@@ -3,6 +3,7 @@
 // and a request UUID for the transformer calls.
 import { type Request, Router } from "express";
 import { z } from "zod";
+import { whileDatabaseRestarts } from "../../domain/databaseWait.js";
 import { AppError, notFound } from "../../domain/errors.js";
 import { DATASET_LOOKUP_ERRORS, type DatasetLookupError } from "../../domain/status.js";
 import type { AppDeps } from "../deps.js";
@@ -54,6 +55,14 @@ export async function recordFileComplete(
       "file_not_in_request",
       `File ${body["file-id"]} is not a file of request ${requestId}`,
       400,
+    );
+  }
+  if (outcome === "request_not_running") {
+    // No task of this request was ever published (its lookup has not completed): nothing can be lost.
+    throw new AppError(
+      "request_not_running",
+      `Request ${requestId} has no transform tasks yet (its dataset lookup has not completed); the report was not recorded`,
+      409,
     );
   }
 }
@@ -171,13 +180,18 @@ export function internalRoutes(deps: AppDeps): Router {
       method: "put",
       path: `${BASE}/:dataset_id/files`,
       tag: "internal",
-      summary: "DID finder: add a file or a batch of files to a dataset being looked up",
+      summary:
+        "DID finder: add a file or a batch of files to a dataset being looked up (a path the dataset has is not added again)",
       params: datasetIdParam,
       notFound: datasetNotFound,
       body: AddFilesBody,
       responses: {
         200: { description: "Stored", schema: z.object({ dataset_id: z.string() }) },
         404: { description: "Unknown dataset", schema: MessageResponse },
+        503: {
+          description: "Database unavailable for 30 s (a restart is waited out); retry",
+          schema: MessageResponse,
+        },
       },
     },
     async (_req, res, { params, body }) => {
@@ -201,13 +215,19 @@ export function internalRoutes(deps: AppDeps): Router {
       method: "put",
       path: `${BASE}/:dataset_id/complete`,
       tag: "internal",
-      summary: "DID finder: the lookup finished; waiting requests start running",
+      summary:
+        "DID finder: the lookup finished; waiting requests start running. When `files` is not the number of files that arrived, the lookup is sent again instead",
       params: datasetIdParam,
       notFound: datasetNotFound,
       body: FilesetCompleteBody,
       responses: {
-        200: { description: "Done" },
+        200: { description: "Done (or the lookup was sent again)" },
+        409: { description: "The lookup already failed (/error); ignored", schema: MessageResponse },
         422: { description: "Unknown dataset", schema: MessageResponse },
+        503: {
+          description: "Database unavailable for 30 s (a restart is waited out); retry",
+          schema: MessageResponse,
+        },
       },
     },
     async (_req, res, { params, body }) => {
@@ -231,8 +251,13 @@ export function internalRoutes(deps: AppDeps): Router {
       notFound: datasetNotFound,
       body: FilesetErrorBody,
       responses: {
-        200: { description: "Done" },
+        200: { description: "Done (a repeated /error changes nothing)" },
+        409: { description: "The lookup already completed; ignored", schema: MessageResponse },
         422: { description: "Unknown dataset", schema: MessageResponse },
+        503: {
+          description: "Database unavailable for 30 s (a restart is waited out); retry",
+          schema: MessageResponse,
+        },
       },
     },
     async (_req, res, { params, body }) => {
@@ -260,7 +285,14 @@ export function internalRoutes(deps: AppDeps): Router {
         200: { description: '"Ok"' },
         400: { description: "Invalid report or a file of another request", schema: MessageResponse },
         404: { description: "Unknown request", schema: MessageResponse },
-        503: { description: "Database unavailable; retry", schema: MessageResponse },
+        409: {
+          description: "The request has no transform tasks yet (Pending Lookup); not recorded",
+          schema: MessageResponse,
+        },
+        503: {
+          description: "Database unavailable for 30 s (a restart is waited out); retry",
+          schema: MessageResponse,
+        },
       },
     },
     async (_req, res, { params, body }) => {
@@ -286,11 +318,13 @@ export function internalRoutes(deps: AppDeps): Router {
       },
     },
     async (_req, res, { params, body }) => {
-      await deps.transformations.statusReport(params.request_id, {
-        severity: body.severity ?? "info",
-        source: body.source,
-        info: body.info,
-      });
+      await whileDatabaseRestarts(() =>
+        deps.transformations.statusReport(params.request_id, {
+          severity: body.severity ?? "info",
+          source: body.source,
+          info: body.info,
+        }),
+      );
       res.json(null);
     },
   );
@@ -321,25 +355,28 @@ export function internalRoutes(deps: AppDeps): Router {
       responses: { 200: { description: '"Ok"' }, 400: { description: "Missing field" } },
     },
     async (_req, res, { params, body }) => {
-      const rec = await deps.repos.requests.find(params.request_id);
-      if (!rec) throw notFound("Request not found", "request_not_found");
-      if (!(await deps.repos.datasets.hasFile(rec.didId, params.file_id))) {
-        throw new AppError(
-          "file_not_in_request",
-          `File ${params.file_id} is not a file of request ${params.request_id}`,
-          400,
+      // An event log: a report repeated after a lost answer adds a second event row, which is harmless.
+      await whileDatabaseRestarts(async () => {
+        const rec = await deps.repos.requests.find(params.request_id);
+        if (!rec) throw notFound("Request not found", "request_not_found");
+        if (!(await deps.repos.datasets.hasFile(rec.didId, params.file_id))) {
+          throw new AppError(
+            "file_not_in_request",
+            `File ${params.file_id} is not a file of request ${params.request_id}`,
+            400,
+          );
+        }
+        await deps.db.sql.transaction((tx) =>
+          deps.repos.results.addFileStatus(tx, {
+            requestId: rec.requestId,
+            fileId: params.file_id,
+            status: body["status-code"],
+            timestamp: normaliseIsoTime(body.timestamp)!,
+            podName: body["pod-name"] ?? null,
+            info: body.info ? body.info.slice(0, INFO_MAX) : null,
+          }),
         );
-      }
-      await deps.db.sql.transaction((tx) =>
-        deps.repos.results.addFileStatus(tx, {
-          requestId: rec.requestId,
-          fileId: params.file_id,
-          status: body["status-code"],
-          timestamp: normaliseIsoTime(body.timestamp)!,
-          podName: body["pod-name"] ?? null,
-          info: body.info ? body.info.slice(0, INFO_MAX) : null,
-        }),
-      );
+      });
       res.json("Ok");
     },
   );
