@@ -80,8 +80,19 @@ let admin: Awaited<ReturnType<typeof approvedUser>>;
 let alice: Awaited<ReturnType<typeof approvedUser>>;
 let bob: Awaited<ReturnType<typeof approvedUser>>;
 
-function sessionCookie(s: Partial<SessionData>): { cookie: string; session: SessionData } {
+/**
+ * A session cookie made with the App's key; a signed-in one also gets its server-side session record, as the
+ * sign-in callback makes it (without the record a signed-in cookie is no session).
+ */
+async function sessionCookie(s: Partial<SessionData>): Promise<{ cookie: string; session: SessionData }> {
   const session = { ...newSession(), ...s };
+  if (session.isAuthenticated) {
+    await app.deps.users.startSession(session.sid, {
+      userId: session.userId ?? null,
+      iss: "https://issuer.bypass.example",
+      sub: session.sub ?? "bypass-sub",
+    });
+  }
   return { cookie: app.deps.sessions.encode(session), session };
 }
 
@@ -453,12 +464,12 @@ describe("Valid tokens", () => {
 
 describe("Session cookies", () => {
   it("When a valid signed-in session cookie is sent alone, then a safe API read (GET /servicex/transformation) is allowed", async () => {
-    const { cookie } = signedInCookie(alice.user);
+    const { cookie } = await signedInCookie(alice.user);
     expect((await call("GET", "/servicex/transformation", { cookie })).status).toBe(200);
   });
 
   it("When the session cookie has one byte flipped, then it is no session: the API answers 401 'Missing Authorization Header'", async () => {
-    const { cookie } = signedInCookie(admin.user);
+    const { cookie } = await signedInCookie(admin.user);
     const raw = Buffer.from(cookie, "base64url");
     for (const at of [0, 13, 30, raw.length - 1]) {
       const edited = Buffer.from(raw);
@@ -488,16 +499,16 @@ describe("Session cookies", () => {
     expectAnswer(await call("GET", "/servicex/transformation", { cookie }), 401, MISSING_MESSAGE);
   });
 
-  it("When a session cookie names a user who was since deleted, then the API answers 401 with the deleted message", async () => {
+  it("When a session cookie names a user who was since deleted, then the deletion ended the session: the API answers 401 'Missing Authorization Header'", async () => {
     const gone = await approvedUser("gone-session");
-    const { cookie } = signedInCookie(gone.user);
+    const { cookie } = await signedInCookie(gone.user);
     await app.deps.users.deleteUser(gone.user.id);
-    expectAnswer(await call("GET", "/servicex/transformation", { cookie }), 401, { message: MSG_DELETED });
+    expectAnswer(await call("GET", "/servicex/transformation", { cookie }), 401, MISSING_MESSAGE);
   });
 
   it("When only a session cookie is sent to cancel a request (GET …/cancel), then it answers 401 'Missing Authorization Header' and the request keeps running; with the bearer token it is canceled", async () => {
     const id = await submitAs(alice.access);
-    const { cookie } = signedInCookie(alice.user);
+    const { cookie } = await signedInCookie(alice.user);
     expectAnswer(
       await call("GET", `/servicex/transformation/${id}/cancel`, { cookie }),
       401,
@@ -518,7 +529,7 @@ describe("Session cookies", () => {
   it("When only a session cookie is sent to DELETE a request or submit one, then it answers 401 'Missing Authorization Header'", async () => {
     const id = await submitAs(alice.access);
     await call("GET", `/servicex/transformation/${id}/cancel`, { token: alice.access });
-    const { cookie } = signedInCookie(alice.user);
+    const { cookie } = await signedInCookie(alice.user);
     expectAnswer(await call("DELETE", `/servicex/transformation/${id}`, { cookie }), 401, MISSING_MESSAGE);
     const sub = await call("POST", "/servicex/transformation", {
       cookie,
@@ -539,7 +550,7 @@ describe("Session cookies", () => {
 
   it("When an admin's session cookie alone is sent to an admin write (DELETE /users/<id>), then it answers 401 'Missing Authorization Header' and nobody is deleted", async () => {
     const victim = await approvedUser("victim");
-    const { cookie } = signedInCookie(admin.user);
+    const { cookie } = await signedInCookie(admin.user);
     expectAnswer(await call("DELETE", `/users/${victim.user.id}`, { cookie }), 401, MISSING_MESSAGE);
     expectAnswer(
       await call("POST", "/accept", { cookie, body: { email: victim.user.email } }),
@@ -584,13 +595,13 @@ describe("Non-admins on every admin route", () => {
   }
 
   it("When a non-admin's session cookie is used on GET /users and GET /pending, then both answer 403 with the admin message", async () => {
-    const { cookie } = signedInCookie(alice.user);
+    const { cookie } = await signedInCookie(alice.user);
     expectAnswer(await call("GET", "/users", { cookie }), 403, { message: MSG_ADMIN_ONLY });
     expectAnswer(await call("GET", "/pending", { cookie }), 403, { message: MSG_ADMIN_ONLY });
   });
 
   it("When a non-admin's session cookie claims admin: true, then GET /users still answers 403 (the database decides)", async () => {
-    const { cookie } = sessionCookie({ isAuthenticated: true, userId: alice.user.id, admin: true });
+    const { cookie } = await sessionCookie({ isAuthenticated: true, userId: alice.user.id, admin: true });
     expectAnswer(await call("GET", "/users", { cookie }), 403, { message: MSG_ADMIN_ONLY });
   });
 });
@@ -689,15 +700,15 @@ describe("User A on user B's requests (A.10)", () => {
 describe("CSRF on every form POST", () => {
   it("When POST /api-token comes with a valid session cookie but no _csrf, then it answers 403 and the API token is unchanged", async () => {
     const u = await approvedUser("csrf1");
-    const { cookie } = signedInCookie(u.user);
+    const { cookie } = await signedInCookie(u.user);
     expectAnswer(await call("POST", "/api-token", { cookie, form: {} }), 403, CSRF_FAILED);
     expect((await call("POST", "/token/refresh", { token: u.refresh })).status).toBe(200);
   });
 
   it("When POST /api-token comes with a wrong _csrf (same length, other length, another session's), then it answers 403", async () => {
     const u = await approvedUser("csrf2");
-    const { cookie, session } = signedInCookie(u.user);
-    const other = signedInCookie(u.user).session.csrf;
+    const { cookie, session } = await signedInCookie(u.user);
+    const other = (await signedInCookie(u.user)).session.csrf;
     const flipped = `${session.csrf.slice(0, -1)}${session.csrf.endsWith("A") ? "B" : "A"}`;
     for (const bad of [flipped, `${session.csrf}x`, "", other]) {
       expectAnswer(await call("POST", "/api-token", { cookie, form: { _csrf: bad } }), 403, CSRF_FAILED);
@@ -706,13 +717,13 @@ describe("CSRF on every form POST", () => {
   });
 
   it("When POST /api-token carries a _csrf but no session cookie, then it answers 403", async () => {
-    const { session } = signedInCookie(alice.user);
+    const { session } = await signedInCookie(alice.user);
     expectAnswer(await call("POST", "/api-token", { form: { _csrf: session.csrf } }), 403, CSRF_FAILED);
   });
 
   it("When POST /api-token carries the session's _csrf, then it answers 302 to /profile and the old API token is dead", async () => {
     const u = await approvedUser("csrf3");
-    const { cookie, session } = signedInCookie(u.user);
+    const { cookie, session } = await signedInCookie(u.user);
     const r = await call("POST", "/api-token", { cookie, form: { _csrf: session.csrf } });
     expect(r.status).toBe(302);
     expect(r.headers.get("location")).toBe("/profile");
@@ -723,7 +734,7 @@ describe("CSRF on every form POST", () => {
 
   it("When a cross-site GET /api-token is made with the cookie, then no token is rotated (it only shows a form)", async () => {
     const u = await approvedUser("csrf-get");
-    const { cookie } = signedInCookie(u.user);
+    const { cookie } = await signedInCookie(u.user);
     const r = await call("GET", "/api-token", { cookie });
     expect(r.status).toBe(200);
     expect((await call("POST", "/token/refresh", { token: u.refresh })).status).toBe(200);
@@ -738,7 +749,7 @@ describe("CSRF on every form POST", () => {
 
   it("When POST /profile/edit comes without _csrf or with a wrong one, then it answers 403 and the profile is unchanged", async () => {
     const u = await approvedUser("csrf4");
-    const { cookie, session } = signedInCookie(u.user);
+    const { cookie, session } = await signedInCookie(u.user);
     expectAnswer(
       await call("POST", "/profile/edit", { cookie, form: profileFields(u.user.email) }),
       403,
@@ -757,7 +768,7 @@ describe("CSRF on every form POST", () => {
 
   it("When POST /profile/edit carries the session's _csrf, then it answers 302 to /profile and the profile is saved", async () => {
     const u = await approvedUser("csrf5");
-    const { cookie, session } = signedInCookie(u.user);
+    const { cookie, session } = await signedInCookie(u.user);
     const r = await call("POST", "/profile/edit", {
       cookie,
       form: { ...profileFields(u.user.email), _csrf: session.csrf },
@@ -774,7 +785,7 @@ describe("CSRF on every form POST", () => {
 
   it("When POST /profile/new comes without _csrf from a signed-in session without a profile, then it answers 403 and no user is created", async () => {
     const email = `csrf-new.${randomUUID()}@bypass.example`;
-    const { cookie } = sessionCookie({ isAuthenticated: true, sub: `new-${randomUUID()}`, email });
+    const { cookie } = await sessionCookie({ isAuthenticated: true, sub: `new-${randomUUID()}`, email });
     expectAnswer(
       await call("POST", "/profile/new", { cookie, form: profileFields(email) }),
       403,
@@ -784,7 +795,7 @@ describe("CSRF on every form POST", () => {
   });
 
   it("When POST /sign-out comes without _csrf, then it answers 403", async () => {
-    const { cookie } = signedInCookie(alice.user);
+    const { cookie } = await signedInCookie(alice.user);
     expectAnswer(await call("POST", "/sign-out", { cookie, form: {} }), 403, CSRF_FAILED);
   });
 });

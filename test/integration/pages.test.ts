@@ -339,7 +339,7 @@ describe("When authentication is enabled (ENABLE_AUTH=true)", () => {
       userId: ids[name]!,
       admin,
     };
-    return { cookie: `sx_session=${app.deps.sessions.encode(s)}`, csrf: s.csrf };
+    return { cookie: `sx_session=${app.deps.sessions.encode(s)}`, csrf: s.csrf, sid: s.sid };
   };
   const csrfs: Record<string, string> = {};
 
@@ -366,6 +366,12 @@ describe("When authentication is enabled (ENABLE_AUTH=true)", () => {
       });
       ids[name] = u.id;
       const s = sessionFor(name, admin);
+      // A signed-in cookie counts only with its server-side session record (made at sign-in).
+      await app.deps.users.startSession(s.sid, {
+        userId: u.id,
+        iss: "https://issuer.pages.example",
+        sub: `${name}-sub`,
+      });
       cookies[name] = s.cookie;
       csrfs[name] = s.csrf;
       if (!pending) {
