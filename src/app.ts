@@ -8,7 +8,7 @@ import { errorHandler, notFoundHandler } from "./http/middleware/errorHandler.js
 import { requestLog } from "./http/middleware/requestLog.js";
 import { datasetRoutes } from "./http/routes/datasets.routes.js";
 import { infoRoutes } from "./http/routes/info.routes.js";
-import { internalRoutes } from "./http/routes/internal.routes.js";
+import { LIFECYCLE_PATHS, callbackRoutes, lifecycleRoutes } from "./http/routes/internal.routes.js";
 import { metricsRoutes } from "./http/routes/metrics.routes.js";
 import { opsRoutes } from "./http/routes/ops.routes.js";
 import { progressRoutes } from "./http/routes/progress.routes.js";
@@ -21,7 +21,21 @@ export interface AppState {
   draining: boolean;
 }
 
-export function buildApp(deps: AppDeps, state: AppState = { draining: false }): Express {
+/**
+ * What a listener serves. "combined": everything on one port (INTERNAL_PORT unset, as upstream). With
+ * INTERNAL_PORT, "public" serves everything but /servicex/internal/* (the lifecycle routes stay reachable
+ * there for an admin bearer token when ENABLE_AUTH is on) and "internal" serves only /servicex/internal/*
+ * and the health checks, for DID finders, sidecars and CronJobs inside the cluster.
+ */
+export type Listener = "combined" | "public" | "internal";
+
+export function buildApp(
+  deps: AppDeps,
+  state: AppState = { draining: false },
+  listener: Listener = "combined",
+): Express {
+  const internal = listener === "internal";
+  const auth = deps.config.ENABLE_AUTH;
   const app = express();
   app.disable("x-powered-by");
   // TRUST_PROXY (src/http/trustProxy.ts): which X-Forwarded-For hops give req.ip, the rate limits' client.
@@ -42,9 +56,36 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
     next();
   });
 
+  const ops = opsRoutes(deps, { draining: () => state.draining });
+  if (internal) {
+    app.use((req, res, next) =>
+      req.path === "/healthz" || req.path === "/readyz" ? ops(req, res, next) : next(),
+    );
+    app.use(
+      express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }),
+    );
+    app.use(lifecycleRoutes(deps));
+    app.use(callbackRoutes(deps));
+    app.use(notFoundHandler);
+    app.use(errorHandler);
+    return app;
+  }
   app.use("/static", express.static(fileURLToPath(new URL("../public", import.meta.url)), { maxAge: "1h" }));
-  app.use(opsRoutes(deps, { draining: () => state.draining }));
+  app.use(ops);
   if (deps.metrics) app.use(metricsRoutes(deps.metrics));
+  // The lifecycle routes delete and expire every user's data: on the public port, with ENABLE_AUTH, only for
+  // an admin's bearer token (before the body is read, as auth_required).
+  const lifecycleOnPublic = listener === "combined" || auth;
+  if (lifecycleOnPublic && auth) {
+    app.post([...LIFECYCLE_PATHS], async (req, _res, next) => {
+      try {
+        await deps.requester(req, { admin: true, changesState: true });
+        next();
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
   // The browser session (pages, and safe API reads of a signed-in user); internal routes never look at it.
   // With sign-in on, a signed-in cookie counts only while its server-side session record lives.
   const session = sessionMiddleware(deps.sessions, deps.config.ENABLE_AUTH ? deps.users : null);
@@ -72,16 +113,24 @@ export function buildApp(deps: AppDeps, state: AppState = { draining: false }): 
   app.use(transformationRoutes(deps));
   app.use(progressRoutes(deps));
   app.use(datasetRoutes(deps));
-  app.use(internalRoutes(deps));
+  if (lifecycleOnPublic) app.use(lifecycleRoutes(deps));
+  if (listener === "combined") app.use(callbackRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
 }
 
 /** The HTTP server's request listener: the file-complete fast path, then the Express app. */
-export function buildHandler(deps: AppDeps, state: AppState = { draining: false }) {
-  const app = buildApp(deps, state);
-  const fast = fastPath(deps);
+export function buildHandler(
+  deps: AppDeps,
+  state: AppState = { draining: false },
+  listener: Listener = "combined",
+) {
+  const app = buildApp(deps, state, listener);
+  const fast = fastPath(deps, {
+    status: listener !== "internal",
+    fileComplete: listener !== "public",
+  });
   return (req: IncomingMessage, res: ServerResponse) => {
     if (state.draining) res.setHeader("Connection", "close");
     if (!fast(req, res)) app(req, res);

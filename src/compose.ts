@@ -98,7 +98,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     metrics ? observeBroker(broker, metrics.brokerObserver()) : broker,
     logger.child({ component: "dispatcher" }),
     {
-      advertisedHostname: config.advertisedHostname,
+      advertisedHostname: config.internalAdvertisedHostname,
       defaultScheme: config.DID_FINDER_DEFAULT_SCHEME,
       chunk: config.DISPATCH_CHUNK,
       mayReplay: replayGate(reconcileRepo, logger.child({ component: "dispatcher" }), { holder }),

@@ -58,6 +58,19 @@ const Env = z
     RABBIT_MQ_URL: optionalString,
     TRANSFORMER_RABBIT_MQ_URL: optionalString,
     ADVERTISED_HOSTNAME: optionalString,
+    /**
+     * A second listener for the DID-finder, sidecar and lifecycle routes (/servicex/internal/*) and health;
+     * the public port then answers 404 for them. Unset: one port serves everything, as upstream.
+     */
+    INTERNAL_PORT: z
+      .preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(65535).optional())
+      .describe(
+        "second HTTP port serving only /servicex/internal/* and health (the public port then answers 404 for them); unset: one port, as upstream",
+      ),
+    /** host:port of the internal listener in callback URLs; default: ADVERTISED_HOSTNAME's host with INTERNAL_PORT. */
+    INTERNAL_ADVERTISED_HOSTNAME: optionalString.describe(
+      "`host:port` of the internal listener in the callback URLs given to DID finders and transformers; default: ADVERTISED_HOSTNAME's host with INTERNAL_PORT",
+    ),
 
     ENABLE_AUTH: bool(false),
     /** HS256 key of the API tokens (JWTs); required with ENABLE_AUTH. */
@@ -242,6 +255,9 @@ const Env = z
         message: "local transformers take their tasks from the in-process broker: unset RABBIT_MQ_URL",
       });
     }
+    if (c.INTERNAL_PORT !== undefined && c.INTERNAL_PORT !== 0 && c.INTERNAL_PORT === c.PORT) {
+      ctx.addIssue({ code: "custom", path: ["INTERNAL_PORT"], message: "must differ from PORT" });
+    }
     if (c.ENABLE_AUTH) {
       for (const key of ["JWT_SECRET_KEY", "SECRET_KEY"] as const) {
         if (!c[key]) {
@@ -275,6 +291,8 @@ export interface Config extends RawConfig {
   databaseUrl: string | undefined;
   rabbitUrls: string[];
   advertisedHostname: string;
+  /** host:port in the callback URLs given to DID finders and transformers (the internal listener's). */
+  internalAdvertisedHostname: string;
   appVersion: string;
   /** Which launcher starts transformers: none, local in-process workers, or Kubernetes. */
   launcherMode: "disabled" | "local" | "internal-kubernetes" | "external-kubernetes";
@@ -325,6 +343,17 @@ function launcherMode(c: RawConfig, enabledGiven: boolean): Config["launcherMode
   return c.TRANSFORMER_MANAGER_MODE;
 }
 
+/**
+ * The callback host:port: INTERNAL_ADVERTISED_HOSTNAME; else, with INTERNAL_PORT, ADVERTISED_HOSTNAME's host
+ * (or localhost) with INTERNAL_PORT; else ADVERTISED_HOSTNAME (one port, as upstream).
+ */
+function internalAdvertised(c: RawConfig): string {
+  if (c.INTERNAL_ADVERTISED_HOSTNAME) return c.INTERNAL_ADVERTISED_HOSTNAME;
+  if (c.INTERNAL_PORT === undefined) return c.ADVERTISED_HOSTNAME ?? `localhost:${c.PORT}`;
+  const host = c.ADVERTISED_HOSTNAME?.replace(/:\d+$/, "") || "localhost";
+  return `${host}:${c.INTERNAL_PORT}`;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const fromFile = env.APP_CONFIG_FILE ? readConfigFile(env.APP_CONFIG_FILE) : {};
   const merged: Record<string, unknown> = { ...fromFile };
@@ -343,6 +372,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: c.DATABASE_URL ?? sqlaPg,
     rabbitUrls: c.RABBIT_MQ_URL ? c.RABBIT_MQ_URL.split(",").map((u) => u.trim()) : [],
     advertisedHostname: c.ADVERTISED_HOSTNAME ?? `localhost:${c.PORT}`,
+    internalAdvertisedHostname: internalAdvertised(c),
     appVersion: c.APP_VERSION ?? PACKAGE_VERSION,
     launcherMode: launcherMode(c, merged.TRANSFORMER_MANAGER_ENABLED !== undefined),
     resultsDir: c.RESULTS_DIR ?? `${c.DATA_DIR === "memory://" ? "./data" : c.DATA_DIR}/results`,

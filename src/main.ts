@@ -1,8 +1,7 @@
 // Process entry: configuration, dependencies, HTTP server, graceful shutdown.
-import { createServer } from "node:http";
-import { buildHandler } from "./app.js";
 import { compose, shutdownDeps } from "./compose.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { startListeners } from "./http/listeners.js";
 import { createLogger } from "./logger.js";
 
 async function main(): Promise<void> {
@@ -23,23 +22,40 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  // A stop signal during start-up (migrations, broker connection): finish the step in progress — a migration
+  // killed half-way stays recorded as failed — and exit before listening. As PID 1 in a container a signal
+  // without a handler would be ignored, and `docker stop` would wait for its SIGKILL.
+  let stopDuringStartup = null as NodeJS.Signals | null;
+  const early = (signal: NodeJS.Signals) => {
+    stopDuringStartup ??= signal;
+    logger.info({ signal }, "stop requested during start-up: exiting once the current step is done");
+    setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS).unref();
+  };
+  process.on("SIGTERM", early);
+  process.on("SIGINT", early);
   const deps = await compose(config, logger);
+  if (stopDuringStartup) {
+    await shutdownDeps(deps);
+    logger.info("bye");
+    process.exit(0);
+  }
   const state = { draining: false };
-  const app = buildHandler(deps, state);
-  const server = createServer({ keepAliveTimeout: 65_000 }, app);
-  server.listen(config.PORT, config.BIND_ADDRESS, () => {
-    const addr = server.address();
-    logger.info(
-      {
-        address: addr,
-        database: deps.db.kind,
-        broker: config.rabbitUrls.length > 0 ? "rabbitmq" : "in-process",
-        launcher: deps.launcher.kind,
-        codegens: Object.keys(config.codeGenImages),
-      },
-      `ServiceX App listening on http://${config.BIND_ADDRESS}:${config.PORT}`,
-    );
-  });
+  const server = await startListeners(deps, state, config);
+  logger.info(
+    {
+      address: server.public.address(),
+      ...(server.internal ? { internalAddress: server.internal.address() } : {}),
+      callbackHost: config.internalAdvertisedHostname,
+      database: deps.db.kind,
+      broker: config.rabbitUrls.length > 0 ? "rabbitmq" : "in-process",
+      launcher: deps.launcher.kind,
+      codegens: Object.keys(config.codeGenImages),
+    },
+    `ServiceX App listening on http://${config.BIND_ADDRESS}:${server.publicPort}` +
+      (server.internalPort !== null
+        ? ` (internal routes on http://${config.BIND_ADDRESS}:${server.internalPort})`
+        : ""),
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -54,7 +70,7 @@ async function main(): Promise<void> {
     force.unref();
     // Stop accepting; answers now carry "Connection: close" (see buildHandler), so keep-alive clients let go
     // once their in-flight request is answered; idle sockets are closed as they appear.
-    const closed = new Promise<void>((r) => server.close(() => r()));
+    const closed = server.close();
     const reaper = setInterval(() => server.closeIdleConnections(), 50);
     await closed;
     clearInterval(reaper);
@@ -62,8 +78,11 @@ async function main(): Promise<void> {
     logger.info("bye");
     process.exit(0);
   };
+  process.off("SIGTERM", early);
+  process.off("SIGINT", early);
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  if (stopDuringStartup) void stop(stopDuringStartup);
 }
 
 main().catch((err) => {

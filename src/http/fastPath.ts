@@ -34,17 +34,26 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** Returns true when it took the request; otherwise the caller hands it to Express. */
-export function fastPath(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function fastPath(
+  deps: AppDeps,
+  serve: { status: boolean; fileComplete: boolean } = { status: true, fileComplete: true },
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   const auth = deps.config.ENABLE_AUTH;
   return (req, res) => {
-    if (req.method === "GET" && req.url && (!auth || req.headers.authorization !== undefined)) {
+    if (!serve.status && !serve.fileComplete) return false;
+    if (
+      serve.status &&
+      req.method === "GET" &&
+      req.url &&
+      (!auth || req.headers.authorization !== undefined)
+    ) {
       const s = STATUS.exec(req.url);
       if (!s) return false;
       deps.metrics?.track(req, res, () => "/servicex/transformation/:request_id");
       void status(deps, s[1]!, req).then(([code, body]) => send(res, code, body));
       return true;
     }
-    if (req.method !== "PUT" || !req.url) return false;
+    if (!serve.fileComplete || req.method !== "PUT" || !req.url) return false;
     const m = FILE_COMPLETE.exec(req.url);
     if (!m) return false;
     const type = req.headers["content-type"] ?? "";

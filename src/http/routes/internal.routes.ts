@@ -1,6 +1,6 @@
 // Internal API called by DID finders and transformer sidecars (contract §2.4). No authentication, as
-// upstream: it relies on network isolation. Note the path id is a *dataset* id for the DID-finder calls
-// and a request UUID for the transformer calls.
+// upstream: it relies on network isolation, which INTERNAL_PORT provides (a listener of its own, app.ts).
+// Note the path id is a *dataset* id for the DID-finder calls and a request UUID for the transformer calls.
 import { type Request, Router } from "express";
 import { z } from "zod";
 import { whileDatabaseRestarts } from "../../domain/databaseWait.js";
@@ -90,7 +90,23 @@ function hoursParam(req: Request, key: string, invalid: () => AppError): number 
   return Number(raw);
 }
 
+/** The cron routes that delete or expire data of every user. */
+export const LIFECYCLE_PATHS = [
+  "/servicex/internal/dataset-lifecycle",
+  "/servicex/internal/data-lifecycle",
+  "/servicex/internal/kubernetes-cleanup",
+] as const;
+
+/** Every internal route: the lifecycle (cron) routes and the DID-finder/sidecar callbacks. */
 export function internalRoutes(deps: AppDeps): Router {
+  const r = Router();
+  r.use(lifecycleRoutes(deps));
+  r.use(callbackRoutes(deps));
+  return r;
+}
+
+/** The lifecycle routes (LIFECYCLE_PATHS), called by the CronJobs; the guard in front is the caller's (app.ts). */
+export function lifecycleRoutes(deps: AppDeps): Router {
   const r = Router();
   const { dataLifecycle } = deps;
 
@@ -173,6 +189,12 @@ export function internalRoutes(deps: AppDeps): Router {
       res.json(null);
     },
   );
+  return r;
+}
+
+/** The DID-finder and transformer-sidecar callbacks (anonymous, as upstream: they rely on the network). */
+export function callbackRoutes(deps: AppDeps): Router {
+  const r = Router();
 
   op(
     r,
