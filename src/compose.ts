@@ -395,6 +395,7 @@ function openLauncher(
         cachePrefix: config.TRANSFORMER_CACHE_PREFIX ?? null,
         cvmfsVolume: config.TRANSFORMER_CVMFS_VOLUME,
         podAnnotations: config.TRANSFORMER_POD_ANNOTATIONS,
+        podLabels: config.TRANSFORMER_POD_LABELS,
         nodeSelector: config.TRANSFORMER_NODE_SELECTOR,
         tolerations: config.TRANSFORMER_TOLERATIONS,
         affinity: config.TRANSFORMER_AFFINITY,

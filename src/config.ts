@@ -173,6 +173,10 @@ const Env = z
     TRANSFORMER_CACHE_PREFIX: optionalString,
     TRANSFORMER_CVMFS_VOLUME: json(z.record(z.string(), z.unknown()).nullable(), null),
     TRANSFORMER_POD_ANNOTATIONS: json(z.record(z.string(), z.string()).nullable(), null),
+    /** Extra labels of transformer pods (e.g. for a NetworkPolicy); `app` stays the Deployment's selector. */
+    TRANSFORMER_POD_LABELS: json(z.record(z.string(), z.string()).nullable(), null).describe(
+      "JSON: extra labels of transformer pods (e.g. for a NetworkPolicy); `app` stays the Deployment's selector",
+    ),
     TRANSFORMER_NODE_SELECTOR: json(z.record(z.string(), z.string()).nullable(), null),
     TRANSFORMER_TOLERATIONS: json(z.array(z.record(z.string(), z.unknown())).nullable(), null),
     TRANSFORMER_AFFINITY: json(z.record(z.string(), z.unknown()).nullable(), null),

@@ -7,6 +7,8 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { Ingress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { CronJob } from "kubernetes-models/batch/v1/CronJob";
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
@@ -30,6 +32,7 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const CHART = join(ROOT, "helm/servicex-app");
 const RELEASE = { name: "sx", namespace: "servicex-ns" };
 const APP = `${RELEASE.name}-servicex-app`;
+const INTERNAL_SVC = `${APP}-internal`;
 
 // ---- what the App's sources say -----------------------------------------------------------------------
 
@@ -117,6 +120,8 @@ type K8sModel = new (data: never) => { validate(): void };
 const MODELS: Record<string, K8sModel> = {
   "apps/v1/Deployment": Deployment as unknown as K8sModel,
   "batch/v1/CronJob": CronJob as unknown as K8sModel,
+  "networking.k8s.io/v1/Ingress": Ingress as unknown as K8sModel,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy as unknown as K8sModel,
   "rbac.authorization.k8s.io/v1/Role": Role as unknown as K8sModel,
   "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding as unknown as K8sModel,
   "v1/ConfigMap": ConfigMap as unknown as K8sModel,
@@ -351,6 +356,8 @@ describe("Helm chart helm/servicex-app", () => {
       expect(config.TRANSFORMER_NAMESPACE).toBe(RELEASE.namespace);
       expect(config.PORT).toBe(5000);
       expect(config.advertisedHostname).toBe(`${APP}:8000`);
+      expect(config.INTERNAL_PORT).toBe(5001);
+      expect(config.internalAdvertisedHostname).toBe(`${INTERNAL_SVC}:8001`);
     });
 
     it("When rendered, then every env name of the App is a key src/config.ts reads (auth keys: upstream names)", () => {
@@ -368,6 +375,7 @@ describe("Helm chart helm/servicex-app", () => {
       const sensitive = /(^|_)(URL|URI)$|SECRET|PASSWORD|ACCESS_KEY|_KEY$/;
       const plainOk = new Set([
         "ADVERTISED_HOSTNAME",
+        "INTERNAL_ADVERTISED_HOSTNAME",
         "MINIO_URL",
         "MINIO_URL_TRANSFORMER",
         "MINIO_PUBLIC_URL",
@@ -395,7 +403,10 @@ describe("Helm chart helm/servicex-app", () => {
 
     it("When rendered, then the App listens on 5000 behind a Service on 8000 named <release>-servicex-app", () => {
       const c = appContainer(r);
-      expect(c.ports).toEqual([{ name: "http", containerPort: 5000, protocol: "TCP" }]);
+      expect(c.ports).toEqual([
+        { name: "http", containerPort: 5000, protocol: "TCP" },
+        { name: "internal", containerPort: 5001, protocol: "TCP" },
+      ]);
       const svc = get(r, "Service", APP).spec as { ports: Obj[]; selector: Record<string, string> };
       expect(svc.ports).toEqual([{ name: "http", port: 8000, targetPort: "http", protocol: "TCP" }]);
       const podLabels = podTemplateOf(get(r, "Deployment", APP))?.metadata.labels ?? {};
@@ -508,7 +519,7 @@ describe("Helm chart helm/servicex-app", () => {
       expect((get(r, "CronJob", `${APP}-kubernetes-cleanup`).spec as Obj).schedule).toBe("0 0 * * *");
     });
 
-    it("When the CronJobs run, then each POSTs to an App route on the App Service, and their pods are not Service endpoints", () => {
+    it("When the CronJobs run, then each POSTs to an App route on the App's internal Service, and their pods are not Service endpoints", () => {
       const routes = appPostRoutes();
       const svc = get(r, "Service", APP).spec as { selector: Record<string, string> };
       const cronR = render({ dataLifecycle: { enabled: true } });
@@ -524,7 +535,7 @@ describe("Helm chart helm/servicex-app", () => {
         const text = [...(c.command ?? []), ...(c.env ?? []).map((e) => e.value ?? "")].join(" ");
         expect(text).toMatch(/-X POST/);
         expect(text).toContain(path);
-        expect(text).toContain(`http://${APP}:8000`);
+        expect(text).toContain(`http://${INTERNAL_SVC}:8001`);
         const labels = podTemplateOf(cron)?.metadata.labels ?? {};
         const selected = Object.entries(svc.selector).every(([k, v]) => labels[k] === v);
         expect(selected, `${name} pods selected by the App Service`).toBe(false);
@@ -535,7 +546,154 @@ describe("Helm chart helm/servicex-app", () => {
       expect(JSON.parse(cmd[cmd.indexOf("--data") + 1] as string)).toEqual({ maxAge: 24 });
       expect(cmd).toContain("Content-Type: application/json");
       const dataset = containersOf(get(cronR, "CronJob", `${APP}-dataset-lifecycle`))[0] as Container;
-      expect(dataset.command?.at(-1)).toBe(`http://${APP}:8000/servicex/internal/dataset-lifecycle?age=24`);
+      expect(dataset.command?.at(-1)).toBe(
+        `http://${INTERNAL_SVC}:8001/servicex/internal/dataset-lifecycle?age=24`,
+      );
+    });
+  });
+
+  describe("internal port, NetworkPolicy and Ingress", () => {
+    type Selector = {
+      matchLabels?: Record<string, string>;
+      matchExpressions?: { key: string; operator: string; values?: string[] }[];
+    };
+    type Peer = { podSelector?: Selector; namespaceSelector?: Selector };
+    type Rule = { ports: { port: string | number; protocol: string }[]; from?: Peer[] };
+
+    /** Whether a label selector selects these labels (the operators a NetworkPolicy may use). */
+    function selects(sel: Selector, labels: Record<string, string>): boolean {
+      for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+      for (const e of sel.matchExpressions ?? []) {
+        const has = e.key in labels;
+        const inValues = has && (e.values ?? []).includes(labels[e.key] as string);
+        const ok =
+          e.operator === "In"
+            ? inValues
+            : e.operator === "NotIn"
+              ? !inValues
+              : e.operator === "Exists"
+                ? has
+                : !has;
+        if (!ok) return false;
+      }
+      return true;
+    }
+
+    /** Whether a pod of the release namespace with these labels may reach the App's port `port`. */
+    function admitted(policy: Obj, port: string, labels: Record<string, string>): boolean {
+      const rules = (policy.spec as { ingress: Rule[] }).ingress;
+      return rules.some(
+        (rule) =>
+          rule.ports.some((p) => p.port === port) &&
+          (rule.from === undefined ||
+            rule.from.some(
+              (peer) => !peer.namespaceSelector && peer.podSelector && selects(peer.podSelector, labels),
+            )),
+      );
+    }
+
+    const r = render({ dataLifecycle: { enabled: true } });
+    const policy = get(r, "NetworkPolicy", APP);
+    const appLabels = podTemplateOf(get(r, "Deployment", APP))?.metadata.labels ?? {};
+
+    it("When rendered, then the public Service exposes only the public port and a second ClusterIP Service only the internal port", () => {
+      const pub = get(r, "Service", APP).spec as { ports: Obj[]; selector: Record<string, string> };
+      const internal = get(r, "Service", INTERNAL_SVC).spec as {
+        type: string;
+        ports: Obj[];
+        selector: Record<string, string>;
+      };
+      expect(pub.ports).toEqual([{ name: "http", port: 8000, targetPort: "http", protocol: "TCP" }]);
+      expect(internal.type).toBe("ClusterIP");
+      expect(internal.ports).toEqual([
+        { name: "internal", port: 8001, targetPort: "internal", protocol: "TCP" },
+      ]);
+      expect(internal.selector).toEqual(pub.selector);
+      const env = resolvedEnv(r, { DATABASE_URL: SECRETS.db, RABBIT_MQ_URL: SECRETS.rabbit });
+      const config = loadConfig(env);
+      expect(appContainer(r).ports?.find((p) => p.name === "internal")?.containerPort).toBe(
+        config.INTERNAL_PORT,
+      );
+    });
+
+    it("When rendered, then the NetworkPolicy applies to the App's pods and leaves the public port open to everyone", () => {
+      const spec = policy.spec as { podSelector: Selector; policyTypes: string[] };
+      expect(selects(spec.podSelector, appLabels)).toBe(true);
+      expect(spec.policyTypes).toEqual(["Ingress"]);
+      expect(admitted(policy, "http", {})).toBe(true);
+      expect(admitted(policy, "http", { app: "anything" })).toBe(true);
+    });
+
+    it("When rendered, then the internal port admits the App's transformer pods, upstream's DID finders and the CronJobs, and nobody else", () => {
+      const config = loadConfig(resolvedEnv(r, { DATABASE_URL: SECRETS.db, RABBIT_MQ_URL: SECRETS.rabbit }));
+      // The labels the launcher puts on transformer pods: TRANSFORMER_POD_LABELS plus app=transformer-<id>.
+      const transformer = { ...config.TRANSFORMER_POD_LABELS, app: "transformer-0b1c2d3e" };
+      expect(config.TRANSFORMER_POD_LABELS).toEqual({
+        "app.kubernetes.io/component": "transformer",
+        "app.kubernetes.io/instance": RELEASE.name,
+      });
+      expect(admitted(policy, "internal", transformer)).toBe(true);
+      for (const scheme of ["rucio", "cernopendata", "xrootd"]) {
+        expect(admitted(policy, "internal", { app: `${RELEASE.name}-did-finder-${scheme}` }), scheme).toBe(
+          true,
+        );
+      }
+      for (const m of r.manifests.filter((x) => x.object.kind === "CronJob")) {
+        const labels = podTemplateOf(m.object)?.metadata.labels ?? {};
+        expect(admitted(policy, "internal", labels), m.template).toBe(true);
+      }
+      expect(admitted(policy, "internal", {})).toBe(false);
+      expect(admitted(policy, "internal", appLabels)).toBe(false);
+      expect(admitted(policy, "internal", { app: "transformer-0b1c2d3e" })).toBe(false);
+      expect(admitted(policy, "internal", { ...transformer, "app.kubernetes.io/instance": "other" })).toBe(
+        false,
+      );
+      expect(admitted(policy, "internal", { app: "other-did-finder-rucio" })).toBe(false);
+    });
+
+    it("When DID-finder pod labels are given, then the internal port admits those instead of upstream's", () => {
+      const custom = render({
+        networkPolicy: {
+          didFinderPodLabels: [{ "app.kubernetes.io/name": "did-finder-rucio", tier: "finder" }],
+        },
+      });
+      const p = get(custom, "NetworkPolicy", APP);
+      expect(() => validate(custom.manifests.find((m) => m.object.kind === "NetworkPolicy")!)).not.toThrow();
+      expect(admitted(p, "internal", { "app.kubernetes.io/name": "did-finder-rucio", tier: "finder" })).toBe(
+        true,
+      );
+      expect(admitted(p, "internal", { app: `${RELEASE.name}-did-finder-rucio` })).toBe(false);
+    });
+
+    it("When the Ingress is enabled, then it routes only to the public Service's http port", () => {
+      const withIngress = render({
+        app: {
+          ingress: { enabled: true, className: "nginx", tlsSecretName: "sx-tls", host: "sx.example.org" },
+        },
+      });
+      for (const m of withIngress.manifests) expect(() => validate(m), m.template).not.toThrow();
+      const ing = get(withIngress, "Ingress", APP).spec as {
+        ingressClassName: string;
+        rules: { host: string; http: { paths: { backend: { service: { name: string; port: Obj } } }[] } }[];
+      };
+      expect(ing.ingressClassName).toBe("nginx");
+      const backends = ing.rules.flatMap((rule) => rule.http.paths.map((p) => p.backend.service));
+      expect(backends).toEqual([{ name: APP, port: { name: "http" } }]);
+      expect(find(r, "Ingress")).toBeUndefined();
+    });
+
+    it("When app.internal.enabled is false, then one port serves everything as upstream: no internal Service, no NetworkPolicy, callbacks on the public Service", () => {
+      const one = render({ app: { internal: { enabled: false } }, dataLifecycle: { enabled: true } });
+      for (const m of one.manifests) expect(() => validate(m), m.template).not.toThrow();
+      expect(find(one, "Service", INTERNAL_SVC)).toBeUndefined();
+      expect(find(one, "NetworkPolicy")).toBeUndefined();
+      const config = loadConfig(
+        resolvedEnv(one, { DATABASE_URL: SECRETS.db, RABBIT_MQ_URL: SECRETS.rabbit }),
+      );
+      expect(config.INTERNAL_PORT).toBeUndefined();
+      expect(config.internalAdvertisedHostname).toBe(`${APP}:8000`);
+      const cron = containersOf(get(one, "CronJob", `${APP}-data-lifecycle`))[0] as Container;
+      expect(cron.env?.find((e) => e.name === "APP_URL")?.value).toBe(`http://${APP}:8000`);
     });
   });
 
@@ -568,7 +726,7 @@ describe("Helm chart helm/servicex-app", () => {
     it("When enabled, then it runs on upstream's default schedule with the retention from values", () => {
       expect((cron.spec as Obj).schedule).toBe("* */8 * * *");
       expect(containerEnv.RETENTION).toBe("2h");
-      expect(containerEnv.APP_URL).toBe(`http://${APP}:8000`);
+      expect(containerEnv.APP_URL).toBe(`http://${INTERNAL_SVC}:8001`);
       expect(c.command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
     });
 
@@ -581,7 +739,7 @@ describe("Helm chart helm/servicex-app", () => {
         .split("\n")
         .find((l) => l.startsWith("http://")) as string;
       const m =
-        /^http:\/\/sx-servicex-app:8000\/servicex\/internal\/data-lifecycle\?cutoff_timestamp=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)$/.exec(
+        /^http:\/\/sx-servicex-app-internal:8001\/servicex\/internal\/data-lifecycle\?cutoff_timestamp=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)$/.exec(
           url,
         );
       expect(m, url).not.toBeNull();

@@ -137,6 +137,23 @@ describe("KubernetesLauncher", () => {
     expect(api.size).toBe(3);
   });
 
+  it("When TRANSFORMER_POD_LABELS are given, then the pods carry them and the Deployment still selects by app", async () => {
+    const labels = { "app.kubernetes.io/component": "transformer", "app.kubernetes.io/instance": "sx" };
+    const launcher = new KubernetesLauncher({
+      ...goldenOptions(api),
+      podLabels: { ...labels, app: "other" },
+    });
+    await launcher.start(goldenSpec());
+    const dep = api.get(NS, "deployments", `transformer-${ID}`) as unknown as {
+      spec: {
+        selector: { matchLabels: Record<string, string> };
+        template: { metadata: { labels: Record<string, string> } };
+      };
+    };
+    expect(dep.spec.selector.matchLabels).toEqual({ app: `transformer-${ID}` });
+    expect(dep.spec.template.metadata.labels).toEqual({ ...labels, app: `transformer-${ID}` });
+  });
+
   it("keeps the configured HPA max while the file count is unknown (lookup still running)", async () => {
     const launcher = new KubernetesLauncher(goldenOptions(api));
     await launcher.start(goldenSpec({ files: 0 }));

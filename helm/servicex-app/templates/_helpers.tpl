@@ -27,7 +27,22 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{ .Values.secrets.existingSecret | default (include "servicex-app.fullname" .) }}
 {{- end }}
 
-{{/* Base URL of the App's Service, for the CronJobs. */}}
+{{/* Name of the ClusterIP Service of the App's internal port (app.internal); never behind the Ingress. */}}
+{{- define "servicex-app.internalServiceName" -}}
+{{ printf "%s-internal" (include "servicex-app.fullname" .) }}
+{{- end }}
+
+{{/* Base URL of the App's internal routes, for the CronJobs: the internal Service, or the one Service. */}}
 {{- define "servicex-app.internalURL" -}}
+{{- if .Values.app.internal.enabled -}}
+{{ printf "http://%s:%v" (include "servicex-app.internalServiceName" .) .Values.app.internal.servicePort }}
+{{- else -}}
 {{ printf "http://%s:%v" (include "servicex-app.fullname" .) .Values.app.service.port }}
+{{- end }}
+{{- end }}
+
+{{/* Labels the App puts on its transformer pods (TRANSFORMER_POD_LABELS); the NetworkPolicy selects them. */}}
+{{- define "servicex-app.transformerPodLabels" -}}
+app.kubernetes.io/component: transformer
+app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}

@@ -93,6 +93,8 @@ export interface KubernetesLauncherOptions {
   cvmfsVolume?: Record<string, unknown> | null;
   /** TRANSFORMER_POD_ANNOTATIONS */
   podAnnotations?: Record<string, string> | null;
+  /** TRANSFORMER_POD_LABELS: extra pod labels (the Helm chart's NetworkPolicy selects transformer pods by them) */
+  podLabels?: Record<string, string> | null;
   /** TRANSFORMER_NODE_SELECTOR */
   nodeSelector?: Record<string, string> | null;
   /** TRANSFORMER_TOLERATIONS */
@@ -531,7 +533,10 @@ export class KubernetesLauncher implements TransformerLauncher {
         replicas: this.autoscale ? (o.minReplicas ?? 1) : workers,
         selector: { matchLabels: { app: name } },
         template: {
-          metadata: { labels: { app: name }, ...(podAnnotations ? { annotations: podAnnotations } : {}) },
+          metadata: {
+            labels: { ...(o.podLabels ?? {}), app: name },
+            ...(podAnnotations ? { annotations: podAnnotations } : {}),
+          },
           spec: {
             containers: [
               {
