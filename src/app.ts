@@ -6,6 +6,7 @@ import type { AppDeps } from "./http/deps.js";
 import { fastPath } from "./http/fastPath.js";
 import { errorHandler, notFoundHandler } from "./http/middleware/errorHandler.js";
 import { requestLog } from "./http/middleware/requestLog.js";
+import { securityHeaders } from "./http/middleware/securityHeaders.js";
 import { datasetRoutes } from "./http/routes/datasets.routes.js";
 import { infoRoutes } from "./http/routes/info.routes.js";
 import { LIFECYCLE_PATHS, callbackRoutes, lifecycleRoutes } from "./http/routes/internal.routes.js";
@@ -55,6 +56,8 @@ export function buildApp(
     res.setHeader("Access-Control-Allow-Origin", "*");
     next();
   });
+  // CSP without inline script/style, frame-ancestors 'none', nosniff, Referrer-Policy, HSTS over TLS.
+  app.use(securityHeaders());
 
   const ops = opsRoutes(deps, { draining: () => state.draining });
   if (internal) {

@@ -185,9 +185,14 @@ describe("request pages in a browser", () => {
         await fileComplete(s.requestId, s.fileIds[i]!, i % 8 !== 5);
         await new Promise((r) => setTimeout(r, 120));
       }
-      await page.waitForFunction('document.getElementById("n-completed")?.textContent === "21"', undefined, {
-        timeout: 10_000,
-      });
+      // Predicates as functions: a string would be evaluated with eval, which the CSP refuses.
+      await page.waitForFunction(
+        () => document.getElementById("n-completed")?.textContent === "21",
+        undefined,
+        {
+          timeout: 10_000,
+        },
+      );
       expect(page.url()).toBe(url);
       expect(await widthOf(page, "#bar-completed")).toBeCloseTo(52.5, 1);
       expect(await widthOf(page, "#bar-failed")).toBeCloseTo(7.5, 1);
@@ -195,7 +200,7 @@ describe("request pages in a browser", () => {
       expect(await page.locator("#n-remaining").textContent()).toBe("16");
       // The plot was refreshed with the snapshots recorded meanwhile.
       await page.waitForFunction(
-        'Number(document.querySelector("#chart svg")?.getAttribute("data-points")) >= 2',
+        () => Number(document.querySelector("#chart svg")?.getAttribute("data-points")) >= 2,
         undefined,
         { timeout: 10_000 },
       );

@@ -1,0 +1,45 @@
+// Security headers on every answer of the Express app (helmet): a Content-Security-Policy without inline
+// script or style (the pages load theirs from /static), no framing, nosniff, a same-origin Referrer-Policy,
+// and HSTS when the browser came over TLS.
+import type { RequestHandler } from "express";
+import helmet from "helmet";
+import { requestScheme } from "./session.js";
+
+/**
+ * The policy the pages are written for (test/integration/csp.browser.test.ts visits each one). form-action is
+ * left open on purpose: a form posted with an expired session is redirected through /sign-in to the identity
+ * provider, and browsers apply form-action to every hop of that redirect.
+ */
+export const CSP_DIRECTIVES = {
+  "default-src": ["'self'"],
+  "script-src": ["'self'"],
+  "style-src": ["'self'"],
+  "img-src": ["'self'", "data:"],
+  "connect-src": ["'self'"],
+  "font-src": ["'self'"],
+  "object-src": ["'none'"],
+  "base-uri": ["'none'"],
+  "frame-ancestors": ["'none'"],
+};
+
+/** One year; no includeSubDomains: other hosts of the site's domain are not ours to pin to https. */
+const HSTS_MAX_AGE = 31_536_000;
+
+export function securityHeaders(): RequestHandler {
+  const headers = helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    xFrameOptions: { action: "deny" },
+    referrerPolicy: { policy: "same-origin" },
+    // Sent below only to browsers that came over TLS (an http answer may be the one a site serves on purpose).
+    strictTransportSecurity: false,
+  });
+  const hsts = helmet.strictTransportSecurity({ maxAge: HSTS_MAX_AGE, includeSubDomains: false });
+  return (req, res, next) => {
+    headers(req, res, () => {
+      // The same judgement as the session cookie's Secure flag (X-Forwarded-Proto / X-Scheme behind an
+      // ingress that terminates TLS); browsers ignore HSTS received over plain http anyway.
+      if (requestScheme(req) === "https") hsts(req, res, next);
+      else next();
+    });
+  };
+}
