@@ -1,6 +1,7 @@
 // The OpenAPI document is generated from the schemas that validate requests; real responses are checked
 // against the response schemas of the same document (contract tests), so docs and behaviour cannot drift.
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TransformRequestJson, TransformResultJson } from "../../src/http/schemas/transformation.schemas.js";
 import { fileCompleteBody, putJson } from "../helpers/fakeWorkers.js";
@@ -61,6 +62,16 @@ describe("GET /openapi.json", () => {
       ]),
     );
     expect(schema.required).toEqual(expect.arrayContaining(["selection", "codegen", "result-destination"]));
+  });
+
+  it("When the OpenAPI document lists a route, then the project's API map (docs/api.md) names it", async () => {
+    const doc = (await (await fetch(`${app.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    const map = await readFile(new URL("../../docs/api.md", import.meta.url), "utf8");
+    // docs/api.md writes path parameters Express-style (`:request_id`), the document OpenAPI-style.
+    const missing = Object.keys(doc.paths)
+      .map((p) => p.replace(/\{(\w+)\}/g, ":$1"))
+      .filter((p) => !map.includes(`${p}\``) && !map.includes(`${p} `) && !map.includes(`${p},`));
+    expect(missing, "routes of /openapi.json missing from docs/api.md").toEqual([]);
   });
 
   it("When the docs page is opened, then it lists the operations", async () => {
