@@ -2,7 +2,8 @@
 // on 127.0.0.1, plain http, issuer `http://127.0.0.1:<port>`, configured like Globus Auth as the App uses it
 // (contract §7.2, A.13): one confidential client, authorization code + PKCE (S256 only, required), scopes
 // `openid profile email`, claims `email`, `name`, `organization` and Globus' `identity_set` in both the ID token
-// and userinfo, refresh tokens, token revocation and RP-initiated logout (end_session).
+// and userinfo, refresh tokens, token revocation and RP-initiated logout (end_session). An account may assert
+// an unverified e-mail (`emailVerified: false`), an e-mail without `email_verified` (null) or no e-mail at all.
 //
 // Sign-in is a tiny HTML page of ours (`#login` text field = the account's sub, `button[type=submit]`); consent
 // is granted automatically. A browser can drive it (playwright), and `loginWithHttp` does the same with plain
@@ -273,7 +274,9 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
     conformIdTokenClaims: false,
     pkce: { methods: ["S256"], required: () => true },
     responseTypes: ["code"],
-    adapter: memoryAdapter(),
+    // oidc-provider 9 revokes the whole grant when one of its tokens is revoked, without a "destroyed"
+    // event for the others: the adapter reports those.
+    adapter: memoryAdapter((kind, jti) => destroyedTokens.push({ kind, jti })),
     ttl: {
       AccessToken: opts.accessTokenTtl ?? 3600,
       AuthorizationCode: 600,
@@ -556,7 +559,7 @@ type StoredPayload = Record<string, unknown> & { uid?: string; userCode?: string
  * oidc-provider's storage for one provider instance (its built-in one is process-wide and warns): models by
  * name and id in a Map, with expiry and the lookups the provider needs (by uid, user code, grant).
  */
-function memoryAdapter() {
+function memoryAdapter(onRevoked: (kind: "AccessToken" | "RefreshToken", jti: string) => void) {
   const store = new Map<string, { payload: StoredPayload; expiresAt: number | undefined }>();
   const byUid = new Map<string, string>();
   const byUserCode = new Map<string, string>();
@@ -604,7 +607,13 @@ function memoryAdapter() {
       store.delete(this.key(id));
     }
     async revokeByGrantId(grantId: string) {
-      for (const key of byGrant.get(grantId) ?? []) store.delete(key);
+      for (const key of byGrant.get(grantId) ?? []) {
+        const model = key.slice(0, key.indexOf(":"));
+        if ((model === "AccessToken" || model === "RefreshToken") && store.has(key)) {
+          onRevoked(model, key.slice(model.length + 1));
+        }
+        store.delete(key);
+      }
       byGrant.delete(grantId);
     }
   };

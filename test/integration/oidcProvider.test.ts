@@ -31,6 +31,9 @@ beforeAll(async () => {
         [{ sub: "alice-cern", email: "alice@cern.example", identity_provider_display_name: "CERN" }],
       ),
       "bob-generic": { email: "bob@lab.example", name: "Bob B", organization: "Lab" },
+      "una-unverified": { email: "una@lab.example", emailVerified: false, name: "Una U" },
+      "nia-noflag": { email: "nia@lab.example", emailVerified: null, name: "Nia N" },
+      "ned-noemail": { name: "Ned N" },
     },
   });
   // As the App learns its own URL only after start-up.
@@ -140,6 +143,29 @@ describe("OIDC test provider with openid-client", () => {
     const tokens = await exchange(s, await op.loginWithHttp(s.url.href, "bob-generic"));
     expect(tokens.claims()).toMatchObject({ sub: "bob-generic", email: "bob@lab.example" });
     expect(tokens.claims()!.identity_set).toBeUndefined();
+  });
+
+  it("When an account asserts an unverified e-mail, an e-mail without the flag or none, then the ID token and userinfo say so", async () => {
+    const claimsOf = async (account: string) => {
+      const s = await startAuthorization();
+      const tokens = await exchange(s, await op.loginWithHttp(s.url.href, account));
+      const info = await client.fetchUserInfo(config, tokens.access_token, account);
+      return { id: tokens.claims()!, info };
+    };
+    const una = await claimsOf("una-unverified");
+    for (const c of [una.id, una.info])
+      expect(c).toMatchObject({ email: "una@lab.example", email_verified: false });
+    const nia = await claimsOf("nia-noflag");
+    for (const c of [nia.id, nia.info]) {
+      expect(c.email).toBe("nia@lab.example");
+      expect(c).not.toHaveProperty("email_verified");
+    }
+    const ned = await claimsOf("ned-noemail");
+    for (const c of [ned.id, ned.info]) {
+      expect(c).not.toHaveProperty("email");
+      expect(c).not.toHaveProperty("email_verified");
+      expect(c.name).toBe("Ned N");
+    }
   });
 
   it("refuses a replayed code", async () => {
