@@ -79,7 +79,8 @@ export class LookupService {
    * batches were lost on the way, the requests stay in Lookup and the lookup is sent again (files the finder
    * sends a second time are not added twice), at most `maxAttempts` times; then the lookup is abandoned and
    * its requests end Fatal. A dataset is never complete (and never served to later submits) with files
-   * missing.
+   * missing. One exception: a re-run that reports the same count as the previous run and adds no file
+   * completes the lookup, since the finder's count then includes paths it listed twice.
    */
   async complete(
     datasetId: number,
@@ -99,8 +100,21 @@ export class LookupService {
         }
         if (ds.lookup_status !== "looking") return { kind: "already_failed", status: ds.lookup_status };
         const nFiles = await this.datasets.countFiles(tx, datasetId);
-        if (nFiles !== summary.files) {
-          if (ds.lookup_attempts < this.opts.maxAttempts) return { kind: "short", nFiles, dataset: ds };
+        const prev = nFiles === summary.files ? null : await this.datasets.lastShortfall(tx, datasetId);
+        // A re-run that reports the same count as the last one and added nothing: the finder counts some
+        // path twice (e.g. a file in two datasets of a container), and what arrived is its whole list.
+        const stable = prev !== null && prev.reported === summary.files && prev.arrived === nFiles;
+        if (nFiles !== summary.files && stable) {
+          this.log.warn(
+            { datasetId, reported: summary.files, arrived: nFiles },
+            "the DID finder's count includes repeated paths: the lookup completes with the distinct files",
+          );
+        }
+        if (nFiles !== summary.files && !stable) {
+          if (ds.lookup_attempts < this.opts.maxAttempts) {
+            await this.datasets.noteShortfall(tx, datasetId, summary.files, nFiles);
+            return { kind: "short", nFiles, dataset: ds };
+          }
           const reason =
             `The DID finder reported ${summary.files} files but ${nFiles} arrived, ` +
             `${ds.lookup_attempts + 1} times (the lookup was sent ${ds.lookup_attempts + 1} times); ` +

@@ -192,6 +192,23 @@ export class DatasetsRepo {
     return rows.length === 1;
   }
 
+  /** The DID finder's last /complete whose count differed from the files that had arrived, if any. */
+  async lastShortfall(tx: Sql, datasetId: number): Promise<{ reported: number; arrived: number } | null> {
+    const rows = await tx.query<{ reported: number; arrived: number }>(
+      "SELECT reported, arrived FROM dataset_lookup_shortfalls WHERE dataset_id = $1",
+      [datasetId],
+    );
+    return rows[0] ?? null;
+  }
+
+  async noteShortfall(tx: Sql, datasetId: number, reported: number, arrived: number): Promise<void> {
+    await tx.query(
+      `INSERT INTO dataset_lookup_shortfalls (dataset_id, reported, arrived) VALUES ($1, $2, $3)
+       ON CONFLICT (dataset_id) DO UPDATE SET reported = EXCLUDED.reported, arrived = EXCLUDED.arrived`,
+      [datasetId, reported, arrived],
+    );
+  }
+
   async markComplete(
     tx: Sql,
     id: number,
