@@ -102,8 +102,14 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       defaultScheme: config.DID_FINDER_DEFAULT_SCHEME,
       chunk: config.DISPATCH_CHUNK,
       mayReplay: replayGate(reconcileRepo, logger.child({ component: "dispatcher" }), { holder }),
-      claim: (id) => reconcileRepo.lease(`dispatch:${id}`, holder, 60_000),
+      // A 4 s claim renewed every second while publishing; free claims with work left are looked for every
+      // 2 s, so the requests of a replica that died mid-publish are taken over within ~6 s.
+      claim: (id) => reconcileRepo.lease(`dispatch:${id}`, holder, 4_000),
       release: (id) => reconcileRepo.releaseLease(`dispatch:${id}`, holder),
+      leaseTtlMs: 4_000,
+      leaseHeartbeatMs: 1_000,
+      unclaimed: () => reconcileRepo.unclaimedDispatches(),
+      sweepMs: 2_000,
     },
   );
   const transformations = new TransformationService(

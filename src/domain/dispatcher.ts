@@ -13,13 +13,32 @@ import { whileDatabaseRestarts } from "./databaseWait.js";
 import { parseDid } from "./did.js";
 import type { TaskBroker, TransformTask } from "./ports.js";
 
-/** Another replica holds the request's publishing claim. */
+/** Another replica holds the request's publishing claim (or took it over from us). */
 class RequestBusy extends Error {}
 
+/** The publishing claim of one request while this replica holds it, renewed by a heartbeat. */
+interface HeldLease {
+  /** Set when a renewal failed or found the claim taken: stop publishing (another replica may be). */
+  lost: boolean;
+  stop(): void;
+}
+
 export interface DispatcherOptions {
-  /** Several replicas: take the right to publish this request now (false: someone else is); and give it back. */
+  /**
+   * Several replicas: take (or renew) the right to publish this request now (false: someone else has it);
+   * and give it back. The claim is a short lease renewed every `leaseHeartbeatMs` while publishing, so a
+   * replica that died mid-request is taken over within about `leaseTtlMs`.
+   */
   claim?: (requestDbId: number) => Promise<boolean>;
   release?: (requestDbId: number) => Promise<void>;
+  leaseTtlMs?: number;
+  leaseHeartbeatMs?: number;
+  /**
+   * Requests with files beyond their watermark that nobody is publishing (no live claim), e.g. because the
+   * replica publishing them died; looked for every `sweepMs` and published here.
+   */
+  unclaimed?: () => Promise<number[]>;
+  sweepMs?: number;
   /** After a reconnect: may this replica re-publish every unfinished task? (default yes) */
   mayReplay?: () => Promise<boolean>;
   advertisedHostname: string;
@@ -27,7 +46,11 @@ export interface DispatcherOptions {
   chunk: number;
   /** Requests published concurrently. */
   concurrency?: number;
-  /** Chunks of one request awaiting broker confirmation at once. */
+  /**
+   * A chunk is published as this many slices, each recorded (watermark) as soon as the broker confirmed it
+   * and every slice before it; at most one chunk of tasks is ever published but not yet recorded, which
+   * bounds the tasks a replica taking over after a crash publishes again.
+   */
   window?: number;
   retryDelayMs?: number;
 }
@@ -52,6 +75,7 @@ export class Dispatcher {
   private idleWaiters: Array<() => void> = [];
   private lookupsRunning: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
   private firstConnect = true;
   readonly counters = { published: 0, confirmedBatches: 0, failedBatches: 0, lookups: 0, replays: 0 };
 
@@ -74,6 +98,28 @@ export class Dispatcher {
       this.firstConnect = false;
       void this.resume(false);
     }
+    if (this.opts.unclaimed) this.scheduleSweep();
+  }
+
+  /** Looks for requests nobody is publishing (their publisher died) and publishes them. */
+  private scheduleSweep(): void {
+    if (this.stopped) return;
+    this.sweepTimer = setTimeout(async () => {
+      try {
+        if (this.broker.isConnected()) {
+          const ids = await this.opts.unclaimed!();
+          const fresh = ids.filter((id) => !this.active.has(id) && !this.pending.has(id));
+          if (fresh.length > 0) {
+            this.log.info({ requestDbIds: fresh }, "publishing requests whose publisher stopped");
+            for (const id of fresh) this.kick(id);
+          }
+        }
+      } catch (err) {
+        this.log.warn({ err: String(err) }, "looking for unpublished requests failed");
+      }
+      this.scheduleSweep();
+    }, this.opts.sweepMs ?? 3000);
+    this.sweepTimer.unref?.();
   }
 
   /** Publishes the outstanding tasks of this request (cheap to call often). */
@@ -108,6 +154,7 @@ export class Dispatcher {
     this.stopped = true;
     this.unsubscribe?.();
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
   }
 
   private async resume(afterReconnect: boolean): Promise<void> {
@@ -212,14 +259,57 @@ export class Dispatcher {
     // With several replicas, one publishes a request at a time (both would read the same watermark and
     // publish the same files); the other tries again shortly and publishes whatever is left.
     if (this.opts.claim && !(await this.opts.claim(id))) throw new RequestBusy();
+    const lease = this.opts.claim ? this.holdLease(id, this.opts.claim) : null;
     try {
-      await this.publishClaimed(id);
+      await this.publishClaimed(id, lease);
     } finally {
-      if (this.opts.release) await this.opts.release(id).catch(() => {});
+      lease?.stop();
+      if (this.opts.release && !lease?.lost) await this.opts.release(id).catch(() => {});
     }
   }
 
-  private async publishClaimed(id: number): Promise<void> {
+  /**
+   * Renews the claim every heartbeat. The claim is lost when a renewal finds it taken, or when no renewal
+   * succeeded for most of its lifetime (the database is unreachable: another replica may take it soon).
+   */
+  private holdLease(id: number, renew: (id: number) => Promise<boolean>): HeldLease {
+    const ttl = this.opts.leaseTtlMs ?? 6000;
+    const every = this.opts.leaseHeartbeatMs ?? Math.max(100, Math.floor(ttl / 3));
+    let renewedAt = Date.now();
+    let timer: NodeJS.Timeout | null = null;
+    const held: HeldLease = {
+      lost: false,
+      stop: () => {
+        if (timer) clearTimeout(timer);
+        timer = null;
+      },
+    };
+    const beat = async () => {
+      try {
+        if (await renew(id)) renewedAt = Date.now();
+        else held.lost = true;
+      } catch (err) {
+        this.log.warn({ err: String(err), requestDbId: id }, "renewing the publishing claim failed");
+      }
+      if (Date.now() - renewedAt > ttl - every) held.lost = true;
+      if (held.lost) {
+        this.log.warn({ requestDbId: id }, "lost the publishing claim; another replica may take over");
+        return;
+      }
+      if (timer) {
+        timer = setTimeout(() => void beat(), every);
+        timer.unref?.();
+      }
+    };
+    timer = setTimeout(() => void beat(), every);
+    timer.unref?.();
+    return held;
+  }
+
+  private async publishClaimed(id: number, lease: HeldLease | null): Promise<void> {
+    const checkLease = () => {
+      if (lease?.lost) throw new RequestBusy();
+    };
     const row = await this.requests.dispatchRow(id);
     if (!row || (row.status !== "lookup" && row.status !== "running")) {
       this.replay.delete(id);
@@ -237,6 +327,7 @@ export class Dispatcher {
           this.opts.chunk,
         );
         if (files.length === 0) break;
+        checkLease();
         const r = row;
         await this.broker.publishTransformTasks(
           r.request_id,
@@ -248,39 +339,53 @@ export class Dispatcher {
       }
       if (this.replay.get(id) === replayGen) this.replay.delete(id);
     }
-    // Up to `window` chunks are in flight at once (the next chunk is read and published while the broker
-    // confirms the previous one); the watermark advances strictly in file-id order, only over chunks that
-    // were confirmed together with every chunk before them.
-    const window = this.opts.window ?? 3;
+    // A chunk is read at once and published in `window` slices; slices are in flight together (the broker
+    // confirms one while the next is sent), and the watermark advances strictly in file-id order, over each
+    // slice once it and every slice before it were confirmed. At most one chunk of tasks is published and
+    // not yet recorded at any time: a replica that takes over after this one died publishes at most that
+    // many again.
+    const chunk = this.opts.chunk;
+    const window = Math.max(1, this.opts.window ?? 3);
     const inflight: Array<{ through: number; n: number; confirmed: Promise<void> }> = [];
+    let unrecorded = 0;
     const settleOldest = async () => {
       const c = inflight.shift()!;
       await c.confirmed;
       // The broker has these tasks: recording that waits out a restarting database rather than giving up
       // and publishing them all again.
       await whileDatabaseRestarts(() => this.requests.advanceWatermark(id, c.through));
+      unrecorded -= c.n;
       this.counters.published += c.n;
       this.counters.confirmedBatches += 1;
     };
     let cursor = row.tasks_published_through;
     try {
       for (;;) {
-        const files = await this.datasets.filesAfter(row.did_id, cursor, this.opts.chunk);
+        const files = await this.datasets.filesAfter(row.did_id, cursor, chunk);
         if (files.length === 0) {
           if (inflight.length === 0) return;
           await settleOldest();
           continue;
         }
         const r = row;
-        const confirmed = this.broker.publishTransformTasks(
-          r.request_id,
-          files.map((f) => this.task(r, f)),
-        );
-        confirmed.catch(() => {}); // observed in settleOldest; never an unhandled rejection
+        const parts = Math.min(window, files.length);
+        for (let k = 0; k < parts; k++) {
+          const slice = files.slice(
+            Math.floor((k * files.length) / parts),
+            Math.floor(((k + 1) * files.length) / parts),
+          );
+          while (inflight.length > 0 && unrecorded + slice.length > chunk) await settleOldest();
+          checkLease();
+          const confirmed = this.broker.publishTransformTasks(
+            r.request_id,
+            slice.map((f) => this.task(r, f)),
+          );
+          confirmed.catch(() => {}); // observed in settleOldest; never an unhandled rejection
+          inflight.push({ through: slice[slice.length - 1]!.id, n: slice.length, confirmed });
+          unrecorded += slice.length;
+        }
         cursor = files[files.length - 1]!.id;
-        inflight.push({ through: cursor, n: files.length, confirmed });
-        if (inflight.length >= window) await settleOldest();
-        if (files.length < this.opts.chunk) {
+        if (files.length < chunk) {
           // Caught up. Files added meanwhile came with a kick(), which runs this request again afterwards
           // (and re-reads its status, so a request that became terminal gets no more tasks).
           while (inflight.length > 0) await settleOldest();

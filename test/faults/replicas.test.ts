@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import amqp from "amqplib";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closedLoop } from "../../bench/lib.js";
+import { closedLoop, request } from "../../bench/lib.js";
 import { fileCompleteBody } from "../helpers/fakeWorkers.js";
 import { type TestDatabase, createTestDatabase } from "../helpers/pg.js";
 import { RABBIT_URL, eventually } from "../helpers/testApp.js";
@@ -383,4 +383,129 @@ describe("Two App replicas behind a round-robin client", () => {
     console.log(`scheduler job lease moved to the survivor ${took.toFixed(1)} s after the kill`);
     expect(took, "seconds until the survivor held the scheduler lease").toBeLessThan(15);
   }, 90_000);
+});
+
+// SIGKILL of the replica publishing a large request's tasks: its publishing claim is a short lease renewed
+// while it publishes, and a replica that finds a request with unpublished files and a free claim publishes
+// it, resuming after the last chunk the broker confirmed (the watermark).
+describe("Two App replicas: the publisher of a large request is SIGKILLed mid-publish", () => {
+  const N = 40_000;
+  const CHUNK = 5_000;
+  let ddb: TestDatabase;
+  let dsql: pg.Client;
+  let p: AppProcess;
+  let q: AppProcess;
+
+  beforeAll(async () => {
+    ddb = await createTestDatabase("sx_dsp");
+    dsql = new pg.Client({ connectionString: ddb.url });
+    await dsql.connect();
+    const env = { DATABASE_URL: ddb.url, RABBIT_MQ_URL: RABBIT_URL, DISPATCH_CHUNK: String(CHUNK) };
+    [p, q] = await Promise.all([spawnApp(env), spawnApp(env)]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([p?.stop(), q?.stop()]);
+    await dsql?.end().catch(() => {});
+    await ddb?.drop().catch(() => {});
+  }, 60_000);
+
+  const dispatchState = async (id: string) => {
+    const r = await dsql.query<{ id: number; through: number; last: number; holder: string | null }>(
+      `SELECT r.id, r.tasks_published_through AS through,
+              (SELECT max(f.id) FROM files f WHERE f.dataset_id = r.did_id) AS last,
+              (SELECT l.holder FROM app_leases l WHERE l.name = 'dispatch:' || r.id AND l.expires_at > now()) AS holder
+       FROM requests r WHERE r.request_id = $1`,
+      [id],
+    );
+    return r.rows[0];
+  };
+
+  it("When the publishing replica is SIGKILLed, then the other finishes publishing within 15 s of the kill and publishes at most one chunk again", async () => {
+    const tag = randomBytes(3).toString("hex");
+    const conn = await amqp.connect(RABBIT_URL);
+    try {
+      const r = await request(`${p.url}/servicex/transformation`, "POST", {
+        selection: "(call ResultTTree ...)",
+        codegen: "passthrough",
+        "result-destination": "object-store",
+        "result-format": "parquet",
+        "file-list": Array.from({ length: N }, (_, i) => `root://d//${tag}/f${i}.root`),
+      });
+      expect(r.status, r.body).toBe(200);
+      const id = (JSON.parse(r.body) as { request_id: string }).request_id;
+
+      // Count every delivery on the request's own queue (declared as the publishers declare it).
+      const ch = await conn.createChannel();
+      const tq = `transformer-${id}`;
+      await ch.assertQueue(tq, { durable: false, autoDelete: true });
+      await ch.prefetch(2000);
+      const seen = new Map<number, number>();
+      let deliveries = 0;
+      await ch.consume(tq, (raw) => {
+        if (!raw) return;
+        const [, task] = JSON.parse(raw.content.toString("utf8")) as [unknown, { file_id: number }];
+        seen.set(task.file_id, (seen.get(task.file_id) ?? 0) + 1);
+        deliveries += 1;
+        ch.ack(raw);
+      });
+
+      // Kill whichever replica holds the claim once it has published part (not all) of the request.
+      const atKill = await eventually(
+        async () => {
+          const s = await dispatchState(id);
+          // Late enough that what is left is published within the bound on a loaded 2-core machine.
+          return s?.holder && s.through >= 0.8 * N && s.through < s.last ? s : undefined;
+        },
+        60_000,
+        "a replica to be part-way through publishing the request",
+      );
+      const victim = atKill.holder!.includes(`:${p.pid}:`) ? p : q;
+      const survivor = victim === p ? q : p;
+      await victim.kill();
+      const killedAt = Date.now();
+      const afterKill = await dispatchState(id);
+
+      const claimedBySurvivor = await eventually(
+        async () => {
+          const s = await dispatchState(id);
+          return s?.holder?.includes(`:${survivor.pid}:`) || s?.through === s?.last ? Date.now() : undefined;
+        },
+        30_000,
+        "the survivor to take the publishing claim",
+      );
+      const finishedAt = await eventually(
+        async () => {
+          const s = await dispatchState(id);
+          return s && s.through === s.last ? Date.now() : undefined;
+        },
+        30_000,
+        "the survivor to publish every task",
+      );
+      await eventually(async () => seen.size === N, 60_000, `all ${N} tasks to be delivered`);
+      // Nothing more is published after the watermark reached the end; let the queue drain.
+      await eventually(
+        async () => ((await ch.checkQueue(tq)).messageCount === 0 ? true : undefined),
+        30_000,
+        "the request queue to drain",
+      );
+      await new Promise((res) => setTimeout(res, 500));
+      const duplicates = deliveries - seen.size;
+      console.log(
+        `dispatch kill: watermark ${afterKill!.through}/${atKill.last} at the kill; the survivor held the claim ` +
+          `${((claimedBySurvivor - killedAt) / 1000).toFixed(1)} s and finished publishing ` +
+          `${((finishedAt - killedAt) / 1000).toFixed(1)} s after the kill; ${deliveries} deliveries for ${N} files ` +
+          `(${duplicates} duplicates, chunk ${CHUNK})`,
+      );
+      expect(seen.size).toBe(N);
+      expect((finishedAt - killedAt) / 1000, "seconds from the kill to the last task published").toBeLessThan(
+        15,
+      );
+      expect(duplicates, "tasks published twice").toBeLessThanOrEqual(CHUNK);
+      expect(errorLogs(survivor)).toEqual([]);
+      await ch.deleteQueue(tq).catch(() => {});
+    } finally {
+      await conn.close().catch(() => {});
+    }
+  }, 180_000);
 });

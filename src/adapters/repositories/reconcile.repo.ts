@@ -105,6 +105,21 @@ export class ReconcileRepo {
     return Number(rows[0]!.ms);
   }
 
+  /**
+   * Active requests with files beyond their watermark (tasks never confirmed) whose `dispatch:<id>` claim
+   * is free: nobody is publishing them, e.g. because the replica that was died.
+   */
+  async unclaimedDispatches(): Promise<number[]> {
+    const rows = await this.db.sql.query<{ id: number }>(
+      `SELECT r.id FROM requests r
+       WHERE r.status IN ('lookup','running')
+         AND EXISTS (SELECT 1 FROM files f WHERE f.dataset_id = r.did_id AND f.id > r.tasks_published_through)
+         AND NOT EXISTS (SELECT 1 FROM app_leases l WHERE l.name = 'dispatch:' || r.id AND l.expires_at > now())
+       ORDER BY r.id`,
+    );
+    return rows.map((r) => r.id);
+  }
+
   async releaseLease(name: string, holder: string): Promise<void> {
     await this.db.control.query("DELETE FROM app_leases WHERE name = $1 AND holder = $2", [name, holder]);
   }
