@@ -68,9 +68,11 @@ const Env = z
         "second HTTP port serving only /servicex/internal/* and health (the public port then answers 404 for them); unset: one port, as upstream",
       ),
     /** host:port of the internal listener in callback URLs; default: ADVERTISED_HOSTNAME's host with INTERNAL_PORT. */
-    INTERNAL_ADVERTISED_HOSTNAME: optionalString.describe(
-      "`host:port` of the internal listener in the callback URLs given to DID finders and transformers; default: ADVERTISED_HOSTNAME's host with INTERNAL_PORT",
-    ),
+    INTERNAL_ADVERTISED_HOSTNAME: optionalString.meta({
+      description:
+        "host:port of the internal listener in the callback URLs given to DID finders and transformers (with INTERNAL_PORT).",
+      shownDefault: "ADVERTISED_HOSTNAME's host with INTERNAL_PORT",
+    }),
 
     ENABLE_AUTH: bool(false),
     /** HS256 key of the API tokens (JWTs); required with ENABLE_AUTH. */
