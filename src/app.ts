@@ -4,11 +4,13 @@ import { fileURLToPath } from "node:url";
 import express, { type Express } from "express";
 import type { AppDeps } from "./http/deps.js";
 import { fastPath } from "./http/fastPath.js";
+import { localS3Handler } from "./http/localS3.js";
 import { errorHandler, notFoundHandler } from "./http/middleware/errorHandler.js";
 import { requestLog } from "./http/middleware/requestLog.js";
 import { securityHeaders } from "./http/middleware/securityHeaders.js";
 import { datasetRoutes } from "./http/routes/datasets.routes.js";
 import { infoRoutes } from "./http/routes/info.routes.js";
+import { localResultsRoutes } from "./http/routes/localResults.routes.js";
 import { LIFECYCLE_PATHS, callbackRoutes, lifecycleRoutes } from "./http/routes/internal.routes.js";
 import { metricsRoutes } from "./http/routes/metrics.routes.js";
 import { opsRoutes } from "./http/routes/ops.routes.js";
@@ -110,6 +112,7 @@ export function buildApp(
     express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }),
   );
   // No global form parser: the callers' bodies are JSON (upstream read them with get_json()).
+  app.use(localResultsRoutes(deps));
   app.use(webRoutes(deps));
   app.use(userRoutes(deps));
   app.use(infoRoutes(deps));
@@ -134,8 +137,10 @@ export function buildHandler(
     status: listener !== "internal",
     fileComplete: listener !== "public",
   });
+  // The read-only S3 endpoint over local results (/s3, docs/local-results.md), for clients: public port only.
+  const s3 = listener === "internal" ? () => false : localS3Handler(deps);
   return (req: IncomingMessage, res: ServerResponse) => {
     if (state.draining) res.setHeader("Connection", "close");
-    if (!fast(req, res)) app(req, res);
+    if (!s3(req, res) && !fast(req, res)) app(req, res);
   };
 }

@@ -9,6 +9,9 @@ import { KubernetesLauncher } from "./adapters/launcher/k8s.launcher.js";
 import { LocalLauncher } from "./adapters/launcher/local.launcher.js";
 import type { ObjectStore } from "./adapters/objectStore/objectStore.js";
 import { S3ObjectStore } from "./adapters/objectStore/s3.store.js";
+import { LocalS3Keys, loadInstallationSecret } from "./adapters/localS3/keys.js";
+import { LocalResultFiles } from "./adapters/localS3/resultFiles.js";
+import type { LocalS3 } from "./http/localS3.js";
 import { DatasetsRepo } from "./adapters/repositories/datasets.repo.js";
 import { RequestsRepo } from "./adapters/repositories/requests.repo.js";
 import { ResultsRepo } from "./adapters/repositories/results.repo.js";
@@ -73,6 +76,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       new BuiltinCodeGenerator(),
     ]);
   const objectStore = o.objectStore !== undefined ? o.objectStore : openObjectStore(config, logger);
+  const localS3 = openLocalS3(config, objectStore);
   const launcher = o.launcher ?? openLauncher(config, broker, objectStore, logger);
   if (launcher.verifyStartup) {
     try {
@@ -237,6 +241,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     codegen,
     launcher,
     objectStore,
+    localS3,
     repos,
     dispatcher,
     lifecycle,
@@ -328,6 +333,20 @@ function openOidc(config: Config, logger: Logger): OidcClient | null {
     clientSecret,
     logger: logger.child({ component: "oidc" }),
   });
+}
+
+/**
+ * The read-only S3 endpoint over RESULTS_DIR (docs/local-results.md): by default exactly when results are
+ * local files, i.e. transformers run locally and no object store is configured.
+ */
+function openLocalS3(config: Config, objectStore: ObjectStore | null): LocalS3 | null {
+  const enabled = config.LOCAL_S3_ENABLED ?? (objectStore === null && config.launcherMode === "local");
+  if (!enabled) return null;
+  return {
+    keys: new LocalS3Keys(loadInstallationSecret(config.LOCAL_S3_SECRET, config.DATA_DIR)),
+    files: new LocalResultFiles(config.resultsDir),
+    publicUrl: config.LOCAL_S3_PUBLIC_URL,
+  };
 }
 
 function openObjectStore(config: Config, logger: Logger): ObjectStore | null {

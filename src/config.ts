@@ -191,6 +191,24 @@ const Env = z
     LOCAL_TRANSFORMER_WORKERS: int(2, 1, 64),
     /** Local transformers as worker processes (default) or inside the App's process ("false"). */
     LOCAL_TRANSFORMER_PROCESSES: bool(true),
+    LOCAL_S3_ENABLED: z
+      .union([z.boolean(), z.enum(["true", "false", "True", "False", "TRUE", "FALSE", "1", "0"])])
+      .optional()
+      .transform((v) => (v === undefined || typeof v === "boolean" ? v : v.toLowerCase() === "true" || v === "1"))
+      .meta({
+        description:
+          "The read-only S3 endpoint over RESULTS_DIR at /s3 (what the Python client downloads local results through; docs/local-results.md).",
+        shownDefault: "on when transformers are local and no object store is configured",
+      }),
+    LOCAL_S3_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()).meta({
+      description:
+        "Installation secret the per-request keys of the local S3 endpoint derive from (at least 32 characters).",
+      shownDefault: "random, kept in DATA_DIR/local-s3.secret",
+    }),
+    LOCAL_S3_PUBLIC_URL: optionalString.meta({
+      description: "[http(s)://]host[:port][/path] of the local S3 endpoint given to clients as minio-endpoint.",
+      shownDefault: "the host the client called, + /s3",
+    }),
 
     OBJECT_STORE_ENABLED: bool(false),
     MINIO_URL: optionalString,

@@ -7,6 +7,7 @@ import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
 import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
 import type { ResultsRepo } from "../adapters/repositories/results.repo.js";
 import type { ObjectStore } from "../adapters/objectStore/objectStore.js";
+import type { LocalS3 } from "./localS3.js";
 import type { Config } from "../config.js";
 import type { DataLifecycleService } from "../domain/dataLifecycle.service.js";
 import type { Dispatcher } from "../domain/dispatcher.js";
@@ -34,6 +35,11 @@ export interface AppDeps {
   launcher: TransformerLauncher;
   /** The object store holding each request's bucket (OBJECT_STORE_ENABLED), or null. */
   objectStore: ObjectStore | null;
+  /**
+   * The read-only S3 endpoint over local results (src/http/localS3.ts), or null/absent when results are not
+   * local (an object store is configured, or transformers run elsewhere) or LOCAL_S3_ENABLED=false.
+   */
+  localS3?: LocalS3 | null;
   repos: { requests: RequestsRepo; datasets: DatasetsRepo; results: ResultsRepo };
   dispatcher: Dispatcher;
   lifecycle: Lifecycle;

@@ -15,6 +15,7 @@ import { errorBody, toAppError } from "./middleware/errorHandler.js";
 import { describeZodError } from "./openapi.js";
 import { recordFileComplete } from "./routes/internal.routes.js";
 import { requestDetail } from "./routes/transformation.routes.js";
+import { isEncrypted } from "./localS3.js";
 import { FileCompleteBody } from "./schemas/internal.schemas.js";
 
 const STATUS = /^\/servicex\/transformation\/([A-Za-z0-9_.-]{1,64})\/?(?:\?.*)?$/;
@@ -91,7 +92,7 @@ async function status(deps: AppDeps, id: string, req: IncomingMessage): Promise<
       // The bearer branch of the guard reads only the method and the headers.
       who = await deps.requester({ method: "GET", headers: req.headers, hadSession: false } as Request);
     }
-    return [200, await requestDetail(deps, id, who)];
+    return [200, await requestDetail(deps, id, who, { headers: req.headers, encrypted: isEncrypted(req) })];
   } catch (err) {
     const e = toAppError(err);
     if (e.status >= 500) deps.logger.error({ err, code: e.code, requestId: id }, "status failed");

@@ -24,6 +24,7 @@ import {
 } from "@prisma/driver-adapter-utils";
 import * as bg from "@prisma/schema-engine-wasm/schema_engine_bg";
 import pg from "pg";
+import { type AdoptionResult, adoptUpstream, checkAdoptedRevision, inspectDatabase } from "./adopt.js";
 
 export type MigrationTarget = { kind: "postgres"; url: string } | { kind: "pglite"; db: PGlite };
 
@@ -362,7 +363,9 @@ function engineLogger(log?: Log): (line: string) => void {
     try {
       const parsed = JSON.parse(line) as { level?: string; fields?: { message?: string } };
       const message = parsed.fields?.message;
-      if (!message || message.startsWith("Starting schema-engine")) return;
+      // The engine's chatter ("Starting schema-engine", "Analysis run in 0ms") says nothing to an operator.
+      if (!message || message.startsWith("Starting schema-engine") || message.startsWith("Analysis run"))
+        return;
       if (parsed.level === "DEBUG" || parsed.level === "TRACE") return;
       log(message);
     } catch {
@@ -469,6 +472,82 @@ async function connectCreatingDatabase(url: string, log?: Log): Promise<pg.Clien
   return retry;
 }
 
+export interface MigrationOutcome {
+  /** Migrations applied (a dry run: the migrations that would be applied). */
+  applied: string[];
+  /** Set when an upstream (Flask/alembic) database was adopted, or would be in a dry run. */
+  adopted?: AdoptionResult;
+}
+
+/** Names of the migrations `_prisma_migrations` records as finished (none when the table is missing). */
+async function recordedMigrations(
+  query: (sql: string) => Promise<{ rows: unknown[] }>,
+): Promise<Set<string>> {
+  const exists = (await query("SELECT to_regclass('_prisma_migrations') IS NOT NULL AS e")).rows[0] as {
+    e: boolean;
+  };
+  if (!exists.e) return new Set();
+  const rows = (
+    await query(
+      "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL",
+    )
+  ).rows as { migration_name: string }[];
+  return new Set(rows.map((r) => r.migration_name));
+}
+
+/**
+ * What `applyMigrations` would do, writing nothing: an adoption runs inside a transaction that is rolled
+ * back (its statements are logged); otherwise the pending migrations are listed. A missing database is not
+ * created.
+ */
+async function dryRunMigrations(
+  target: MigrationTarget,
+  migrationsDir: string,
+  log?: Log,
+): Promise<MigrationOutcome> {
+  const names = (await readMigrationList(migrationsDir)).migrationDirectories.map((d) => d.path);
+  const report = (applied: string[]): MigrationOutcome => {
+    log?.(
+      applied.length
+        ? `Would apply ${applied.length} migration(s): ${applied.join(", ")}`
+        : "No pending migrations to apply.",
+    );
+    return { applied };
+  };
+  if (target.kind === "pglite") {
+    const done = await recordedMigrations((sql) => target.db.query(sql));
+    return report(names.filter((n) => !done.has(n)));
+  }
+  const client = new pg.Client({
+    connectionString: target.url,
+    application_name: "servicex-migrate-dry-run",
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    if ((err as { code?: string }).code !== "3D000") throw err;
+    log?.("The database does not exist: it would be created.");
+    return report(names);
+  }
+  client.on("error", () => {});
+  try {
+    await client.query("SELECT pg_advisory_lock($1::bigint)", [ADVISORY_LOCK_KEY]);
+    const state = await inspectDatabase(client);
+    if (!state.prisma && state.alembic) {
+      const adopted = await adoptUpstream(client, { migrationsDir, log, dryRun: true });
+      for (const step of adopted.steps) log?.(`-- ${step.why}\n${step.sql};\n`);
+      for (const note of adopted.notes) log?.(`-- kept: ${note}`);
+      log?.(`-- would record as applied: ${adopted.baseline.join(", ")}`);
+      return { applied: [], adopted };
+    }
+    checkAdoptedRevision(state);
+    const done = await recordedMigrations((sql) => client.query(sql));
+    return report(names.filter((n) => !done.has(n)));
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /**
  * Applies every migration of `prisma/migrations` not yet recorded in `_prisma_migrations` (like
  * `prisma migrate deploy`). Postgres: serialised across processes by a session advisory lock held on a
@@ -476,10 +555,11 @@ async function connectCreatingDatabase(url: string, log?: Log): Promise<pg.Clien
  */
 export async function applyMigrations(
   target: MigrationTarget,
-  opts: { log?: Log; migrationsDir?: string; schemaPath?: string } = {},
-): Promise<{ applied: string[] }> {
+  opts: { log?: Log; migrationsDir?: string; schemaPath?: string; dryRun?: boolean } = {},
+): Promise<MigrationOutcome> {
   const migrationsDir = opts.migrationsDir ?? DEFAULT_MIGRATIONS_DIR;
   const schemaPath = opts.schemaPath ?? DEFAULT_SCHEMA_PATH;
+  if (opts.dryRun) return dryRunMigrations(target, migrationsDir, opts.log);
   const run = async (factory: Factory) => {
     const migrationsList = await readMigrationList(migrationsDir);
     const schema = await readSchema(schemaPath).catch(() => null);
@@ -504,7 +584,17 @@ export async function applyMigrations(
   try {
     await lockClient.query("SELECT pg_advisory_lock($1::bigint)", [ADVISORY_LOCK_KEY]);
     try {
-      return await run(postgresFactory(target.url));
+      // A database made by upstream's Flask App (alembic) is adopted first (src/adapters/db/adopt.ts): its
+      // migrations are then recorded as applied and the engine applies none of them again.
+      const state = await inspectDatabase(lockClient);
+      let adopted: AdoptionResult | undefined;
+      if (!state.prisma && state.alembic) {
+        adopted = await adoptUpstream(lockClient, { migrationsDir, log: opts.log });
+      } else {
+        checkAdoptedRevision(state);
+      }
+      const out = await run(postgresFactory(target.url));
+      return adopted ? { ...out, adopted } : out;
     } finally {
       await lockClient.query("SELECT pg_advisory_unlock($1::bigint)", [ADVISORY_LOCK_KEY]).catch(() => {});
     }

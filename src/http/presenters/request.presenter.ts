@@ -50,14 +50,20 @@ export interface ObjectStoreView {
 /** `GET …/<id>`: the request plus object-store access and the log link when configured (contract §2.3.3). */
 export function requestDetailJson(
   r: RequestRecord,
-  extras: { objectStore: ObjectStoreView | null; logsUrl: string | undefined },
+  extras: {
+    objectStore: ObjectStoreView | null;
+    /** The App's read-only S3 endpoint over local results (any destination: the files are local). */
+    localResults?: ObjectStoreView | null;
+    logsUrl: string | undefined;
+  },
 ): Record<string, unknown> {
   const out = requestJson(r);
-  if (extras.objectStore && r.resultDestination === "object-store") {
-    out["minio-endpoint"] = extras.objectStore.endpoint;
-    out["minio-secured"] = extras.objectStore.secured;
-    out["minio-access-key"] = extras.objectStore.accessKey;
-    out["minio-secret-key"] = extras.objectStore.secretKey;
+  const view = extras.localResults ?? (r.resultDestination === "object-store" ? extras.objectStore : null);
+  if (view) {
+    out["minio-endpoint"] = view.endpoint;
+    out["minio-secured"] = view.secured;
+    out["minio-access-key"] = view.accessKey;
+    out["minio-secret-key"] = view.secretKey;
   }
   if (extras.logsUrl) out["log-url"] = extras.logsUrl;
   return out;

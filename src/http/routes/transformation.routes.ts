@@ -1,10 +1,12 @@
 // Client API for transform requests (contract §2.3.1–§2.3.8, plus /errors from A.12).
+import type { IncomingHttpHeaders } from "node:http";
 import { type Request, Router } from "express";
 import { z } from "zod";
 import { clampPresignExpiry } from "../../adapters/objectStore/objectStore.js";
 import { AppError, badRequest } from "../../domain/errors.js";
 import type { Requester } from "../../domain/transformation.service.js";
 import type { AppDeps } from "../deps.js";
+import { isEncrypted, localS3Access, presignLocalResult } from "../localS3.js";
 import { refuseHead } from "../middleware/head.js";
 import { clientKey, rateLimit } from "../middleware/rateLimit.js";
 import { describeZodError, op } from "../openapi.js";
@@ -36,6 +38,7 @@ export async function requestDetail(
   deps: AppDeps,
   id: string,
   who: Requester,
+  caller?: { headers: IncomingHttpHeaders; encrypted: boolean },
 ): Promise<Record<string, unknown>> {
   const { config } = deps;
   const rec = await deps.transformations.get(id, who);
@@ -51,7 +54,9 @@ export async function requestDetail(
             : (config.MINIO_SECRET_KEY ?? ""),
         }
       : null;
-  return requestDetailJson(rec, { objectStore, logsUrl: config.LOGS_URL });
+  // Local results (no object store): the App's own read-only S3 endpoint, with this request's key pair.
+  const localResults = deps.localS3 && caller ? localS3Access(deps.localS3, rec.requestId, caller) : null;
+  return requestDetailJson(rec, { objectStore, localResults, logsUrl: config.LOGS_URL });
 }
 
 export function transformationRoutes(deps: AppDeps): Router {
@@ -129,13 +134,22 @@ export function transformationRoutes(deps: AppDeps): Router {
     async (req, res, { body }) => {
       const rec = await transformations.get(body.request_id, await deps.requester(req));
       const store = deps.objectStore;
-      if (!store || rec.resultDestination !== "object-store") {
-        throw badRequest(`Transform request ${body.request_id} does not use object-store`);
-      }
+      const local = deps.localS3;
       // S3 signs for at most 7 days; the expiry reported is the one the URL really has.
       const expiry = clampPresignExpiry(deps.config.FILE_URL_EXPIRY_SECONDS);
       const expiresAt = Math.floor(Date.now() / 1000) + expiry;
       const uris: Record<string, [string, Record<string, never>, number]> = {};
+      if (!store && local) {
+        // Local results: URLs of the App's read-only S3 endpoint (docs/local-results.md).
+        const caller = { headers: req.headers, encrypted: isEncrypted(req) };
+        for (const key of body.file_list) {
+          uris[key] = [presignLocalResult(local, rec.requestId, key, expiry, caller), {}, expiresAt];
+        }
+        return res.json({ uris });
+      }
+      if (!store || rec.resultDestination !== "object-store") {
+        throw badRequest(`Transform request ${body.request_id} does not use object-store`);
+      }
       for (const key of body.file_list) {
         uris[key] = [await store.presignGet(rec.requestId, key, expiry), {}, expiresAt];
       }
@@ -188,7 +202,12 @@ export function transformationRoutes(deps: AppDeps): Router {
       },
     },
     async (req, res, { params }) => {
-      res.json(await requestDetail(deps, params.request_id, await deps.requester(req)));
+      res.json(
+        await requestDetail(deps, params.request_id, await deps.requester(req), {
+          headers: req.headers,
+          encrypted: isEncrypted(req),
+        }),
+      );
     },
   );
 
