@@ -5,6 +5,7 @@
 // acts. Two Apps share the provider: a generic one and one that reads it as Globus (OAUTH_PROVIDER=globus).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UNVERIFIED_EMAIL_NOTE } from "../../src/adapters/notify/slack.js";
+import { MSG_DELETED } from "../../src/domain/users.service.js";
 import { SESSION_COOKIE, SessionCodec, type SessionData } from "../../src/http/middleware/session.js";
 import { FakeSlack } from "../helpers/fakeSlack.js";
 import {
@@ -331,6 +332,28 @@ describe("accounts keyed by issuer and subject", () => {
     expect(await identities(app, row.id)).toEqual([
       { iss: op.issuer, sub: "legacy-sub", emailVerified: true },
     ]);
+  });
+});
+
+describe("tokens that name an e-mail", () => {
+  it("When an access token was issued before the account with its e-mail existed, then it is refused", async () => {
+    const email = "reused@uni.example";
+    const now = Math.floor(Date.now() / 1000);
+    // Issued an hour ago to the address's former holder (deleted since).
+    const old = app.deps.jwt!.sign("access", email, {
+      jti: "former-holder",
+      iat: now - 3600,
+      exp: now + 600,
+    });
+    await app.deps.users.provision({ sub: "reused-sub", email, name: "New Holder", institution: null });
+    await app.deps.users.accept(email);
+    const fresh = app.deps.jwt!.issue("access", email).token;
+    const call = (t: string) =>
+      fetch(`${app.url}/servicex/transformation`, { headers: { authorization: `Bearer ${t}` } });
+    expect((await call(fresh)).status).toBe(200);
+    const refused = await call(old);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toEqual({ message: MSG_DELETED });
   });
 });
 
