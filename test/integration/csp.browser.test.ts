@@ -15,6 +15,28 @@ let browser: Browser;
 const tokens: Record<string, string> = {};
 const fixtures = { running: "", done: "", didId: 0 };
 
+/**
+ * The page's globals as the functions run in the browser use them (the tests compile without the DOM
+ * library): `g()` inside such a function is the page's window.
+ */
+interface PageWindow {
+  document: {
+    addEventListener(
+      type: string,
+      f: (e: {
+        violatedDirective: string;
+        blockedURI: string;
+        sourceFile: string;
+        lineNumber: number;
+      }) => void,
+    ): void;
+    createElement(tag: string): { setAttribute(name: string, value: string): void };
+    body: { append(node: unknown): void };
+    getElementById(id: string): { textContent: string | null } | null;
+  };
+  __csp?: string[];
+}
+
 interface Watched {
   page: Page;
   /** Violations on the App's origin so far (the provider's own pages are not ours to judge). */
@@ -26,8 +48,9 @@ async function watchedPage(): Promise<Watched> {
   const page = await openPage(browser);
   const violations: string[] = [];
   await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => {
-      const w = window as unknown as { __csp?: string[] };
+    const g = globalThis as unknown as PageWindow;
+    g.document.addEventListener("securitypolicyviolation", (e) => {
+      const w = g;
       w.__csp = w.__csp ?? [];
       w.__csp.push(
         `${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`,
@@ -47,7 +70,7 @@ async function visit(w: Watched, path: string, settleMs = 300): Promise<string[]
   const r = await w.page.goto(`${app.url}${path}`, { waitUntil: "load" });
   expect(r, path).not.toBeNull();
   await w.page.waitForTimeout(settleMs);
-  const inPage = await w.page.evaluate(() => (window as unknown as { __csp?: string[] }).__csp ?? []);
+  const inPage = await w.page.evaluate(() => (globalThis as unknown as PageWindow).__csp ?? []);
   return inPage.map((v) => `${path}: ${v}`);
 }
 
@@ -178,13 +201,14 @@ describe("Content-Security-Policy in the browser", () => {
     try {
       await visit(w, "/about");
       await w.page.evaluate(() => {
+        const { document } = globalThis as unknown as PageWindow;
         const d = document.createElement("div");
         d.setAttribute("style", "color: red");
         document.body.append(d);
       });
       await eventually(
         async () =>
-          (await w.page.evaluate(() => (window as unknown as { __csp?: string[] }).__csp ?? [])).length > 0,
+          (await w.page.evaluate(() => (globalThis as unknown as PageWindow).__csp ?? [])).length > 0,
         5_000,
         "a securitypolicyviolation event for the inline style",
       );
@@ -239,12 +263,19 @@ describe("Content-Security-Policy in the browser", () => {
       const rec = (await app.deps.repos.requests.find(fixtures.running))!;
       const files = (await app.deps.repos.datasets.files(rec.didId)).map((f) => f.id);
       await fileComplete(fixtures.running, files[2]!, true);
-      await w.page.waitForFunction((b) => document.getElementById("n-completed")?.textContent !== b, before, {
-        timeout: 15_000,
-      });
-      const width = await w.page.locator("#bar-completed").evaluate((e) => (e as HTMLElement).style.width);
+      await w.page.waitForFunction(
+        (b) =>
+          (globalThis as unknown as PageWindow).document.getElementById("n-completed")?.textContent !== b,
+        before,
+        {
+          timeout: 15_000,
+        },
+      );
+      const width = await w.page
+        .locator("#bar-completed")
+        .evaluate((e) => (e as unknown as { style: { width: string } }).style.width);
       expect(width).toBe("33.33%");
-      const late = await w.page.evaluate(() => (window as unknown as { __csp?: string[] }).__csp ?? []);
+      const late = await w.page.evaluate(() => (globalThis as unknown as PageWindow).__csp ?? []);
       found.push(...late.map((v) => `live page: ${v}`));
       expect([...new Set(found), ...w.violations]).toEqual([]);
     } finally {

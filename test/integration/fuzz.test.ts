@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { slackBlockActionsPayload, slackInteractionBody, slackSignedHeaders } from "../helpers/fakeSlack.js";
 import { type TestApp, startTestApp } from "../helpers/testApp.js";
 
 let app: TestApp;
@@ -15,6 +16,9 @@ const NUL = "\u0000";
 const INT32_MAX = 2 ** 31 - 1;
 const SAFE_MAX = Number.MAX_SAFE_INTEGER;
 const RUNS = 50;
+const SLACK_SIGNING_SECRET = `fuzz-slack-${randomBytes(8).toString("hex")}`;
+/** Where verified Slack interactions are answered: a closed local port, so no reply leaves the machine. */
+const SLACK_RESPONSE_URL = "http://127.0.0.1:9/fuzz-response";
 /** FUZZ_SCALE=10 multiplies every property's runs (a longer hunt; the default keeps the file well under a minute). */
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 const runs = (numRuns = RUNS) => ({
@@ -202,7 +206,11 @@ async function lookupDataset(): Promise<{ requestId: string; datasetId: number }
 }
 
 beforeAll(async () => {
-  app = await startTestApp({ backend: "postgres", broker: "memory" });
+  app = await startTestApp({
+    backend: "postgres",
+    broker: "memory",
+    env: { SLACK_SIGNING_SECRET, RATE_LIMIT_PER_MINUTE: "1000000" },
+  });
   const tag = randomBytes(4).toString("hex");
 
   seed.flRequest = await submitOk({
@@ -1790,5 +1798,290 @@ describe("When the contract's documented errors are provoked", () => {
     } finally {
       await small.close();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Routes and encodings the suites above do not reach: the approval endpoints (/accept as JSON, query string
+// and form; signed Slack clicks), query strings of the pages and of the per-request API reads, the
+// lifecycle routes (query and JSON), and form posts to the pages. Every answer must be below 500; a 4xx
+// from a JSON route must carry a JSON message.
+
+/** Anything below 500; when the answer is a 4xx with a JSON content type, it carries a message. */
+async function below500(send: () => Promise<Res>): Promise<Res> {
+  const r = await send();
+  expect(r.status, show(r)).toBeLessThan(500);
+  if (r.status >= 400 && /^application\/json/.test(r.contentType)) {
+    expect(typeof (r.json as { message?: unknown } | undefined)?.message, show(r)).not.toBe("undefined");
+  }
+  return r;
+}
+
+/** Text a caller may send in a field: short, unicode, with NUL, over-long, lone surrogates, e-mail-like. */
+const anyText = fc.oneof(
+  shortStr,
+  unicodeStr,
+  withNul,
+  longStr(400),
+  fc.constantFrom("\ud800", "a\udfffb", "", " ", "%", "%zz", "__proto__", "constructor"),
+  fc.emailAddress(),
+  fc.emailAddress().map((e) => `${e}${NUL}`),
+);
+/** anyText that encodeURIComponent can write (no lone surrogates), for query strings. */
+const queryText = anyText.filter((t) => (t as string & { isWellFormed(): boolean }).isWellFormed());
+/** Any JSON value for a field that should be a string. */
+const anyJsonField = fc.oneof(anyText, notString, fc.constant(null), fc.constant(new Raw("1e400")));
+
+/** A form/query body written by hand, so that broken percent-encodings and odd separators get through. */
+const rawForm = fc.oneof(
+  fc
+    .array(fc.tuple(fc.oneof(fc.constant("email"), shortStr), queryText), { maxLength: 4 })
+    .map(query)
+    .map((q) => q.slice(1)),
+  fc.constantFrom(
+    "email=%",
+    "email=%ZZ%00",
+    "email=a%00b",
+    "email",
+    "=&=&",
+    "email=%C3%28",
+    "email[]=a&email[]=b",
+    "a[b][c]=d",
+  ),
+  fc.string({ maxLength: 64 }),
+);
+
+describe("When the approval endpoints get arbitrary input (POST /accept as JSON, query or form; signed Slack clicks)", () => {
+  it("then POST /accept answers below 500 whatever the e-mail and its encoding", async () => {
+    const send = fc.oneof(
+      anyJsonField.map(
+        (email) => () => http("POST", "/accept", { type: "application/json", body: toJson({ email }) }),
+      ),
+      queryText.map((email) => () => http("POST", `/accept${query([["email", email]])}`)),
+      rawForm.map(
+        (body) => () => http("POST", "/accept", { type: "application/x-www-form-urlencoded", body }),
+      ),
+      rawForm.map((q) => () => http("POST", `/accept?${q}`)),
+    );
+    await fc.assert(
+      fc.asyncProperty(send, async (call) => {
+        const r = await below500(call);
+        expect(r.contentType, show(r)).toMatch(/^application\/json/);
+        // A missing e-mail keeps reqparse's {"message": {"email": "This field cannot be blank"}}.
+        if (r.status >= 400) expectClientError(r, { objectMessage: true });
+      }),
+      runs(100),
+    );
+  });
+
+  it("then a correctly signed Slack interaction answers below 500 whatever its payload", async () => {
+    const payload = fc.oneof(
+      fc
+        .tuple(
+          fc.constantFrom("accept_user", "reject_user", "other", "__proto__"),
+          fc.option(anyText, { nil: undefined }),
+        )
+        .map(([actionId, value]) =>
+          slackInteractionBody(
+            slackBlockActionsPayload({
+              actionId,
+              ...(value === undefined ? {} : { value }),
+              responseUrl: SLACK_RESPONSE_URL,
+            }),
+          ),
+        ),
+      // Broken payloads: not JSON, JSON of another shape, no payload field, arbitrary bytes.
+      fc
+        .oneof(
+          shortStr,
+          anyJsonField.map((v) => toJson(v)),
+        )
+        .map((p) => new URLSearchParams({ payload: p }).toString()),
+      fc
+        .dictionary(fc.constantFrom("user", "actions", "response_url", "type", "message"), anyJsonField, {
+          maxKeys: 5,
+        })
+        .map((p) => new URLSearchParams({ payload: toJson(p) }).toString()),
+      rawForm,
+    );
+    await fc.assert(
+      fc.asyncProperty(payload, async (body) => {
+        const r = await below500(() =>
+          http("POST", "/slack", { body, headers: slackSignedHeaders(SLACK_SIGNING_SECRET, body) }),
+        );
+        if (r.status >= 400) expectClientError(r);
+      }),
+      runs(100),
+    );
+  });
+});
+
+describe("When query strings of pages and per-request API reads are arbitrary", () => {
+  const anyPairs = fc.array(
+    fc.tuple(
+      fc.oneof(
+        fc.constantFrom(
+          "page",
+          "sort",
+          "order",
+          "show_deleted",
+          "status",
+          "details",
+          "later_than",
+          "__proto__",
+          "constructor",
+          "page[]",
+          "a[b]",
+        ),
+        shortStr,
+      ),
+      fc.oneof(
+        shortStr,
+        unicodeStr,
+        withNul,
+        fc.integer().map(String),
+        longStr(64),
+        fc.constantFrom("1e308", "99999999999999999999", "-1", "NaN"),
+      ),
+    ),
+    { maxLength: 4 },
+  );
+
+  it("then every page and read answers below 500", async () => {
+    const paths = () => [
+      "/",
+      "/dashboard",
+      "/global-dashboard",
+      "/datasets",
+      `/datasets/${seed.flDataset}`,
+      `/transformation-request/${seed.flRequest}`,
+      `/transformation-request/${seed.flRequest}/results`,
+      `/transformation-request/${seed.flRequest}/history.svg`,
+      "/admin/users",
+      `/servicex/transformation/${seed.flRequest}/status`,
+      `/servicex/transformation/${seed.flRequest}/results`,
+      `/servicex/transformation/${seed.flRequest}/errors`,
+      `/servicex/transformation/${seed.flRequest}/history`,
+      `/servicex/datasets/${seed.flDataset}`,
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...paths().keys()), anyPairs, async (i, pairs) => {
+        await below500(() => http("GET", `${paths()[i]!}${query(pairs)}`));
+      }),
+      runs(150),
+    );
+  });
+});
+
+describe("When the lifecycle routes get arbitrary parameters (query string or JSON body)", () => {
+  const anyAge = fc.oneof(
+    fc.constantFrom(
+      "99999999999999999999",
+      "1e308",
+      "-1",
+      "NaN",
+      "Infinity",
+      " 24 ",
+      "1.5",
+      "0x10",
+      "1000001",
+      "1000000",
+    ),
+    queryText,
+    fc.integer({ min: 1_000_001 }).map(String),
+  );
+  const anyJsonAge = fc.oneof(
+    anyJsonField,
+    fc.constantFrom(
+      1e308,
+      -1,
+      1_000_001,
+      2 ** 53,
+      0.5,
+      new Raw("1e400"),
+      new Raw("-0"),
+      new Raw("123456789012345678901234567890"),
+    ),
+  );
+
+  it("then dataset-lifecycle and kubernetes-cleanup answer below 500, and 4xx for ages beyond 1,000,000 hours", async () => {
+    const route = fc.constantFrom(["dataset-lifecycle", "age"], ["kubernetes-cleanup", "maxAge"]);
+    await fc.assert(
+      fc.asyncProperty(
+        route,
+        fc.oneof(
+          anyAge.map((v) => ({ q: v as string | undefined, body: undefined as unknown })),
+          anyJsonAge.map((v) => ({ q: undefined as string | undefined, body: { v } as unknown })),
+        ),
+        async ([name, key], input) => {
+          const path = `/servicex/internal/${name}${input.q === undefined ? "" : query([[key, input.q]])}`;
+          const r =
+            input.body === undefined
+              ? await http("POST", path)
+              : await http("POST", path, {
+                  type: "application/json",
+                  body: toJson({ [key]: (input.body as { v: unknown }).v }),
+                });
+          expect(r.status, show(r)).toBeLessThan(500);
+          const given = input.q ?? (input.body as { v: unknown }).v;
+          const n =
+            typeof given === "number" ? given : given instanceof Raw ? Number(given.text) : Number.NaN;
+          if (Number.isFinite(n) && n > 1_000_000) expectClientError(r, { status: 422 });
+        },
+      ),
+      runs(100),
+    );
+  });
+
+  it("then data-lifecycle answers below 500 for any cutoff_timestamp, and a refusal writes nothing", async () => {
+    const cutoff = fc.oneof(
+      queryText,
+      fc.constantFrom(
+        "0001-01-01T00:00:00",
+        "0001-01-01T00:00:00+23:59",
+        "9999-12-31T23:59:59.999999-23:59",
+        "2024-02-30T00:00:00",
+        "2024-01-01T24:00:00",
+        "1e308",
+      ),
+      fc
+        .tuple(
+          fc.integer({ min: 0, max: 1000 }),
+          fc.integer({ min: 0, max: 13 }),
+          fc.integer({ min: 0, max: 32 }),
+        )
+        .map(
+          ([y, m, d]) =>
+            `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`,
+        ),
+    );
+    await fc.assert(
+      fc.asyncProperty(cutoff, async (c) => {
+        await neverServerError(() =>
+          http("POST", `/servicex/internal/data-lifecycle${query([["cutoff_timestamp", c]])}`),
+        );
+      }),
+      runs(100),
+    );
+  });
+});
+
+describe("When the pages' forms are posted with arbitrary bodies", () => {
+  it("then cancel, delete, dataset delete and user actions answer below 500 and change nothing without the session's CSRF token", async () => {
+    const paths = () => [
+      `/transformation-request/${seed.flRequest}/cancel`,
+      `/transformation-request/${seed.flRequest}/delete`,
+      `/datasets/${seed.flDataset}/delete`,
+      "/admin/users/1/approve",
+      "/admin/users/99999999999/delete",
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...paths().keys()), rawForm, async (i, body) => {
+        const before = await snapshot();
+        await below500(() => http("POST", paths()[i]!, { type: "application/x-www-form-urlencoded", body }));
+        expect(await snapshot()).toEqual(before);
+      }),
+      runs(100),
+    );
   });
 });

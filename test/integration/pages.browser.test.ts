@@ -15,6 +15,14 @@ import { type OidcTestProvider, startOidcProvider } from "../helpers/oidcProvide
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
 const LAPTOP = { width: 1280, height: 800 };
+
+/** The page's document as the predicates run in the browser use it (the tests compile without the DOM lib). */
+interface PageDocument {
+  document: {
+    getElementById(id: string): { textContent: string | null } | null;
+    querySelector(selector: string): { getAttribute(name: string): string | null } | null;
+  };
+}
 const PHONE = { width: 390, height: 844 };
 const TZ = "America/New_York";
 
@@ -187,7 +195,9 @@ describe("request pages in a browser", () => {
       }
       // Predicates as functions: a string would be evaluated with eval, which the CSP refuses.
       await page.waitForFunction(
-        () => document.getElementById("n-completed")?.textContent === "21",
+        () =>
+          (globalThis as unknown as PageDocument).document.getElementById("n-completed")?.textContent ===
+          "21",
         undefined,
         {
           timeout: 10_000,
@@ -200,7 +210,12 @@ describe("request pages in a browser", () => {
       expect(await page.locator("#n-remaining").textContent()).toBe("16");
       // The plot was refreshed with the snapshots recorded meanwhile.
       await page.waitForFunction(
-        () => Number(document.querySelector("#chart svg")?.getAttribute("data-points")) >= 2,
+        () =>
+          Number(
+            (globalThis as unknown as PageDocument).document
+              .querySelector("#chart svg")
+              ?.getAttribute("data-points"),
+          ) >= 2,
         undefined,
         { timeout: 10_000 },
       );
