@@ -48,7 +48,9 @@ const user = async (email: string) =>
     )
   ).rows[0];
 
-describe("When operators manage users with the CLI", () => {
+// Each test starts the CLI a dozen times (a Node process each, compiling TypeScript on the fly), and each
+// call is awaited to its end: on a loaded 2-core machine that takes minutes, not seconds.
+describe("When operators manage users with the CLI", { timeout: 300_000 }, () => {
   it("then create, approve, make-admin, revoke-admin, list and delete do what the API does", async () => {
     expect((await cli("create", "sub-a", "alice@example.org", "Alice", "Uni A")).code).toBe(0);
     expect(await user("alice@example.org")).toEqual({ admin: false, pending: true, sub: "sub-a" });
