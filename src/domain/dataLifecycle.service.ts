@@ -1,4 +1,4 @@
-// Data lifecycle (contract §2.4.6): the cron-driven clean-up behind POST /servicex/internal/dataset-lifecycle
+// Data lifecycle (docs/api.md): the cron-driven clean-up behind POST /servicex/internal/dataset-lifecycle
 // (old datasets become stale) and POST /servicex/internal/data-lifecycle (old finished requests, their
 // results, file events and orphaned datasets are deleted; optionally down to a cache-size budget).
 import type { Database } from "../adapters/db/database.js";

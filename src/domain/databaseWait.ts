@@ -1,4 +1,4 @@
-// DID finders and transformer sidecars ignore HTTP status codes (contract A.26): whatever the App answers
+// DID finders and transformer sidecars ignore HTTP status codes (docs/decisions.md D26): whatever the App answers
 // with a 5xx is lost. So the internal callbacks wait out a database that is restarting or unreachable —
 // bounded, with capped exponential backoff — and answer 503 only after that. One mechanism for all of them
 // (file-complete batches, the DID-finder callbacks, the legacy status reports).

@@ -7,7 +7,7 @@ export interface ParsedDid {
   fullDid: string;
 }
 
-/** Contract §3.4: `^(\w+)://(.*)$`; without a scheme the default one applies. */
+/** docs/database.md: `^(\w+)://(.*)$`; without a scheme the default one applies. */
 export function parseDid(did: string, defaultScheme: string): ParsedDid {
   const m = /^(\w+):\/\/(.*)$/s.exec(did);
   const scheme = m ? m[1]! : defaultScheme;

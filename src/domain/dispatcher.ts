@@ -4,7 +4,7 @@
 // watermark only after the broker confirmed. Nothing is lost when the broker or the App restarts:
 //  - after an App restart, publishing resumes after the watermark;
 //  - after a broker reconnect, a request whose queue vanished (transform queues are non-durable) gets
-//    every file without a result re-published (contract A.2; upstream #229/#272).
+//    every file without a result re-published (docs/decisions.md D2; upstream #229/#272).
 // Lookups work the same way: `datasets.lookup_published_at` stays NULL until the broker confirmed.
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
 import type { DispatchRow, RequestsRepo } from "../adapters/repositories/requests.repo.js";

@@ -24,7 +24,7 @@ export const conflict = (message: string, code = "conflict") => new AppError(cod
 export const unprocessable = (message: string, code = "unprocessable") => new AppError(code, message, 422);
 export const unavailable = (message: string, code = "unavailable") => new AppError(code, message, 503);
 
-/** A code generator answered with an error or could not be reached (contract §6.2). */
+/** A code generator answered with an error or could not be reached (docs/codegen.md). */
 export class CodeGenError extends AppError {
   constructor(message: string, status = 500) {
     super("codegen_failed", message, status);

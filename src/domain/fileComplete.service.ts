@@ -1,7 +1,7 @@
 // File-complete reports from transformer sidecars, group-committed: every report queued while a flush is
 // running goes into the next flush, one transaction for the whole batch, and each HTTP answer is released
 // once its batch has committed. One flusher per process; the request rows are locked inside the
-// transaction, so replicas stay exact too (contract A.11, §2.4.4).
+// transaction, so replicas stay exact too (docs/api.md, docs/decisions.md D11).
 import type {
   ApplyResult,
   FileReport,
@@ -106,7 +106,7 @@ export class FileCompleteService {
   }
 
   private async flush(batch: Pending[]): Promise<void> {
-    // Sidecars ignore HTTP status codes (contract A.26): a report we answer with 503 is lost. So a database
+    // Sidecars ignore HTTP status codes (docs/decisions.md D26): a report we answer with 503 is lost. So a database
     // that is restarting is waited for (writing a batch twice is harmless: duplicates change nothing), for
     // up to `retryForMs`, before giving up; serialization failures and deadlocks are retried the same way.
     const started = performance.now();

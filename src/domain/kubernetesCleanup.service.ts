@@ -1,4 +1,4 @@
-// The reaper behind POST /servicex/internal/kubernetes-cleanup (contract §2.4.6): transformer objects older
+// The reaper behind POST /servicex/internal/kubernetes-cleanup (docs/api.md): transformer objects older
 // than maxAge hours whose request is terminal or unknown to this database are shut down, once per request.
 // Objects of requests still running are left alone, however old (a long transform is not a leak).
 import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";

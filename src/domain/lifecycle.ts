@@ -1,6 +1,6 @@
 // What happens after a request reached a terminal state: its transformers are shut down and its task
 // queue removed. Called only by the code path whose conditional UPDATE made the transition, so exactly
-// once per request (contract A.11, §3.5).
+// once per request (docs/database.md, docs/decisions.md D11).
 import type { Logger } from "../logger.js";
 import type { TaskBroker, TransformerLauncher } from "./ports.js";
 import type { TransformStatusName } from "./status.js";
@@ -22,7 +22,7 @@ export class Lifecycle {
     this.inflight.add(p);
   }
 
-  /** Shuts down now and reports errors to the caller (cancel propagates launcher errors, contract §2.3.7). */
+  /** Shuts down now and reports errors to the caller (cancel propagates launcher errors, docs/api.md). */
   async shutdown(requestId: string): Promise<void> {
     try {
       await this.launcher.shutdown(requestId);

@@ -1,5 +1,5 @@
-// DID-finder callbacks (contract §2.4.1–§2.4.3). The path id here is a *dataset* id.
-// DID finders ignore HTTP status codes (contract A.26), so each callback waits out a restarting database
+// DID-finder callbacks (docs/api.md). The path id here is a *dataset* id.
+// DID finders ignore HTTP status codes (docs/decisions.md D26), so each callback waits out a restarting database
 // (databaseWait.ts) and is safe to receive twice: a path is stored once, a repeated /complete or /error
 // changes nothing, and the first of /complete and /error to arrive decides how the lookup ended.
 import type { Database } from "../adapters/db/database.js";
@@ -74,7 +74,7 @@ export class LookupService {
   }
 
   /**
-   * Contract §2.4.2 [L]: locks the waiting requests; completes those whose counters already add up. The
+   * newer upstream; docs/api.md: locks the waiting requests; completes those whose counters already add up. The
    * lookup completes only when the DID finder's file count is the number of files that arrived: otherwise
    * batches were lost on the way, the requests stay in Lookup and the lookup is sent again (files the finder
    * sends a second time are not added twice), at most `maxAttempts` times; then the lookup is abandoned and
@@ -202,7 +202,7 @@ export class LookupService {
   }
 
   /**
-   * Contract §2.4.3: the dataset goes stale with the error type; waiting requests end as Bad Dataset. A
+   * docs/api.md: the dataset goes stale with the error type; waiting requests end as Bad Dataset. A
    * lookup that already ended is left as it is: a repeated /error changes nothing, and an /error after
    * /complete is refused (409).
    */

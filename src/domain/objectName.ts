@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 const MAX_NAME = 255;
 
 /**
- * The object key a transformer sidecar gives the output of one input file (contract A.28): the path with
+ * The object key a transformer sidecar gives the output of one input file (docs/decisions.md D28): the path with
  * "/" replaced by ":" (plus ".parquet" for parquet output), and past 255 characters "_" + sha1 + the tail.
  * Old sidecars do not report it, so the App derives it the same way.
  */

@@ -1,7 +1,7 @@
 // Ports: what the domain needs from the outside world. Adapters in src/adapters implement them; buildApp()
 // receives concrete instances, so tests can pass real adapters or small fakes without module mocking.
 
-/** kwargs of a `transformer_sidecar.transform_file` Celery task (contract §4.4, A.27). */
+/** kwargs of a `transformer_sidecar.transform_file` Celery task (docs/broker.md, docs/decisions.md D27). */
 export interface TransformTask {
   request_id: string;
   file_id: number;
@@ -11,7 +11,7 @@ export interface TransformTask {
   result_format: string;
 }
 
-/** args of a `did_finder_<scheme>.lookup_dataset` Celery task (contract §4.3): [did, dataset_id, endpoint]. */
+/** args of a `did_finder_<scheme>.lookup_dataset` Celery task (docs/broker.md): [did, dataset_id, endpoint]. */
 export interface LookupTask {
   scheme: string;
   did: string;
@@ -39,7 +39,7 @@ export interface TaskBroker {
   close(): Promise<void>;
 }
 
-/** What the code generator returns (contract §6.2): the science image, language, command and a zip. */
+/** What the code generator returns (docs/codegen.md): the science image, language, command and a zip. */
 export interface GeneratedCode {
   image: string;
   language: string;

@@ -1,4 +1,4 @@
-// Progress history (issue 5): a time series per request of (time, status, files completed/failed, bytes,
+// Progress history: a time series per request of (time, status, files completed/failed, bytes,
 // events). Status changes are recorded by the database (a trigger on `requests`, so every path that moves
 // a status is covered in the same transaction). While a request runs, this recorder adds at most one
 // snapshot per PROGRESS_INTERVAL_MS, whatever the file rate: the file-complete path only notes the

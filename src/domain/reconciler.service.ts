@@ -1,4 +1,4 @@
-// The reconciler (contract A.18): nothing else moves a request whose DID finder or transformers went silent.
+// The reconciler (docs/decisions.md D18): nothing else moves a request whose DID finder or transformers went silent.
 // Every RECONCILE_INTERVAL it looks for
 //   - requests in Lookup whose DID finder sent nothing for LOOKUP_TIMEOUT: the lookup is sent again (files the
 //     finder sends a second time are not added twice);

@@ -1,4 +1,4 @@
-// Status enums (contract §3.3). The database stores the *name*; the API shows the display string.
+// Status enums (docs/database.md). The database stores the *name*; the API shows the display string.
 
 export const TRANSFORM_STATUS_DISPLAY = {
   submitted: "Submitted",
@@ -29,10 +29,10 @@ export const ACTIVE_STATUSES: readonly TransformStatusName[] = [
 export const isTerminal = (s: TransformStatusName): boolean => TERMINAL_STATUSES.includes(s);
 export const displayStatus = (s: TransformStatusName): string => TRANSFORM_STATUS_DISPLAY[s];
 
-/** Dataset lookup states; the last three are the DID finder's error types (contract §2.4.3). */
+/** Dataset lookup states; the last three are the DID finder's error types (docs/api.md). */
 export const DATASET_LOOKUP_ERRORS = ["does_not_exist", "bad_name", "internal_failure"] as const;
 export type DatasetLookupError = (typeof DATASET_LOOKUP_ERRORS)[number];
 export type DatasetLookupStatus = "created" | "looking" | "complete" | DatasetLookupError;
 
-/** A dataset needs a (new) lookup unless one is running or finished (contract §3.4). */
+/** A dataset needs a (new) lookup unless one is running or finished (docs/database.md). */
 export const isLookupRequired = (s: string): boolean => s !== "looking" && s !== "complete";

@@ -1,5 +1,5 @@
 // Transform requests: submit, cancel, delete, and the legacy status report. Owns the request state
-// machine (contract §3.5); every write that decides a transition is a conditional statement inside one
+// machine (docs/database.md); every write that decides a transition is a conditional statement inside one
 // transaction, and whoever makes a request terminal triggers its shutdown once (lifecycle.ts).
 import { createHash, randomUUID } from "node:crypto";
 import type { Database } from "../adapters/db/database.js";
@@ -16,7 +16,7 @@ import type { Lifecycle } from "./lifecycle.js";
 import type { CodeGenerator, GeneratedCode, TransformerLauncher } from "./ports.js";
 import { type TransformStatusName, isLookupRequired, isTerminal } from "./status.js";
 
-/** Who is asking. `null` user = authentication disabled (contract §7.5). */
+/** Who is asking. `null` user = authentication disabled (docs/sign-in.md). */
 export interface Requester {
   user: { id: number; admin: boolean } | null;
 }
@@ -38,14 +38,14 @@ export interface TransformationConfig {
   validSchemes: readonly string[];
   codeGenImages: Record<string, string>;
   appVersion: string;
-  /** REUSE_RESULTS: an identical submit by the same user returns their completed request (A.17). */
+  /** REUSE_RESULTS: an identical submit by the same user returns their completed request (docs/decisions.md D17). */
   reuseResults?: boolean;
   /** MAX_ACTIVE_REQUESTS_PER_USER: 0 = no limit. */
   maxActivePerUser?: number;
 }
 
 export interface SubmitOptions {
-  /** `Idempotency-Key` header (A.17). */
+  /** `Idempotency-Key` header (docs/decisions.md D17). */
   idempotencyKey?: string;
 }
 
@@ -67,7 +67,7 @@ export class TransformationService {
   ) {}
 
   /**
-   * Submit with the robustness rules around it (A.17): the file list is canonical (sorted, duplicates
+   * Submit with the robustness rules around it (docs/decisions.md D17): the file list is canonical (sorted, duplicates
    * removed: #753, #754); an `Idempotency-Key` makes retries return the first request (a different body
    * with the same key is 422; concurrent duplicates wait for the first); REUSE_RESULTS returns the same
    * user's completed identical request; MAX_ACTIVE_REQUESTS_PER_USER bounds a user's active requests.
@@ -204,11 +204,11 @@ export class TransformationService {
     });
   }
 
-  /** Contract §2.3.1 (with the [L] order: code generation before any database write). */
+  /** docs/api.md (with the newer upstream order: code generation before any database write). */
   async submit(input: SubmitInput, who: Requester): Promise<{ requestId: string }> {
     const codeGenImage = ownValue(this.cfg.codeGenImages, input.codegen);
     if (codeGenImage === undefined) {
-      // contract A.7: 400 instead of upstream's 500
+      // docs/decisions.md D7: 400 instead of upstream's 500
       throw badRequest(`Invalid Codegen Image Passed in Request: ${input.codegen}`, "invalid_codegen");
     }
     if (Boolean(input.did) === Boolean(input.fileList && input.fileList.length > 0)) {
@@ -226,7 +226,7 @@ export class TransformationService {
     const log = this.log.child({ requestId });
     const generated = await this.generate(input.codegen, input.selection);
     if (this.objectStore && input.resultDestination === "object-store") {
-      // contract A.28: the sidecar uploads to bucket <request_id> before it reports, so it exists from submit.
+      // docs/decisions.md D28: the sidecar uploads to bucket <request_id> before it reports, so it exists from submit.
       try {
         await this.objectStore.createBucket(requestId);
       } catch (err) {
@@ -279,7 +279,7 @@ export class TransformationService {
         transformerLanguage: generated.language,
         transformerCommand: generated.command,
       });
-      // A complete dataset with no files finishes at once (contract §2.4.2, files == 0).
+      // A complete dataset with no files finishes at once (docs/api.md, files == 0).
       if (status === "running" && files === 0) {
         await this.requests.finish(tx, requestId, "complete");
         status = "complete";
@@ -366,7 +366,7 @@ export class TransformationService {
     return { rows, total };
   }
 
-  /** Contract §2.3.7 [L]: GET or POST; owner or admin; terminal → 400. */
+  /** newer upstream; docs/api.md: GET or POST; owner or admin; terminal → 400. */
   async cancel(id: string, who: Requester): Promise<string> {
     const r = await this.requests.find(id);
     if (!r) throw notFound(`Transformation request not found with id: ${id}`);
@@ -380,7 +380,7 @@ export class TransformationService {
     return `Canceled transformation request ${id}`;
   }
 
-  /** Contract §2.3.4: only finished requests; results, events and the row go in one transaction. */
+  /** docs/api.md: only finished requests; results, events and the row go in one transaction. */
   async delete(
     id: string,
     who: Requester,
@@ -403,7 +403,7 @@ export class TransformationService {
     return `Transform request with id ${id} has been archived.`;
   }
 
-  /** Legacy `POST …/<request_id>/status` (contract §2.4.5): fatal ends the request (and, unlike upstream, shuts it down). */
+  /** Legacy `POST …/<request_id>/status` (docs/api.md): fatal ends the request (and, unlike upstream, shuts it down). */
   async statusReport(
     requestId: string,
     report: { severity: string; source: string; info: string },
@@ -427,7 +427,7 @@ export class TransformationService {
   }
 
   private assertMayRead(r: RequestRecord, who: Requester): void {
-    // contract A.10: a non-admin sees only their own requests
+    // docs/decisions.md D10: a non-admin sees only their own requests
     if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
       throw forbidden("You are not authorized to view this request");
     }

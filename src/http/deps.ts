@@ -49,7 +49,7 @@ export interface AppDeps {
   kubernetesCleanup: KubernetesCleanupService;
   /** Runs the lifecycle jobs periodically when *_INTERVAL keys are set. */
   scheduler: Scheduler;
-  /** Re-drives stalled requests (A.18); run by the scheduler every RECONCILE_INTERVAL. */
+  /** Re-drives stalled requests (docs/decisions.md D18); run by the scheduler every RECONCILE_INTERVAL. */
   reconciler: Reconciler;
   fileComplete: FileCompleteService;
   /** Progress history of requests (snapshots while running; status changes come from the database). */
@@ -65,7 +65,7 @@ export interface AppDeps {
   /** Browser session cookie codec (key: SECRET_KEY, or a per-process random key when unset). */
   sessions: SessionCodec;
   /**
-   * Identifies the caller per contract §2.2 (auth_required / admin_required); with ENABLE_AUTH=false every
+   * Identifies the caller per docs/api.md (auth_required / admin_required); with ENABLE_AUTH=false every
    * caller is "no user".
    */
   requester: RequesterFn;

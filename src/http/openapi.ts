@@ -1,5 +1,5 @@
 // Routes are declared with op(): the same zod schemas validate the request and describe it in the
-// OpenAPI 3.1 document served at /openapi.json (contract A.15).
+// OpenAPI 3.1 document served at /openapi.json (docs/decisions.md D15).
 import type { NextFunction, Request, Response, Router } from "express";
 import { z } from "zod";
 import { AppError } from "../domain/errors.js";

@@ -1,4 +1,4 @@
-// Prometheus metrics (contract A.15, §2.8): the series of upstream's metrics.py plus our own (broker
+// Prometheus metrics (docs/api.md, docs/decisions.md D15): the series of upstream's metrics.py plus our own (broker
 // publishes and confirms, file-complete batch sizes, reconciler actions, scrape errors).
 // Each App owns its Registry (never prom-client's global one): tests build several Apps in one process.
 // The database gauges are read right before each scrape, by one shared query round per scrape; a database

@@ -1,4 +1,4 @@
-// API tokens (contract A.5, §7.4): HS256 JWTs with flask-jwt-extended's claims, so a site keeping its
+// API tokens (docs/sign-in.md, docs/decisions.md D5): HS256 JWTs with flask-jwt-extended's claims, so a site keeping its
 // JWT_SECRET_KEY keeps its users' tokens. Only HS256 is accepted on decode (no `none`, no RS/HS confusion).
 // Refresh tokens are the users' API tokens; only the latest one per user is valid, checked by `jti` against
 // the stored token record (see TokenRecord: the token itself is never stored, only what identifies it).

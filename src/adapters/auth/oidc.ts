@@ -1,4 +1,4 @@
-// Sign-in with any OIDC provider (contract A.13, §7.2) through openid-client 6: discovery from
+// Sign-in with any OIDC provider (docs/sign-in.md, docs/decisions.md D13) through openid-client 6: discovery from
 // OAUTH_METADATA_URL (or Globus's issuer), authorization code with PKCE (S256), state and nonce, exact
 // redirect URI, claims from the ID token (plus userinfo), Globus `identity_set`, token revocation and
 // RP-initiated logout when the provider publishes the endpoints.

@@ -9,7 +9,7 @@
 // Connection loss rejects every call in flight (nothing is confirmed after it) and starts reconnecting in the
 // background with exponential backoff and jitter, rotating through the URLs. After each (re)connection the
 // declaration cache is empty again (queues are re-declared lazily on next use) and the onConnected listeners run,
-// so the dispatcher can re-publish what Postgres says has no result yet (contract A.2).
+// so the dispatcher can re-publish what Postgres says has no result yet (docs/decisions.md D2).
 
 import { connect } from "amqplib";
 import type { Channel, ChannelModel, ConfirmChannel, Message, Options } from "amqplib";

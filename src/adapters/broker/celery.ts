@@ -1,5 +1,5 @@
 // Celery protocol v2 task messages, as Celery 5 (`app.send_task`, JSON serializer) puts them on RabbitMQ, so the
-// real DID finders and transformer sidecars consume what we publish unmodified (contract A.2, A.27, B §4.5).
+// real DID finders and transformer sidecars consume what we publish unmodified (docs/decisions.md D2, D27, docs/broker.md).
 // The reference is test/fixtures/golden-celery-messages.json (captured from upstream's own router + Celery 5.6).
 //
 // Built to be cheap: 100,000 transform tasks are built and published in well under 5 s, so the constant header
@@ -13,7 +13,7 @@ import type { LookupTask, TransformTask } from "../../domain/ports.js";
 
 export const TRANSFORM_TASK_NAME = "transformer_sidecar.transform_file";
 
-/** Queue (and, for DID finders, exchange) names used by the real workers (contract §4.2). */
+/** Queue (and, for DID finders, exchange) names used by the real workers (docs/broker.md). */
 export function transformQueueName(requestId: string): string {
   return `transformer-${requestId}`;
 }
@@ -105,7 +105,7 @@ export function buildTaskMessage(
   return { content: Buffer.from(body, "utf8"), options };
 }
 
-/** `transformer_sidecar.transform_file` with the kwargs in upstream's order (contract §4.4). */
+/** `transformer_sidecar.transform_file` with the kwargs in upstream's order (docs/broker.md). */
 export function buildTransformMessage(task: TransformTask, opts: BuildOptions): CeleryMessage {
   return buildTaskMessage(
     TRANSFORM_TASK_NAME,
@@ -122,7 +122,7 @@ export function buildTransformMessage(task: TransformTask, opts: BuildOptions): 
   );
 }
 
-/** `did_finder_<scheme>.lookup_dataset` with args `[did, dataset_id, endpoint]` and kwargs `{}` (contract §4.3). */
+/** `did_finder_<scheme>.lookup_dataset` with args `[did, dataset_id, endpoint]` and kwargs `{}` (docs/broker.md). */
 export function buildLookupMessage(task: LookupTask, opts: BuildOptions): CeleryMessage {
   return buildTaskMessage(lookupTaskName(task.scheme), [task.did, task.datasetId, task.endpoint], {}, opts);
 }

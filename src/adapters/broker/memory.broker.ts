@@ -1,4 +1,4 @@
-// In-process TaskBroker of the embedded default (no RABBIT_MQ_URL, contract A.14). Messages are encoded exactly as
+// In-process TaskBroker of the embedded default (no RABBIT_MQ_URL, docs/decisions.md D14). Messages are encoded exactly as
 // for RabbitMQ (celery.ts) and kept in per-queue FIFO queues; local transformers take them with consume()
 // (handler resolves → ack; handler throws → the message goes back to the front of its queue: at-least-once;
 // the consumer whose handler threw backs off briefly, so a handler that keeps failing does not spin).

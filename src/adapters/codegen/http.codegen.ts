@@ -1,4 +1,4 @@
-// CodeGenerator over HTTP: the ServiceX code generator services (contract §6.2, servicex_codegen library).
+// CodeGenerator over HTTP: the ServiceX code generator services (docs/codegen.md, servicex_codegen library).
 // POST <base>/servicex/generated-code with {"code": selection}; a 200 answer is multipart/form-data
 // (requests-toolbelt MultipartEncoder) with the parts transformer_image, language, command, zip_data.
 //
@@ -297,7 +297,7 @@ export class HttpCodeGenerator implements CodeGenerator {
   }
 }
 
-/** By name when all four names are present (first of each wins), otherwise by position (§6.2). */
+/** By name when all four names are present (first of each wins), otherwise by position (docs/codegen.md). */
 function selectParts(
   parts: MultipartPart[],
 ): [MultipartPart, MultipartPart, MultipartPart, MultipartPart] | null {

@@ -1,5 +1,5 @@
 // A small, strict multipart parser (RFC 2046 / RFC 7578) over a complete Buffer. Used for the answer of a
-// ServiceX code generator (contract §6.2), which requests-toolbelt's MultipartEncoder produces:
+// ServiceX code generator (docs/codegen.md), which requests-toolbelt's MultipartEncoder produces:
 //
 //   --<boundary>\r\nContent-Disposition: form-data; name="transformer_image"\r\n\r\n<value>\r\n
 //   --<boundary>\r\n ... \r\n--<boundary>--\r\n

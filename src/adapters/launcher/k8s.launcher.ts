@@ -1,4 +1,4 @@
-// Kubernetes transformer launcher (contract A.3, A.30, Part B §5): per request a ConfigMap
+// Kubernetes transformer launcher (docs/decisions.md D3, D30, docs/kubernetes.md): per request a ConfigMap
 // `<id>-generated-source`, a Deployment `transformer-<id>` (containers `sidecar` then `transformer`) and,
 // with autoscaling, an HPA `transformer-<id>` (autoscaling/v1), shaped exactly like upstream's objects
 // (test/fixtures/golden-k8s-objects.json) so the upstream Helm chart's RBAC and the real sidecar image work.
@@ -126,7 +126,7 @@ export interface KubernetesLauncherOptions {
   logger?: Logger;
 }
 
-/** Snake-case `V1DeploymentStatus.to_dict()` of the Python client (contract §2.3.6). */
+/** Snake-case `V1DeploymentStatus.to_dict()` of the Python client (docs/api.md). */
 export interface DeploymentStatusDict {
   available_replicas: number | null;
   collision_count: number | null;
@@ -246,7 +246,7 @@ export class KubernetesLauncher implements TransformerLauncher {
 
   /**
    * The request objects in the namespace, found by name (`transformer-<id>` Deployments and HPAs,
-   * `<id>-generated-source` ConfigMaps), whatever created them: the reaper's view (§2.4.6).
+   * `<id>-generated-source` ConfigMaps), whatever created them: the reaper's view (docs/api.md).
    */
   async listObjects(): Promise<LaunchedObject[]> {
     const namespace = this.o.namespace;
@@ -279,7 +279,7 @@ export class KubernetesLauncher implements TransformerLauncher {
     return out;
   }
 
-  /** With TRANSFORMER_PERSISTENCE_PROVIDED_CLAIM set, the claim must exist and be Bound (§5.3). */
+  /** With TRANSFORMER_PERSISTENCE_PROVIDED_CLAIM set, the claim must exist and be Bound (docs/kubernetes.md). */
   async verifyStartup(): Promise<void> {
     const claim = this.o.persistenceClaim;
     if (!claim) return;
@@ -307,7 +307,7 @@ export class KubernetesLauncher implements TransformerLauncher {
     return this.o.autoscaleEnabled ?? true;
   }
 
-  /** Deletes in the order HPA → Deployment → ConfigMap (§5.2 [L]); every delete is tried even if one fails. */
+  /** Deletes in the order HPA → Deployment → ConfigMap (newer upstream; docs/kubernetes.md); every delete is tried even if one fails. */
   private async deleteAll(requestId: string, kinds: readonly Kind[]): Promise<void> {
     const order: Kind[] = ["HorizontalPodAutoscaler", "Deployment", "ConfigMap"];
     const errors: string[] = [];
@@ -579,7 +579,7 @@ export class KubernetesLauncher implements TransformerLauncher {
     const name = transformerName(spec.requestId);
     let min = this.o.minReplicas ?? 1;
     let max = this.o.maxReplicas ?? 20;
-    // [L] / A.30: once the file count is known, no more transformers than files (both bounds capped).
+    // newer upstream; docs/decisions.md D30: once the file count is known, no more transformers than files (both bounds capped).
     if (spec.files > 0) {
       const cap = Math.max(1, spec.files);
       min = Math.min(min, cap);

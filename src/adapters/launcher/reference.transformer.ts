@@ -1,5 +1,5 @@
 // The built-in reference transformer of the embedded default: the transformer sidecar's side of the protocol
-// (contract §2.4.4, A.27, A.28) for the `passthrough` code generator, in TypeScript and in-process.
+// (docs/api.md, docs/decisions.md D27, D28) for the `passthrough` code generator, in TypeScript and in-process.
 //
 // This is a pipeline test, not a physics transformer: the selection is never evaluated; each input file is
 // copied unchanged. For one task (the kwargs of a `transformer_sidecar.transform_file` Celery task) it

@@ -125,7 +125,7 @@ if (rabbitUri.startsWith("ipc:")) {
   const conn = await amqp.connect(rabbitUri);
   const ch = await conn.createChannel();
   const queue = `transformer-${requestId}`;
-  // Declared exactly as the sidecar declares it (contract A.2): non-durable, auto-delete.
+  // Declared exactly as the sidecar declares it (docs/decisions.md D2): non-durable, auto-delete.
   await ch.assertQueue(queue, { durable: false, autoDelete: true });
   await ch.prefetch(1);
   await ch.consume(queue, (msg) => {

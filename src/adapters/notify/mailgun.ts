@@ -1,4 +1,4 @@
-// Mailgun welcome e-mail on approval (contract §7.7): POST <url>/v3/<domain>/messages with basic auth
+// Mailgun welcome e-mail on approval (docs/sign-in.md): POST <url>/v3/<domain>/messages with basic auth
 // api:<key>, from "ServiceX <noreply@<domain>>", subject "Welcome to ServiceX!", html and text bodies from
 // views/emails/. A no-op without MAILGUN_API_KEY and MAILGUN_DOMAIN, as upstream.
 import { readFile } from "node:fs/promises";

@@ -1,6 +1,6 @@
 // The Notifier port (src/domain/ports.ts) over Slack and Mailgun. Notifications are a courtesy: neither
 // method ever throws, so a Slack or Mailgun outage can fail neither a sign-up nor an approval
-// (upstream answered 500 from /accept when Mailgun failed; contract §7.7).
+// (upstream answered 500 from /accept when Mailgun failed; docs/sign-in.md).
 import type { Notifier } from "../../domain/ports.js";
 import type { Logger } from "../../logger.js";
 

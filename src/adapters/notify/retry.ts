@@ -1,5 +1,5 @@
 // Bounded retries with exponential backoff for the outbound notification calls (Slack, Mailgun).
-// Contract §7.3/§7.6/§7.7: upstream makes 3 attempts; we add backoff so a briefly unavailable service
+// docs/sign-in.md: upstream makes 3 attempts; we add backoff so a briefly unavailable service
 // gets a chance to recover, and let callers decide which failures are worth another attempt.
 
 export interface RetryPolicy {

@@ -1,4 +1,4 @@
-// Slack: the sign-up message posted to the incoming webhook (contract §7.6, §7.3) and the messages posted
+// Slack: the sign-up message posted to the incoming webhook (docs/sign-in.md) and the messages posted
 // back to an interaction's `response_url` (ephemeral errors, approve/reject replacements).
 //
 // Transport: plain `fetch` with a JSON body. `@slack/webhook` (home of IncomingWebhook) is not installed and
@@ -29,7 +29,7 @@ export interface SlackReplacementMessage {
 
 export type SlackResponseBody = SlackEphemeralMessage | SlackReplacementMessage;
 
-/** Texts ServiceX answers through `response_url` (contract §7.6). */
+/** Texts ServiceX answers through `response_url` (docs/sign-in.md). */
 export const SLACK_TEXTS = {
   notConfigured: "ServiceX has no Slack app configured.",
   expired: "Sorry, this request has expired.",
@@ -41,7 +41,7 @@ export const UNVERIFIED_EMAIL_NOTE =
   "(e-mail NOT verified by the identity provider: anyone could have typed it)";
 
 /**
- * The sign-up announcement with Approve / Reject buttons, key for key as upstream builds it (§7.6). An e-mail
+ * The sign-up announcement with Approve / Reject buttons, key for key as upstream builds it (docs/sign-in.md). An e-mail
  * the identity provider did not vouch for (`emailVerified: false`) is marked as such in the text, so the
  * approver does not take it for the person's address; a vouched-for one reads as upstream's message.
  */
@@ -81,8 +81,8 @@ export function ephemeralMessage(text: string): SlackEphemeralMessage {
 
 /**
  * Replaces the sign-up message once an admin decided: the first original block (the "New signup from …"
- * section) stays, the buttons give way to "Approved by <@U…>" or "Rejected by <@U…>" (contract §7.6 and
- * A.8: reject deletes the pending user, upstream raised instead).
+ * section) stays, the buttons give way to "Approved by <@U…>" or "Rejected by <@U…>" (docs/sign-in.md and
+ * docs/decisions.md D8: reject deletes the pending user, upstream raised instead).
  */
 export function decisionMessage(
   originalBlocks: readonly unknown[],

@@ -1,5 +1,5 @@
 // Verification of Slack interactivity requests (POST /slack) and parsing of their `payload` field
-// (contract §7.6). Differences from upstream, on purpose (contract A.8): the timestamp window is two-sided
+// (docs/sign-in.md). Differences from upstream, on purpose (docs/decisions.md D8): the timestamp window is two-sided
 // (|now − ts| ≤ 300 s; upstream's `abs(time.time() - ts > 300)` let any future timestamp through), and a
 // missing or non-numeric timestamp is "expired" rather than a crash.
 import { createHmac, timingSafeEqual } from "node:crypto";

@@ -1,6 +1,6 @@
-// Object store port (contract §7.1): one bucket per request, bucket name = request id. The App creates the bucket at
-// submit (A.28: the sidecar uploads before it reports), deletes it with its objects on DELETE (§2.3.4) and in the
-// data-lifecycle job, and presigns GET URLs for the file-urls variant (§2.3.12).
+// Object store port (docs/object-store.md): one bucket per request, bucket name = request id. The App creates the bucket at
+// submit (docs/decisions.md D28: the sidecar uploads before it reports), deletes it with its objects on DELETE (docs/api.md) and in the
+// data-lifecycle job, and presigns GET URLs for the file-urls variant (docs/api.md).
 
 /** SigV4 presigned URLs cannot outlive one week (the SDK refuses; MinIO and S3 reject them). */
 export const MAX_PRESIGN_EXPIRY_SECONDS = 7 * 24 * 3600;

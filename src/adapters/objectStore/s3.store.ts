@@ -1,4 +1,4 @@
-// S3/MinIO object store (contract §7.1) on @aws-sdk/client-s3, path-style addressing. Two clients: one on
+// S3/MinIO object store (docs/object-store.md) on @aws-sdk/client-s3, path-style addressing. Two clients: one on
 // MINIO_URL for the App's own calls, one on MINIO_PUBLIC_URL that only signs URLs handed to clients (a SigV4
 // signature covers the Host header, so a URL must be signed for the host the client will use; signing needs no
 // network). Checksums are computed/validated only when an operation requires them: MinIO and other S3-compatible

@@ -24,7 +24,7 @@ export class DatasetsRepo {
 
   /**
    * The live (non-stale) dataset of that name, created when missing, locked FOR UPDATE so that concurrent
-   * submits of one DID serialise on it and share one lookup (contract §3.4).
+   * submits of one DID serialise on it and share one lookup (docs/database.md).
    */
   async lockOrCreateForDid(tx: Sql, name: string, scheme: string): Promise<LockedDataset> {
     // The live row can go stale between the INSERT (which then does nothing) and the UPDATE (which then
@@ -55,7 +55,7 @@ export class DatasetsRepo {
     return rows[0];
   }
 
-  /** A file-list dataset: complete from birth, one file row per path (contract §3.4 from_file_list). */
+  /** A file-list dataset: complete from birth, one file row per path (docs/database.md from_file_list). */
   async lockOrCreateForFileList(tx: Sql, name: string, paths: readonly string[]): Promise<LockedDataset> {
     for (let attempt = 0; ; attempt++) {
       const row = await this.tryLockOrCreateForFileList(tx, name, paths);
@@ -280,7 +280,7 @@ export class DatasetsRepo {
     const r = await this.db.prisma.dataset.updateMany({ where: { id, stale: false }, data: { stale: true } });
     return r.count === 1;
   }
-  /** Data lifecycle (contract §2.4.6): live datasets not updated for more than `ageHours` become stale. */
+  /** Data lifecycle (docs/api.md): live datasets not updated for more than `ageHours` become stale. */
   async markStaleOlderThan(ageHours: number): Promise<number> {
     const rows = await this.db.sql.query(
       `UPDATE datasets SET stale = true
@@ -291,7 +291,7 @@ export class DatasetsRepo {
   }
 
   /**
-   * Deletes every dataset no request references, with its files (contract §2.4.6). Rows a concurrent
+   * Deletes every dataset no request references, with its files (docs/api.md). Rows a concurrent
    * submit holds locked are skipped (that submit is about to reference them); returns the deleted names.
    */
   async deleteOrphans(tx: Sql): Promise<string[]> {

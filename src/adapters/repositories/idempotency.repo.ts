@@ -1,4 +1,4 @@
-// `Idempotency-Key` records of submits (contract A.17): per user (0 = no user), the key, a hash of the
+// `Idempotency-Key` records of submits (docs/decisions.md D17): per user (0 = no user), the key, a hash of the
 // request body and, once the submit succeeded, the request it created.
 import type { Database } from "../db/database.js";
 

@@ -1,4 +1,4 @@
-// Read models of the web pages (issue 5): one SQL statement per table on a page, paginated with
+// Read models of the web pages: one SQL statement per table on a page, paginated with
 // ORDER BY … LIMIT … OFFSET in the database, so a page costs the same with 100 or 100,000 rows.
 import type { Database } from "../db/database.js";
 import type { TransformStatusName } from "../../domain/status.js";
@@ -69,7 +69,7 @@ export interface DatasetFileRow {
 const dir = (o: SortOrder) => (o === "asc" ? "ASC" : "DESC");
 
 /**
- * ORDER BY clauses of the dashboards (contract §2.7: start | finish | status). Requests get their id at
+ * ORDER BY clauses of the dashboards (docs/api.md: start | finish | status). Requests get their id at
  * submit, in submit order, so "start" orders by the primary key (an index scan, not a sort of every row).
  */
 const REQUEST_ORDER = {
@@ -80,7 +80,7 @@ const REQUEST_ORDER = {
 } as const;
 export type RequestSort = keyof typeof REQUEST_ORDER;
 
-/** Dataset sort keys of the [L] dataset list (contract §2.7). */
+/** Dataset sort keys of the newer upstream dataset list (docs/api.md). */
 const DATASET_ORDER = {
   last_used: "last_used",
   last_updated: "last_updated",
@@ -151,7 +151,7 @@ export class PagesRepo {
     };
   }
 
-  /** Per-file failures (contract A.12: file_status rows with status 'failure'), newest last. */
+  /** Per-file failures (docs/decisions.md D12: file_status rows with status 'failure'), newest last. */
   async fileErrors(requestId: string, limit: number): Promise<Paged<FileErrorRow>> {
     const [rows, count] = await Promise.all([
       this.db.sql.query<Record<string, unknown>>(
@@ -177,7 +177,7 @@ export class PagesRepo {
     };
   }
 
-  /** transform_result rows of a request, ordered by file_id (contract §2.7), optionally one status. */
+  /** transform_result rows of a request, ordered by file_id (docs/api.md), optionally one status. */
   async results(o: {
     requestId: string;
     status?: string;

@@ -1,4 +1,4 @@
-// Queries of the reconciler (contract A.18): requests that stopped making progress, and the leases that let
+// Queries of the reconciler (docs/decisions.md D18): requests that stopped making progress, and the leases that let
 // one replica at a time run a background job.
 import type { Database } from "../db/database.js";
 

@@ -1,5 +1,5 @@
 // All SQL about `requests` rows. Counters and status change only through conditional statements, so
-// concurrent callers (and replicas) cannot complete a request twice (contract A.11).
+// concurrent callers (and replicas) cannot complete a request twice (docs/decisions.md D11).
 import type { Sql } from "../db/database.js";
 import type { Database } from "../db/database.js";
 import type { TransformStatusName } from "../../domain/status.js";
@@ -95,7 +95,7 @@ const NON_TERMINAL = "('submitted','pending_lookup','lookup','running')";
 export class RequestsRepo {
   constructor(private readonly db: Database) {}
 
-  /** By UUID, or by integer primary key given as a numeric string (contract §2.3.3). */
+  /** By UUID, or by integer primary key given as a numeric string (docs/api.md). */
   async find(idOrUuid: string): Promise<RequestRecord | null> {
     const byId = /^\d{1,9}$/.test(idOrUuid);
     const rows = await this.db.sql.query<RawRecord>(
@@ -200,7 +200,7 @@ export class RequestsRepo {
     return rows.length === 1;
   }
 
-  /** Requests waiting on a dataset's lookup, locked in id order (contract §2.4.2 lock_awaiting_dataset). */
+  /** Requests waiting on a dataset's lookup, locked in id order (docs/api.md lock_awaiting_dataset). */
   async lockAwaitingDataset(
     tx: Sql,
     datasetId: number,
@@ -257,7 +257,7 @@ export class RequestsRepo {
   }
 
   /**
-   * Aggregates over the request's results (contract §2.3.5 `stats`); null when there are none. The average
+   * Aggregates over the request's results (docs/api.md `stats`); null when there are none. The average
    * rate is taken in numeric: every avg_rate fits a float8, but a float8 sum of two of 1e308 overflows.
    */
   async stats(requestId: string): Promise<{
@@ -289,7 +289,7 @@ export class RequestsRepo {
       totalEvents: n(r.events),
     };
   }
-  /** Cache size for the data lifecycle: SUM(transform_result.total_bytes) (contract §2.4.6). */
+  /** Cache size for the data lifecycle: SUM(transform_result.total_bytes) (docs/api.md). */
   async cacheBytes(): Promise<number> {
     const rows = await this.db.sql.query<{ bytes: number }>(
       "SELECT COALESCE(SUM(total_bytes), 0)::float8 AS bytes FROM transform_result",
@@ -299,7 +299,7 @@ export class RequestsRepo {
 
   /**
    * The earliest submit_time at which SUM(requests.total_bytes) ORDER BY submit_time reaches `bytes`
-   * (null when it never does): deleting everything up to it frees at least that much (contract §2.4.6).
+   * (null when it never does): deleting everything up to it frees at least that much (docs/api.md).
    */
   async submitTimeFreeing(bytes: number): Promise<string | null> {
     const rows = await this.db.sql.query<{ t: string }>(

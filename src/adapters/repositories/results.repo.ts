@@ -53,7 +53,7 @@ export class ResultsRepo {
   constructor(private readonly db: Database) {}
 
   /**
-   * Applies a batch of file-complete reports atomically (contract §2.4.4, A.11): dataset and request rows
+   * Applies a batch of file-complete reports atomically (docs/api.md, docs/decisions.md D11): dataset and request rows
    * are locked (datasets first, then requests, in id order: no deadlock with lookups or other replicas),
    * the batch is reduced per (request, file) so the outcome does not depend on arrival order (a success is
    * final, a success replaces an earlier failure, duplicates change no counter), and a request becomes

@@ -1,4 +1,4 @@
-// All SQL about `users` (contract §3.1, §2.6). E-mail matching is case-insensitive (unique index on
+// All SQL about `users` (docs/database.md, docs/api.md). E-mail matching is case-insensitive (unique index on
 // lower(email)); `sub` is the identity provider's subject; `refresh_token` holds the current API token's
 // record (adapters/auth/jwt.ts), or a full JWT in databases adopted from upstream. Ours beside it
 // (docs/sign-in.md): `user_identities` (issuer + subject → account, and whether the provider vouched for the

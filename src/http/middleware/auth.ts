@@ -1,5 +1,5 @@
-// The guards of contract §2.2 with ENABLE_AUTH=true: `auth_required` (a browser session, or
-// `Authorization: Bearer <access JWT>`), `admin_required` (the same, then admin: 403 for others, A.9).
+// The guards of docs/api.md with ENABLE_AUTH=true: `auth_required` (a browser session, or
+// `Authorization: Bearer <access JWT>`), `admin_required` (the same, then admin: 403 for others, docs/decisions.md D9).
 // With ENABLE_AUTH=false everyone passes as "no user" (upstream's open behaviour).
 //
 // Cross-site safety: the session cookie authenticates only safe API reads (GET/HEAD that change nothing).

@@ -1,4 +1,4 @@
-// Browser sessions for the web pages (contract §2.7): the session lives in one cookie, encrypted and
+// Browser sessions for the web pages (docs/api.md): the session lives in one cookie, encrypted and
 // authenticated with AES-256-GCM under a key derived from SECRET_KEY (a forged or edited cookie is simply
 // no session). Cookie: HttpOnly, SameSite=Lax, Secure behind TLS, 12 h. The session id is renewed at
 // sign-in; every form carries the session's CSRF token (checked by `requireCsrf`).
@@ -104,7 +104,7 @@ function readCookie(header: string | undefined, name: string): string | undefine
 }
 
 /**
- * The scheme the browser used (§2.7 `get_correct_url`): X-Scheme (or X-Forwarded-Proto) when present, else
+ * The scheme the browser used (docs/api.md `get_correct_url`): X-Scheme (or X-Forwarded-Proto) when present, else
  * https unless the host is local — the App runs behind a TLS-terminating ingress in production.
  */
 export function requestScheme(req: Request): string {

@@ -1,4 +1,4 @@
-// Dataset wire JSON (contract §3.1, A.25).
+// Dataset wire JSON (docs/database.md, docs/decisions.md D25).
 import type { Dataset, DatasetFile } from "../../generated/prisma/client.js";
 import { isoZ } from "./time.js";
 

@@ -1,4 +1,4 @@
-// Progress history wire JSON (issue 5): `{"history": [{"time", "status", "files-completed", "files-failed",
+// Progress history wire JSON: `{"history": [{"time", "status", "files-completed", "files-failed",
 // "bytes", "events"}]}`; status as the display name the status routes use ("Running", "Complete", …).
 import type { ProgressPoint } from "../../adapters/repositories/progress.repo.js";
 import { TRANSFORM_STATUS_DISPLAY, type TransformStatusName } from "../../domain/status.js";

@@ -1,5 +1,5 @@
 // The request page's progress plot: a server-rendered SVG line chart of files completed and failed over
-// time, from the progress history (issue 5). No chart library and no JavaScript needed to see it; the
+// time, from the progress history. No chart library and no JavaScript needed to see it; the
 // live page swaps in a fresh copy from /transformation-request/<id>/history.svg.
 import type { ProgressPoint } from "../../adapters/repositories/progress.repo.js";
 import { statusDisplay } from "./progress.presenter.js";

@@ -1,4 +1,4 @@
-// Wire JSON of a transform request (contract §3.2, A.20). The quirks are on purpose: `finish-time` is the
+// Wire JSON of a transform request (docs/database.md, docs/decisions.md D20). The quirks are on purpose: `finish-time` is the
 // string "None" when unset, `files-remaining` is null while no file is known.
 import type { RequestRecord } from "../../adapters/repositories/requests.repo.js";
 import { displayStatus } from "../../domain/status.js";
@@ -21,7 +21,7 @@ export function requestJson(r: RequestRecord): Record<string, unknown> {
     image: r.image ?? "",
     workers: r.workers,
     "result-destination": r.resultDestination,
-    // contract A.20: the client accepts only these three; rows adopted from an old upstream database may say
+    // docs/decisions.md D20: the client accepts only these three; rows adopted from an old upstream database may say
     // "arrow" (the old default), which would fail the client's whole list call.
     "result-format": ["parquet", "root-file", "root-rntuple"].includes(r.resultFormat)
       ? r.resultFormat
@@ -47,7 +47,7 @@ export interface ObjectStoreView {
   secretKey: string;
 }
 
-/** `GET …/<id>`: the request plus object-store access and the log link when configured (contract §2.3.3). */
+/** `GET …/<id>`: the request plus object-store access and the log link when configured (docs/api.md). */
 export function requestDetailJson(
   r: RequestRecord,
   extras: {

@@ -1,5 +1,5 @@
-// transform_result wire JSON (contract §3.1). contract A.8: `file-id` is the file's id (upstream sent the
-// result row id). `created_at` is naive with microseconds and no Z (A.22).
+// transform_result wire JSON (docs/database.md). docs/decisions.md D8: `file-id` is the file's id (upstream sent the
+// result row id). `created_at` is naive with microseconds and no Z (docs/decisions.md D22).
 import type { ResultJsonRow } from "../../adapters/repositories/results.repo.js";
 
 const n = (v: string | number | null) => (v === null ? null : Number(v));

@@ -1,4 +1,4 @@
-// Client API for cached datasets (contract §2.3.9).
+// Client API for cached datasets (docs/api.md).
 import { type Request, Router } from "express";
 import { z } from "zod";
 import { AppError, badRequest, notFound } from "../../domain/errors.js";

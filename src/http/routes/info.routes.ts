@@ -1,4 +1,4 @@
-// GET /servicex (contract §2.3.10) and GET /multiple-codegen-list (§2.3.11): public.
+// GET /servicex (docs/api.md) and GET /multiple-codegen-list (docs/api.md): public.
 import { Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../deps.js";

@@ -1,4 +1,4 @@
-// Internal API called by DID finders and transformer sidecars (contract §2.4). No authentication, as
+// Internal API called by DID finders and transformer sidecars (docs/api.md). No authentication, as
 // upstream: it relies on network isolation, which INTERNAL_PORT provides (a listener of its own, app.ts).
 // Note the path id is a *dataset* id for the DID-finder calls and a request UUID for the transformer calls.
 import { type Request, Router } from "express";
@@ -73,7 +73,7 @@ const invalidAge = () =>
 const invalidMaxAge = () =>
   new AppError("invalid_max_age", "Invalid maxAge parameter", 422, { message: "Invalid maxAge parameter" });
 
-/** Hours from a JSON body field or the query (contract §2.4.6): a non-negative number, default 24. */
+/** Hours from a JSON body field or the query (docs/api.md): a non-negative number, default 24. */
 function hoursParam(req: Request, key: string, invalid: () => AppError): number {
   const body = req.body as unknown;
   const fromBody =
@@ -284,7 +284,7 @@ export function callbackRoutes(deps: AppDeps): Router {
     },
     async (_req, res, { params, body }) => {
       const given = body["error-type"];
-      // Any other exception type of the DID-finder library means internal_failure (contract §2.4.3).
+      // Any other exception type of the DID-finder library means internal_failure (docs/api.md).
       const errorType: DatasetLookupError = DATASET_LOOKUP_ERRORS.includes(given as DatasetLookupError)
         ? (given as DatasetLookupError)
         : "internal_failure";

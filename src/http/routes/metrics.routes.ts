@@ -1,4 +1,4 @@
-// GET /metrics: Prometheus text exposition (contract A.15, §2.8), unauthenticated as upstream's. Mounted
+// GET /metrics: Prometheus text exposition (docs/api.md, docs/decisions.md D15), unauthenticated as upstream's. Mounted
 // only with ENABLE_METRICS (otherwise the path is an ordinary 404).
 import { Router } from "express";
 import type { Metrics } from "../../observability/metrics.js";

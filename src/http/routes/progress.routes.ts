@@ -1,6 +1,6 @@
-// GET /servicex/transformation/<id>/history: the request's progress history (issue 5), with the current
+// GET /servicex/transformation/<id>/history: the request's progress history, with the current
 // counters so a page can poll this one small endpoint for live progress. Same ownership rules as the status
-// route (contract A.10).
+// route (docs/decisions.md D10).
 import { Router } from "express";
 import { z } from "zod";
 import { AppError } from "../../domain/errors.js";

@@ -1,10 +1,10 @@
-// Web pages (contract §2.7). This file: the sign-up flow (contract §2.7, §7.2, §7.3): home, about, sign-in through OIDC, the callback,
+// Web pages (docs/api.md). This file: the sign-up flow (docs/api.md, docs/sign-in.md): home, about, sign-in through OIDC, the callback,
 // sign-out, profile creation and editing, API-token rotation and the servicex.yaml download. Server-rendered
 // (ejs), usable without JavaScript. State changes are CSRF-checked form POSTs; GET /api-token and
 // GET /sign-out only show the confirmation form, so a link on another site can neither rotate a token nor
 // sign anyone out. HEAD changes nothing: the two GETs that act (/sign-in starts a sign-in, /auth-callback
 // finishes one) answer HEAD with 405. Sign-in rules: docs/sign-in.md. Request, dataset and admin pages live
-// in ./pages/ (issue 5).
+// in ./pages/.
 import express, { type Request, type Response, Router } from "express";
 import { z } from "zod";
 import { PagesRepo } from "../../adapters/repositories/pages.repo.js";
@@ -28,7 +28,7 @@ const ProfileForm = z.object({
 });
 type ProfileValues = z.input<typeof ProfileForm>;
 
-/** §2.7 `get_correct_url`: the external base URL (scheme rule in requestScheme). */
+/** docs/api.md `get_correct_url`: the external base URL (scheme rule in requestScheme). */
 export function externalBase(req: Request): string {
   return `${requestScheme(req)}://${req.get("host") ?? "localhost"}`;
 }

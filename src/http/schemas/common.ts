@@ -28,7 +28,7 @@ export const intLike = (min: number, max: number) =>
 export const INT32_MAX = 2 ** 31 - 1;
 export const SAFE_MAX = Number.MAX_SAFE_INTEGER;
 
-/** Request ids in paths: a UUID or the integer primary key (contract §2.3.3). */
+/** Request ids in paths: a UUID or the integer primary key (docs/api.md). */
 export const requestIdParam = z.object({ request_id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/) });
 export const datasetIdParam = z.object({
   dataset_id: z

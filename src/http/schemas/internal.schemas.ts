@@ -5,7 +5,7 @@ import { normaliseIsoTime } from "./isotime.js";
 const count = intLike(0, SAFE_MAX);
 const seconds = z.number().finite().min(0).max(1e12);
 
-/** One file from a DID finder (contract §2.4.1). `paths` is a list of replicas (a string is accepted too). */
+/** One file from a DID finder (docs/api.md). `paths` is a list of replicas (a string is accepted too). */
 export const DidFile = z.object({
   paths: z.union([z.array(text(4096).min(1)).min(1).max(1000), text(100_000).min(1)]),
   adler32: text(48).nullish(),
@@ -30,7 +30,7 @@ export const FilesetErrorBody = z.object({
   "error-type": text(64),
 });
 
-/** From the transformer sidecar (contract §2.4.4). */
+/** From the transformer sidecar (docs/api.md). */
 export const FileCompleteBody = z.object({
   requestId: text(64).optional(),
   "file-path": text(4096),
@@ -49,7 +49,7 @@ export const FileCompleteBody = z.object({
   info: text(1_000_000).nullish(),
 });
 
-/** Legacy `POST …/<request_id>/status` (contract §2.4.5). */
+/** Legacy `POST …/<request_id>/status` (docs/api.md). */
 export const TransformStatusBody = z.object({
   severity: text(64).optional(),
   source: text(1024),
@@ -57,7 +57,7 @@ export const TransformStatusBody = z.object({
   timestamp: text(64).optional(),
 });
 
-/** Legacy per-file `POST …/<request_id>/<file_id>/status` (contract A.12). */
+/** Legacy per-file `POST …/<request_id>/<file_id>/status` (docs/decisions.md D12). */
 export const FileStatusBody = z.object({
   timestamp: text(64).refine((s) => normaliseIsoTime(s) !== null, {
     message: "must be an ISO 8601 time (YYYY-MM-DDTHH:MM:SS.ffffff)",

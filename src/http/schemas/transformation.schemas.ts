@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { INT32_MAX, boolQuery, intLike, pageQuery, text } from "./common.js";
 
-/** `POST /servicex/transformation` (contract §2.3.1). Unknown keys are ignored, as reqparse did. */
+/** `POST /servicex/transformation` (docs/api.md). Unknown keys are ignored, as reqparse did. */
 export const SubmitBody = z.object({
   title: text(10240).nullish(),
   did: text(1024).nullish(),
@@ -82,7 +82,7 @@ export const TransformResultJson = z
   })
   .meta({ id: "TransformResult" });
 
-/** `POST /servicex/transformation/file-urls` (contract §2.3.12). */
+/** `POST /servicex/transformation/file-urls` (docs/api.md). */
 export const FileUrlsBody = z.object({
   request_id: text(64),
   file_list: z.array(text(1024).min(1)).min(1).max(10_000),

@@ -1,4 +1,4 @@
-// Administration of users (issue 5; [L] /admin/... views): pending users first, approve, reject, make or
+// Administration of users (newer upstream /admin/... views): pending users first, approve, reject, make or
 // revoke admin, delete. Every action is a CSRF-checked form POST calling UserService, the same code as the
 // admin API (POST /accept, DELETE /users/<id>, Slack approve/reject), so e-mails and caches behave alike.
 // Guard: a signed-in administrator; with ENABLE_AUTH=false the page is open, as the admin API is then.

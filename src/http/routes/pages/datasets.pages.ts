@@ -1,4 +1,4 @@
-// Dataset pages ([L] web/datasets.py, web/dataset.py; contract §2.7): the list, sortable by the [L] keys and
+// Dataset pages (newer upstream web/datasets.py, web/dataset.py; docs/api.md): the list, sortable by the newer upstream keys and
 // optionally with deleted (stale) datasets, and one dataset with its files and recent requests (a non-admin's
 // own only). Soft delete (the same as DELETE /servicex/datasets/<id>: the dataset becomes stale) is for
 // administrators.

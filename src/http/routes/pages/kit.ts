@@ -1,4 +1,4 @@
-// What every page route shares: the layout locals, rendering, and the two guards of contract §2.2 as pages
+// What every page route shares: the layout locals, rendering, and the two guards of docs/api.md as pages
 // see them (oauth_required, admin_required).
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Requester } from "../../../domain/transformation.service.js";
@@ -12,7 +12,7 @@ export interface PageKit {
   oauthRequired(req: Request, res: Response, next: NextFunction): Promise<void>;
   /**
    * admin_required for pages: a signed-in administrator; others get a 403 page. With ENABLE_AUTH=false the
-   * admin pages are open, as the admin API is (contract §7.5: admin_required lets every caller through).
+   * admin pages are open, as the admin API is (docs/sign-in.md: admin_required lets every caller through).
    */
   adminRequired(req: Request, res: Response, next: NextFunction): Promise<void>;
   /** The caller as the domain services see them (null user = authentication disabled). */

@@ -1,4 +1,4 @@
-// Request pages (contract §2.7, issue 5): the user and global dashboards, the request page (progress bar,
+// Request pages (docs/api.md): the user and global dashboards, the request page (progress bar,
 // timings, transformer and queue state, progress plot, per-file errors, cancel/delete), its results page,
 // and the plot as SVG for the live page. Server-rendered; the live updates are a small inline script that
 // polls GET /servicex/transformation/<id>/history and stops once the request is terminal.
