@@ -221,6 +221,27 @@ describe("When sidecar v1.5.3 reports (no s3-object-name) while the database res
   });
 });
 
+describe("When a transformer's legacy fatal status report arrives while the database restarts", () => {
+  it("then it waits and the request ends Fatal with the reported reason", async () => {
+    const id = await submit({ "file-list": [`root://eos//legacy-${Date.now()}/f.root`] });
+    const { back } = await outage(2500);
+    const r = await putJson(
+      `${BASE()}/${id}/status`,
+      { severity: "fatal", source: "transformer", info: "the generated code does not compile" },
+      "POST",
+    );
+    await back;
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const row = (
+      await q<{ status: string; failure_description: string }>(
+        "SELECT status::text AS status, failure_description FROM requests WHERE request_id = $1",
+        [id],
+      )
+    )[0]!;
+    expect(row).toEqual({ status: "fatal", failure_description: "the generated code does not compile" });
+  });
+});
+
 describe("When DID-finder batches arrive twice, overlap, repeat a path, or race each other", () => {
   it("then each path is stored once, the request counts each file once, and one task is published per file", async () => {
     const tag = `dupes-${Date.now()}`;
