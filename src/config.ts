@@ -1,9 +1,11 @@
 // The one place that reads the environment. Keys keep upstream app.conf names (contract A.4, §8).
 // Values: env strings "true"/"false" become booleans, dict/list keys are JSON. An optional file named by
-// APP_CONFIG_FILE (dotenv or JSON) supplies defaults; the environment wins. Every bad key is reported at once.
+// APP_CONFIG_FILE (upstream's Python-syntax app.conf, dotenv or JSON; src/appConf.ts) supplies defaults; with a
+// file, the environment overrides only the keys the file defines (upstream's rule, see ENV_ALWAYS for the
+// exceptions). Every bad key is reported at once.
 import { readFileSync } from "node:fs";
-import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
+import { parseAppConf } from "./appConf.js";
 import { parseCacheSize } from "./domain/dataLifecycle.service.js";
 import { TrustProxySetting } from "./http/trustProxy.js";
 
@@ -346,8 +348,26 @@ function readConfigFile(path: string): Record<string, unknown> {
       throw new ConfigError([`APP_CONFIG_FILE: ${path} is not valid JSON: ${(e as Error).message}`]);
     }
   }
-  return parseDotenv(text);
+  try {
+    return parseAppConf(text);
+  } catch (e) {
+    throw new ConfigError([`APP_CONFIG_FILE: ${path}: ${(e as Error).message}`]);
+  }
 }
+
+/**
+ * Keys the environment sets even when the APP_CONFIG_FILE file does not define them: upstream reads
+ * LOG_LEVEL, INSTANCE_NAME and LOGSTASH_* from the environment itself, and fixes its port and address in its
+ * start command rather than in app.conf.
+ */
+const ENV_ALWAYS = new Set([
+  "LOG_LEVEL",
+  "INSTANCE_NAME",
+  "LOGSTASH_HOST",
+  "LOGSTASH_PORT",
+  "PORT",
+  "BIND_ADDRESS",
+]);
 
 const PACKAGE_VERSION: string = (() => {
   try {
@@ -381,7 +401,12 @@ function internalAdvertised(c: RawConfig): string {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const fromFile = env.APP_CONFIG_FILE ? readConfigFile(env.APP_CONFIG_FILE) : {};
   const merged: Record<string, unknown> = { ...fromFile };
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v;
+  // Upstream's rule, which its Helm chart relies on (the ConfigMap defines placeholders that the Secret's
+  // variables override): with a config file, an environment variable overrides only a key the file defines.
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (!env.APP_CONFIG_FILE || Object.hasOwn(fromFile, k) || ENV_ALWAYS.has(k)) merged[k] = v;
+  }
   const r = Env.safeParse(merged);
   if (!r.success) {
     throw new ConfigError(r.error.issues.map((i) => `${i.path.join(".") || "(config)"}: ${i.message}`));

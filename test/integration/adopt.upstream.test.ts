@@ -218,6 +218,53 @@ describe("When the App starts on a database made by upstream's App (alembic v1_3
     expect(old.json).toEqual(inMilliseconds(expected.requests[1]!.get));
   });
 
+  it("then a DID whose dataset was marked stale can be submitted again (upstream's UNIQUE (name) stays)", async () => {
+    const did = `${app.scheme}://restale.${randomBytes(4).toString("hex")}`;
+    const submit = () =>
+      httpCall(`${app.url}/servicex/transformation`, "POST", {
+        token: token.approved,
+        body: {
+          did,
+          selection: "(call Select ...)",
+          codegen: "passthrough",
+          "result-destination": "object-store",
+        },
+      });
+    const first = await submit();
+    expect(first.status, first.text).toBe(200);
+    const firstId = (first.json as { request_id: string }).request_id;
+    const didId = async (rid: string) =>
+      (
+        await app.deps.db.sql.query<{ did_id: number }>("SELECT did_id FROM requests WHERE request_id = $1", [
+          rid,
+        ])
+      )[0]!.did_id;
+    const oldDataset = await didId(firstId);
+    const del = await httpCall(`${app.url}/servicex/datasets/${oldDataset}`, "DELETE", {
+      token: token.admin,
+    });
+    expect(del.status, del.text).toBe(200);
+
+    const again = await submit();
+    expect(again.status, again.text).toBe(200);
+    const againId = (again.json as { request_id: string }).request_id;
+    const newDataset = await didId(againId);
+    expect(newDataset).not.toBe(oldDataset);
+    const rows = await app.deps.db.sql.query<{ id: number; name: string; stale: boolean }>(
+      "SELECT id, name, stale FROM datasets WHERE id = ANY($1::int[]) ORDER BY id",
+      [[oldDataset, newDataset]],
+    );
+    expect(rows).toEqual([
+      { id: oldDataset, name: `${did} (stale #${oldDataset})`, stale: true },
+      { id: newDataset, name: did, stale: false },
+    ]);
+    // The first request still reads as before (its DID string is its own column).
+    const old = await httpCall(`${app.url}/servicex/transformation/${firstId}`, "GET", {
+      token: token.approved,
+    });
+    expect((old.json as { did: string }).did).toBe(did);
+  });
+
   it("then a new submit with a file list completes too", async () => {
     const sub = await httpCall(`${app.url}/servicex/transformation`, "POST", {
       token: token.approved,
@@ -371,7 +418,8 @@ describe("When switching back to upstream's App after adoption and new traffic",
       );
       expect(bad.rows).toEqual([]);
       const n = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM requests");
-      expect(n.rows[0]!.n).toBe(expected.requests.length + 2);
+      // The fixture's requests plus the four submitted above (by DID, twice on a re-staled DID, by file list).
+      expect(n.rows[0]!.n).toBe(expected.requests.length + 4);
     });
   });
 });

@@ -33,7 +33,20 @@ export class DatasetsRepo {
       const row = await this.tryLockOrCreateForDid(tx, name, scheme);
       if (row) return row;
       if (attempt >= 3) throw new Error(`dataset ${name} keeps going stale`);
+      await this.freeNameOfStaleDatasets(tx, name);
     }
+  }
+
+  /**
+   * A database adopted from upstream's App keeps upstream's plain UNIQUE (name) on `datasets`, so a stale
+   * dataset would keep its name forever and a resubmit of its DID could never create a live one. The stale
+   * rows give their name up instead (`<name> (stale #<id>)`); their requests and files stay with them.
+   */
+  private async freeNameOfStaleDatasets(tx: Sql, name: string): Promise<void> {
+    await tx.query(
+      `UPDATE datasets SET name = left(name, 990) || ' (stale #' || id || ')' WHERE name = $1 AND stale IS TRUE`,
+      [name],
+    );
   }
 
   private async tryLockOrCreateForDid(
@@ -61,6 +74,7 @@ export class DatasetsRepo {
       const row = await this.tryLockOrCreateForFileList(tx, name, paths);
       if (row) return row;
       if (attempt >= 3) throw new Error(`dataset ${name} keeps going stale`);
+      await this.freeNameOfStaleDatasets(tx, name);
     }
   }
 
