@@ -66,7 +66,12 @@ export interface LocalLauncherOptions {
   onTask?: (task: TransformTask, outcome: TransformOutcome) => void;
 }
 
-const WORKER_ENTRY = fileURLToPath(new URL("./transformer.worker.ts", import.meta.url));
+// Compiled (dist/, npm start, the image) the worker is plain JavaScript beside this file; run from the sources
+// (tsx, vitest) it is TypeScript and needs tsx's loader, which a production install does not have.
+const COMPILED = import.meta.url.endsWith(".js");
+const WORKER_ENTRY = fileURLToPath(
+  new URL(`./transformer.worker.${COMPILED ? "js" : "ts"}`, import.meta.url),
+);
 
 interface Running {
   cancels: Array<() => void>;
@@ -287,7 +292,7 @@ class WorkerProcess {
     await mkdir(this.cmd.scratch, { recursive: true });
     const child = fork(WORKER_ENTRY, this.cmd.args, {
       env: { PATH: process.env.PATH ?? "", ...this.cmd.env },
-      execArgv: ["--import", "tsx"],
+      execArgv: COMPILED ? [] : ["--import", "tsx"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     this.child = child;
