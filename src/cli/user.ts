@@ -13,10 +13,10 @@
 // DATA_DIR — which only one process can open: stop the server first in that case).
 import { readFile } from "node:fs/promises";
 import { pino } from "pino";
-import { openDatabase } from "../src/adapters/db/database.js";
-import { openNotifier, userServiceFor } from "../src/compose.js";
-import { ConfigError, loadConfig } from "../src/config.js";
-import { AppError } from "../src/domain/errors.js";
+import { openDatabase } from "../adapters/db/database.js";
+import { openNotifier, userServiceFor } from "../compose.js";
+import { ConfigError, loadConfig } from "../config.js";
+import { AppError } from "../domain/errors.js";
 
 const USAGE = `usage: npm run user -- <command>
   create <sub> <email> <name> <institution> [refresh_token]
