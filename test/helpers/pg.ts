@@ -65,3 +65,10 @@ export async function recreateTemplate(name: string, migrate: (url: string) => P
 export async function dropDatabase(name: string): Promise<void> {
   await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }
+
+/** A fresh, empty database (no migrations applied), for tests of what migrates it. */
+export async function createEmptyDatabase(prefix = "sx_e"): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(5).toString("hex")}`;
+  await admin((c) => c.query(`CREATE DATABASE "${name}"`));
+  return { name, url: urlFor(name), drop: () => dropDatabase(name) };
+}
