@@ -21,6 +21,7 @@ import {
   presignGetV4,
   s3Encode,
   safeDecode,
+  utf8Compare,
   verifySignature,
 } from "../adapters/localS3/signing.js";
 import type { AppDeps } from "./deps.js";
@@ -315,9 +316,20 @@ async function listObjects(ls3: LocalS3, c: Ctx, bucket: string, q: Map<string, 
   const prefixes: string[] = [];
   let truncated = false;
   let last = "";
-  for (const key of all) {
-    if (!key.startsWith(prefix)) continue;
-    if (after && Buffer.compare(Buffer.from(key), Buffer.from(after)) <= 0) continue;
+  // Keys are sorted: start at the first one after both the prefix and the marker (binary search), stop at
+  // the first one past the prefix.
+  const from = after && utf8Compare(after, prefix) > 0 ? after : prefix;
+  let lo = 0;
+  let hi = all.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const c = utf8Compare(all[mid]!, from);
+    if (c < 0 || (c === 0 && from === after)) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < all.length; i++) {
+    const key = all[i]!;
+    if (!key.startsWith(prefix)) break;
     let common: string | null = null;
     if (delimiter) {
       const i = key.indexOf(delimiter, prefix.length);

@@ -393,6 +393,37 @@ describe("When a request's results are local (embedded default, no object store)
     s3.destroy();
   });
 
+  it("then a delimiter groups keys below a prefix into common prefixes, across pages", async () => {
+    const rid = await submit(app, [join(work, "missing", `${randomUUID()}.root`)]);
+    await completed(app, rid);
+    const dir = join(results, rid);
+    for (const k of ["a/1.root", "a/2.root", "b.root", "c/x/3.root", "d.root"]) {
+      mkdirSync(join(dir, k, ".."), { recursive: true });
+      writeFileSync(join(dir, k), k);
+    }
+    const s3 = s3For(accessOf(await status(app, rid)));
+    const all = await s3.send(new ListObjectsV2Command({ Bucket: rid, Delimiter: "/" }));
+    expect(all.CommonPrefixes?.map((p) => p.Prefix)).toEqual(["a/", "c/"]);
+    expect(all.Contents?.map((c) => c.Key)).toEqual(["b.root", "d.root"]);
+    const seen: string[] = [];
+    for await (const page of paginateListObjectsV2(
+      { client: s3, pageSize: 1 },
+      { Bucket: rid, Delimiter: "/" },
+    )) {
+      expect(page.KeyCount).toBe(1);
+      seen.push(
+        ...(page.CommonPrefixes ?? []).map((p) => p.Prefix!),
+        ...(page.Contents ?? []).map((c) => c.Key!),
+      );
+    }
+    expect(seen).toEqual(["a/", "b.root", "c/", "d.root"]);
+    const nested = await s3.send(new ListObjectsV2Command({ Bucket: rid, Prefix: "c/" }));
+    expect(nested.Contents?.map((c) => c.Key)).toEqual(["c/x/3.root"]);
+    const got = await s3.send(new GetObjectCommand({ Bucket: rid, Key: "a/2.root" }));
+    expect((await bytesOf(got.Body)).toString()).toBe("a/2.root");
+    s3.destroy();
+  });
+
   it("then the listing answers exactly in S3's XML form", async () => {
     const key = objectNameFor([...inputs.keys()][2]!, "root-file");
     const url = presignGetV4({

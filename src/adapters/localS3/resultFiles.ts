@@ -6,7 +6,7 @@
 // regular files are served. Listings show regular files only (no symlinks, no hidden entries).
 import { createHash } from "node:crypto";
 import { constants, type Stats } from "node:fs";
-import { type FileHandle, lstat, open, readdir, realpath } from "node:fs/promises";
+import { type FileHandle, lstat, open, readdir, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { REQUEST_ID } from "./keys.js";
 import { utf8Compare } from "./signing.js";
@@ -40,7 +40,13 @@ function etagOf(st: Stats): string {
 
 const inside = (dir: string, p: string) => p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 
+/** How long, and for how many requests, listed names are reused (keys()). */
+const KEYS_TTL_MS = 30_000;
+const KEYS_CACHED_DIRS = 8;
+
 export class LocalResultFiles {
+  private readonly keyCache = new Map<string, { mtime: number; at: number; keys: string[] }>();
+
   constructor(readonly root: string) {}
 
   /** The request's directory (real path), or null when it does not exist or leaves the root. */
@@ -62,6 +68,14 @@ export class LocalResultFiles {
   async keys(requestId: string): Promise<string[]> {
     const dir = await this.requestDir(requestId);
     if (dir === null) return [];
+    // A paginated listing of a large request reads the same directory once per page of 1,000: the sorted
+    // names are kept while the directory's mtime is unchanged (entries added, renamed in or removed change
+    // it), for at most KEYS_TTL_MS (changes inside subdirectories do not touch it).
+    const mtime = (await stat(dir).catch(() => null))?.mtimeMs;
+    const cached = this.keyCache.get(dir);
+    if (cached && mtime !== undefined && cached.mtime === mtime && Date.now() - cached.at < KEYS_TTL_MS) {
+      return cached.keys;
+    }
     const out: string[] = [];
     const walk = async (abs: string, prefix: string, depth: number) => {
       if (depth > 16) return;
@@ -80,7 +94,13 @@ export class LocalResultFiles {
       }
     };
     await walk(dir, "", 0);
-    return out.sort(utf8Compare);
+    out.sort(utf8Compare);
+    if (mtime !== undefined) {
+      this.keyCache.delete(dir);
+      this.keyCache.set(dir, { mtime, at: Date.now(), keys: out });
+      if (this.keyCache.size > KEYS_CACHED_DIRS) this.keyCache.delete(this.keyCache.keys().next().value!);
+    }
+    return out;
   }
 
   /**

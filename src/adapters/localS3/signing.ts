@@ -95,8 +95,12 @@ function sameText(a: string, b: string): boolean {
 
 /** Byte order of the UTF-8 encodings (S3's ordering of keys and query parameters). */
 export function utf8Compare(a: string, b: string): number {
-  return a === b ? 0 : Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+  if (a === b) return 0;
+  // Without surrogates (characters beyond U+FFFF), UTF-16 code-unit order is UTF-8 byte order.
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : 1;
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 /** The path re-encoded segment by segment with S3's rules (what SDKs sign), or null if malformed. */
 function normalisedPath(rawPath: string): string | null {
