@@ -100,12 +100,12 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     repos.requests,
     repos.datasets,
     metrics ? observeBroker(broker, metrics.brokerObserver()) : broker,
-    logger.child({ component: "dispatcher" }),
+    logger.child({ module: "dispatcher" }),
     {
       advertisedHostname: config.internalAdvertisedHostname,
       defaultScheme: config.DID_FINDER_DEFAULT_SCHEME,
       chunk: config.DISPATCH_CHUNK,
-      mayReplay: replayGate(reconcileRepo, logger.child({ component: "dispatcher" }), { holder }),
+      mayReplay: replayGate(reconcileRepo, logger.child({ module: "dispatcher" }), { holder }),
       // A 4 s claim renewed every second while publishing; free claims with work left are looked for every
       // 2 s, so the requests of a replica that died mid-publish are taken over within ~6 s.
       claim: (id) => reconcileRepo.lease(`dispatch:${id}`, holder, 4_000),
@@ -150,7 +150,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
   const kubernetesCleanup = new KubernetesCleanupService(
     launcher,
     repos.requests,
-    logger.child({ component: "kubernetes-cleanup" }),
+    logger.child({ module: "kubernetes-cleanup" }),
   );
   const reconciler = new Reconciler(
     db,
@@ -161,7 +161,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     lifecycle,
     launcher,
     transformations,
-    logger.child({ component: "reconciler" }),
+    logger.child({ module: "reconciler" }),
     {
       lookupTimeoutS: config.LOOKUP_TIMEOUT,
       runningStallTimeoutS: config.RUNNING_STALL_TIMEOUT,
@@ -178,6 +178,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
         name: "reconciler",
         intervalMs: config.RECONCILE_INTERVAL * 1000,
         run: () => reconciler.run(),
+        acted: (r) => (r as { actions: unknown[] }).actions.length > 0,
       },
       {
         name: "kubernetes-cleanup",
@@ -188,6 +189,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
         name: "dataset-lifecycle",
         intervalMs: config.DATASET_LIFECYCLE_INTERVAL * 1000,
         run: () => dataLifecycle.markStaleDatasets(config.DATASET_LIFECYCLE_AGE),
+        acted: (n) => n !== 0,
       },
       {
         name: "data-lifecycle",
@@ -199,7 +201,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
           }),
       },
     ],
-    logger.child({ component: "scheduler" }),
+    logger.child({ module: "scheduler" }),
     // With several replicas one runs the jobs: a 10 s lease renewed every 3 s (takeover within ~10 s).
     {
       renew: () => reconcileRepo.lease("scheduler", holder, 10_000),
@@ -223,7 +225,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
   if (metrics) fileComplete.onBatch = (size) => metrics.observeFileCompleteBatch(size);
   const progress = new ProgressService(
     new ProgressRepo(db),
-    logger.child({ component: "progress" }),
+    logger.child({ module: "progress" }),
     config.PROGRESS_INTERVAL_MS,
   );
   fileComplete.touchedListeners.push((ids) => progress.noteProgress(ids));
@@ -274,7 +276,7 @@ function openMetrics(
   return new Metrics({
     version: config.appVersion,
     instance: config.INSTANCE_NAME,
-    logger: logger.child({ component: "metrics" }),
+    logger: logger.child({ module: "metrics" }),
     source: {
       requests: () => repos.requests.countByStatus(),
       datasets: () => repos.datasets.countByLookupStatus(),
@@ -297,7 +299,7 @@ export function userServiceFor(
         refreshExpiresSeconds: config.JWT_REFRESH_TOKEN_EXPIRES,
       })
     : null;
-  const users = new UserService(new UsersRepo(db), jwt, notifier, logger.child({ component: "users" }), {
+  const users = new UserService(new UsersRepo(db), jwt, notifier, logger.child({ module: "users" }), {
     adminEmail: config.JWT_ADMIN,
     allowAllAfterAuth: config.OAUTH_ALLOW_ALL_AFTER_AUTH,
   });
@@ -305,7 +307,7 @@ export function userServiceFor(
 }
 
 export function openNotifier(config: Config, logger: Logger): BackgroundNotifier {
-  const log = logger.child({ component: "notify" });
+  const log = logger.child({ module: "notify" });
   return buildNotifier({
     logger: log,
     ...(config.SIGNUP_WEBHOOK_URL
@@ -331,7 +333,7 @@ function openOidc(config: Config, logger: Logger): OidcClient | null {
     ...(config.OAUTH_PROVIDER ? { provider: config.OAUTH_PROVIDER } : {}),
     clientId,
     clientSecret,
-    logger: logger.child({ component: "oidc" }),
+    logger: logger.child({ module: "oidc" }),
   });
 }
 
@@ -358,7 +360,7 @@ function openObjectStore(config: Config, logger: Logger): ObjectStore | null {
     secretKey: config.MINIO_SECRET_KEY ?? "",
     publicEndpoint: config.MINIO_PUBLIC_URL,
     publicSecure: config.MINIO_ENCRYPT_PUBLIC,
-    logger: logger.child({ component: "object-store" }),
+    logger: logger.child({ module: "object-store" }),
   });
 }
 
@@ -391,7 +393,7 @@ function openLauncher(
         logLevel: config.LOG_LEVEL,
         instanceName: config.INSTANCE_NAME,
         cachePrefix: config.TRANSFORMER_CACHE_PREFIX ?? null,
-        logger: logger.child({ component: "local-transformer" }),
+        logger: logger.child({ module: "local-transformer" }),
       });
     case "internal-kubernetes":
     case "external-kubernetes":
@@ -425,9 +427,9 @@ function openLauncher(
         tolerations: config.TRANSFORMER_TOLERATIONS,
         affinity: config.TRANSFORMER_AFFINITY,
         transformerRabbitUrl: config.TRANSFORMER_RABBIT_MQ_URL ?? config.rabbitUrls[0] ?? "",
-        minioUrl: config.OBJECT_STORE_ENABLED
-          ? (config.MINIO_URL_TRANSFORMER ?? config.MINIO_URL ?? null)
-          : null,
+        // Object-store requests' pods get the endpoint whether or not the App manages the buckets
+        // (OBJECT_STORE_ENABLED): the sidecar uploads with it either way.
+        minioUrl: config.MINIO_URL_TRANSFORMER ?? config.MINIO_URL ?? null,
         minioAccessKey: config.MINIO_ACCESS_KEY ?? null,
         minioSecretKey: config.MINIO_SECRET_KEY ?? null,
         minioEncrypt: config.MINIO_ENCRYPT,
@@ -435,14 +437,14 @@ function openLauncher(
         logLevel: config.LOG_LEVEL.toUpperCase(),
         logstashHost: config.LOGSTASH_HOST ?? null,
         logstashPort: config.LOGSTASH_PORT ?? null,
-        logger: logger.child({ component: "kubernetes" }),
+        logger: logger.child({ module: "kubernetes" }),
       });
   }
 }
 
 async function openBroker(config: Config, logger: Logger): Promise<TaskBroker> {
   if (config.rabbitUrls.length === 0) return new MemoryBroker();
-  const amqp = new AmqpBroker({ urls: config.rabbitUrls, logger: logger.child({ component: "broker" }) });
+  const amqp = new AmqpBroker({ urls: config.rabbitUrls, logger: logger.child({ module: "broker" }) });
   await amqp.start();
   return amqp;
 }

@@ -1,13 +1,14 @@
 // Process entry: configuration, dependencies, HTTP server, graceful shutdown.
 import { compose, shutdownDeps } from "./compose.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { DataDirLockedError } from "./adapters/db/dataDirLock.js";
+import { ConfigError, loadProcessConfig } from "./config.js";
 import { startListeners } from "./http/listeners.js";
 import { createLogger } from "./logger.js";
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
+  let config: ReturnType<typeof loadProcessConfig>;
   try {
-    config = loadConfig();
+    config = loadProcessConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
@@ -86,6 +87,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`fatal: ${err instanceof Error ? err.stack : String(err)}\n`);
+  // Another process holds the embedded database: one line that names it, no stack.
+  if (err instanceof DataDirLockedError) process.stderr.write(`${err.message}\n`);
+  else process.stderr.write(`fatal: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });

@@ -10,12 +10,13 @@
 //   npm run user -- load-defaults <users.json>  (a list of {sub, email, name, institution, refresh_token})
 //
 // The database is the App's (DATABASE_URL, SQLALCHEMY_DATABASE_URI, or the embedded PGlite database in
-// DATA_DIR — which only one process can open: stop the server first in that case).
+// DATA_DIR — which only one process can open: beside a running server it refuses, naming the server).
 import { readFile } from "node:fs/promises";
 import { pino } from "pino";
+import { DataDirLockedError } from "../adapters/db/dataDirLock.js";
 import { openDatabase } from "../adapters/db/database.js";
 import { openNotifier, userServiceFor } from "../compose.js";
-import { ConfigError, loadConfig } from "../config.js";
+import { ConfigError, loadProcessConfig } from "../config.js";
 import { AppError } from "../domain/errors.js";
 
 const USAGE = `usage: npm run user -- <command>
@@ -30,9 +31,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command ? 0 : 2;
   }
-  let config: ReturnType<typeof loadConfig>;
+  let config: ReturnType<typeof loadProcessConfig>;
   try {
-    config = loadConfig();
+    config = loadProcessConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);
@@ -41,14 +42,24 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" }, pino.destination(2));
-  const db = await openDatabase({
-    url: config.databaseUrl,
-    dataDir: config.DATA_DIR === "memory://" ? "memory://" : `${config.DATA_DIR}/pglite`,
-    poolSize: 2,
-    // The server (or boot.sh) migrates a Postgres database; the embedded one is migrated when opened.
-    migrate: !config.databaseUrl,
-    log: () => {},
-  });
+  let db: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    db = await openDatabase({
+      url: config.databaseUrl,
+      dataDir: config.DATA_DIR === "memory://" ? "memory://" : `${config.DATA_DIR}/pglite`,
+      poolSize: 2,
+      // The server (or boot.sh) migrates a Postgres database; the embedded one is migrated when opened.
+      migrate: !config.databaseUrl,
+      log: () => {},
+    });
+  } catch (e) {
+    // The embedded database is open in a running server: say which, instead of PGlite's "Aborted()".
+    if (e instanceof DataDirLockedError) {
+      console.error(e.message);
+      return 1;
+    }
+    throw e;
+  }
   const notifier = openNotifier(config, logger);
   const { users } = userServiceFor(config, db, notifier, logger);
   const need = (n: number) => {

@@ -8,6 +8,8 @@ export interface ScheduledJob {
   /** Milliseconds between runs; 0 disables the job. */
   intervalMs: number;
   run(): Promise<unknown>;
+  /** Whether a run's result did something; a run that did not is logged at debug (default: every run acted). */
+  acted?(result: unknown): boolean;
 }
 
 export class Scheduler {
@@ -81,7 +83,9 @@ export class Scheduler {
       try {
         const result = await job.run();
         this.runs.set(job.name, (this.runs.get(job.name) ?? 0) + 1);
-        this.logger.info({ job: job.name, ms: Date.now() - t0, result }, "scheduled job finished");
+        // A periodic pass that found nothing to do is not news: debug, so info shows only what changed.
+        const level = job.acted && !job.acted(result) ? "debug" : "info";
+        this.logger[level]({ job: job.name, ms: Date.now() - t0, result }, "scheduled job finished");
       } catch (err) {
         this.logger.warn({ err, job: job.name }, "scheduled job failed; next try at the next interval");
       } finally {

@@ -8,6 +8,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../../generated/prisma/client.js";
+import { lockDataDir } from "./dataDirLock.js";
 import { applyMigrations } from "./migrate.js";
 
 export interface Sql {
@@ -148,11 +149,20 @@ async function pgTransaction<R>(pool: pg.Pool, fn: (tx: Sql) => Promise<R>): Pro
 
 async function openPglite(opts: OpenOptions): Promise<Database> {
   const dir = opts.dataDir ?? "memory://";
-  if (!dir.startsWith("memory://")) mkdirSync(resolve(dir), { recursive: true });
-  const db = new PGlite(dir.startsWith("memory://") ? undefined : resolve(dir));
-  await db.waitReady;
-  await db.exec("SET TIME ZONE 'UTC'");
-  if (opts.migrate !== false) await applyMigrations({ kind: "pglite", db }, { log: opts.log });
+  const inMemory = dir.startsWith("memory://");
+  if (!inMemory) mkdirSync(resolve(dir), { recursive: true });
+  // One process per directory (dataDirLock.ts): refused here, before PGlite touches the files.
+  const lock = inMemory ? null : lockDataDir(resolve(dir));
+  let db: PGlite;
+  try {
+    db = new PGlite(inMemory ? undefined : resolve(dir));
+    await db.waitReady;
+    await db.exec("SET TIME ZONE 'UTC'");
+    if (opts.migrate !== false) await applyMigrations({ kind: "pglite", db }, { log: opts.log });
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
   const sql: SqlDb = {
     async query<T>(text: string, params?: unknown[]) {
@@ -177,8 +187,12 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
       await db.query("SELECT 1");
     },
     async close() {
-      await prisma.$disconnect();
-      await db.close();
+      try {
+        await prisma.$disconnect();
+        await db.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

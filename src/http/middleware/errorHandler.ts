@@ -82,7 +82,8 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const e = toAppError(err);
   const log = req.log ?? console;
   if (e.status >= 500) log.error({ err, code: e.code }, "request failed");
-  else log.info({ code: e.code, status: e.status, msg: e.message }, "request rejected");
+  // `reason`, not `msg`: pino writes the message as `msg` too, and a repeated key hides one of them.
+  else log.info({ code: e.code, status: e.status, reason: e.message }, "request rejected");
   if (res.headersSent) return;
   if (e.status === 503) res.setHeader("Retry-After", "5");
   res.status(e.status).json(errorBody(e));

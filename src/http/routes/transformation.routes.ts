@@ -42,18 +42,17 @@ export async function requestDetail(
 ): Promise<Record<string, unknown>> {
   const { config } = deps;
   const rec = await deps.transformations.get(id, who);
-  const objectStore =
-    config.OBJECT_STORE_ENABLED && config.MINIO_PUBLIC_URL
-      ? {
-          endpoint: config.MINIO_PUBLIC_URL,
-          secured: config.MINIO_ENCRYPT_PUBLIC,
-          // Read-only public keys when the site configured them; otherwise the root keys, as upstream.
-          accessKey: config.MINIO_PUBLIC_ACCESS_KEY ?? config.MINIO_ACCESS_KEY ?? "",
-          secretKey: config.MINIO_PUBLIC_ACCESS_KEY
-            ? (config.MINIO_PUBLIC_SECRET_KEY ?? "")
-            : (config.MINIO_SECRET_KEY ?? ""),
-        }
-      : null;
+  const objectStore = config.objectStorePublic
+    ? {
+        endpoint: config.objectStorePublic.endpoint,
+        secured: config.objectStorePublic.secure,
+        // Read-only public keys when the site configured them; otherwise the root keys, as upstream.
+        accessKey: config.MINIO_PUBLIC_ACCESS_KEY ?? config.MINIO_ACCESS_KEY ?? "",
+        secretKey: config.MINIO_PUBLIC_ACCESS_KEY
+          ? (config.MINIO_PUBLIC_SECRET_KEY ?? "")
+          : (config.MINIO_SECRET_KEY ?? ""),
+      }
+    : null;
   // Local results (no object store): the App's own read-only S3 endpoint, with this request's key pair.
   const localResults = deps.localS3 && caller ? localS3Access(deps.localS3, rec.requestId, caller) : null;
   return requestDetailJson(rec, { objectStore, localResults, logsUrl: config.LOGS_URL });

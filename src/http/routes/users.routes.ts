@@ -237,7 +237,7 @@ export function userRoutes(deps: AppDeps): Router {
       const parsed = parseSlackPayload(raw);
       if (!parsed.ok) throw new AppError("bad_slack_payload", parsed.error, 400);
       const it = parsed.interaction;
-      const log = deps.logger.child({ component: "slack" });
+      const log = deps.logger.child({ module: "slack" });
       const reply = (body: Parameters<typeof postToResponseUrl>[1], verified: boolean) => {
         void postToResponseUrl(it.responseUrl, body, {
           logger: log,
