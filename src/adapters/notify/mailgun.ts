@@ -4,8 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import ejs from "ejs";
-import FormData from "form-data";
-import Mailgun from "mailgun.js";
+import type Mailgun from "mailgun.js";
 import type { Logger } from "../../logger.js";
 import { isTransientStatus, type RetryPolicy, withRetries } from "./retry.js";
 
@@ -110,24 +109,30 @@ function isRetryable(err: unknown): boolean {
 }
 
 export class MailgunMailer {
-  private readonly client: ReturnType<Mailgun["client"]> | undefined;
+  private client: Promise<ReturnType<Mailgun["client"]>> | undefined;
   private readonly options: MailgunMailerOptions;
 
   constructor(options: MailgunMailerOptions) {
     this.options = { ...options };
-    if (options.apiKey && options.domain) {
-      this.client = new Mailgun(FormData).client({
-        username: "api",
-        key: options.apiKey,
-        url: (options.url || DEFAULT_MAILGUN_URL).replace(/\/+$/, ""),
-        timeout: options.timeoutMs ?? 10_000,
-      });
-    }
   }
 
   /** False when MAILGUN_API_KEY or MAILGUN_DOMAIN is missing (then nothing is ever sent). */
   get enabled(): boolean {
-    return this.client !== undefined;
+    return Boolean(this.options.apiKey && this.options.domain);
+  }
+
+  /** The Mailgun client, loaded at the first e-mail: most sites never send one, and it is ~35 MB of memory. */
+  private mailgun(apiKey: string): Promise<ReturnType<Mailgun["client"]>> {
+    this.client ??= Promise.all([import("mailgun.js"), import("form-data")]).then(
+      ([{ default: MailgunClass }, { default: FormData }]) =>
+        new MailgunClass(FormData).client({
+          username: "api",
+          key: apiKey,
+          url: (this.options.url || DEFAULT_MAILGUN_URL).replace(/\/+$/, ""),
+          timeout: this.options.timeoutMs ?? 10_000,
+        }),
+    );
+    return this.client;
   }
 
   /**
@@ -135,9 +140,9 @@ export class MailgunMailer {
    * can fix (no answer, 5xx, 408, 429). Throws MailgunSendError when it could not be sent.
    */
   async sendWelcome(email: string): Promise<WelcomeResult> {
-    const client = this.client;
-    const domain = this.options.domain;
-    if (!client || !domain) return { sent: false, reason: "not_configured" };
+    const { apiKey, domain } = this.options;
+    if (!apiKey || !domain) return { sent: false, reason: "not_configured" };
+    const client = await this.mailgun(apiKey);
     const body = await renderWelcomeEmail(
       { email, docsBaseUrl: this.options.docsBaseUrl },
       this.options.viewsDir ?? EMAIL_VIEWS,
