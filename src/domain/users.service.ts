@@ -1,4 +1,4 @@
-// Users, approval and API tokens (contract §2.2, §2.5, §2.6, §7.3, A.5, A.8, A.9): one service shared by the
+// Users, approval and API tokens (docs/api.md, docs/sign-in.md, docs/decisions.md D5, D8, D9): one service shared by the
 // admin API, the web pages, the Slack buttons and the user CLI, so every path applies the same rules.
 // Sign-in rules (docs/sign-in.md): an account is keyed by the provider's issuer and subject and is never
 // re-bound to another subject by e-mail alone; an e-mail matches, claims or promotes (JWT_ADMIN) an account
@@ -122,7 +122,7 @@ export class UserService {
     this.cache.delete(user.sub);
   }
 
-  /** auth_required with a bearer token (§2.2): the approved user, or the exact 401/422 answers. */
+  /** auth_required with a bearer token (docs/api.md): the approved user, or the exact 401/422 answers. */
   async userForAccessToken(token: string): Promise<UserRecord> {
     const claims = this.tokens.verify(token, "access");
     const user = await this.cachedByIdentity(claims.sub);
@@ -136,11 +136,11 @@ export class UserService {
     return user;
   }
 
-  /** POST /token/refresh (§2.5): a new access token for the holder of the user's latest refresh token. */
+  /** POST /token/refresh (docs/api.md): a new access token for the holder of the user's latest refresh token. */
   async refresh(token: string): Promise<string> {
     const claims = this.tokens.verify(token, "refresh");
     const user = await this.byIdentity(claims.sub);
-    if (!user) throw unauthorized(MSG_DELETED, "user_deleted"); // A.9: upstream answered 500 (#535)
+    if (!user) throw unauthorized(MSG_DELETED, "user_deleted"); // docs/decisions.md D9: upstream answered 500 (#535)
     if (storedJti(user.refreshToken) !== claims.jti) {
       throw unauthorized("Invalid or outdated refresh token", "outdated_refresh_token");
     }
@@ -196,7 +196,7 @@ export class UserService {
   }
 
   /**
-   * Profile creation after sign-in (§7.3). In order:
+   * Profile creation after sign-in (docs/sign-in.md). In order:
    * - the account keyed by this identity (pre-provisioned for this subject, no token yet) is claimed;
    * - else an account with the e-mail, never signed in and without a token, is claimed — only when the
    *   provider vouches for the e-mail;
@@ -379,7 +379,7 @@ export class UserService {
     return updated;
   }
 
-  /** Slack reject (A.8): removes the pending user. Approved users are not removed by a reject. */
+  /** Slack reject (docs/decisions.md D8): removes the pending user. Approved users are not removed by a reject. */
   async reject(email: string): Promise<UserRecord> {
     const user = await this.repo.byEmail(email);
     if (!user) throw notFound(`No user registered with email: ${email}`, "user_not_found");
@@ -413,7 +413,7 @@ export class UserService {
   }
 
   /**
-   * CLI / default-users file (`user create`, §2.6): admin when the e-mail is JWT_ADMIN; pending unless a
+   * CLI / default-users file (`user create`, docs/api.md): admin when the e-mail is JWT_ADMIN; pending unless a
    * token is given; an existing sub is skipped (returns null).
    */
   async provision(u: {
