@@ -1,4 +1,4 @@
-// The one place that reads the environment. Keys keep upstream app.conf names (contract A.4, §8).
+// The one place that reads the environment. Keys keep upstream app.conf names (README.md (Configuration), docs/decisions.md D4).
 // Values: env strings "true"/"false" become booleans, dict/list keys are JSON. An optional file named by
 // APP_CONFIG_FILE (upstream's Python-syntax app.conf, dotenv or JSON; src/appConf.ts) supplies defaults; with a
 // file, the environment overrides only the keys the file defines (upstream's rule, see ENV_ALWAYS for the
@@ -174,7 +174,7 @@ const Env = z
       .string()
       .default("https://servicex-frontend.readthedocs.io/en/stable/")
       .describe("Documentation linked from the welcome e-mail."),
-    /** A submit identical to the same user's completed request returns that request (contract A.17). */
+    /** A submit identical to the same user's completed request returns that request (docs/decisions.md D17). */
     REUSE_RESULTS: bool(false).describe(
       "A submit identical to the same user's completed request (dataset version, selection, generator, format, tree) returns that request.",
     ),
@@ -183,7 +183,7 @@ const Env = z
       "Most active requests per user (0: no limit); over it a submit answers 429.",
     ),
     /**
-     * Reconciler (A.18): every RECONCILE_INTERVAL seconds (0 = off), requests in Lookup with no DID-finder
+     * Reconciler (docs/decisions.md D18): every RECONCILE_INTERVAL seconds (0 = off), requests in Lookup with no DID-finder
      * news for LOOKUP_TIMEOUT s and Running requests with no file report for RUNNING_STALL_TIMEOUT s are
      * re-driven, at most RECONCILE_MAX_ATTEMPTS times, then failed with a reason.
      */
@@ -258,7 +258,7 @@ const Env = z
       .string()
       .default("default")
       .describe("Kubernetes namespace of the transformer objects."),
-    // Transformer pods (contract §5.1, §8; upstream app.conf names and defaults).
+    // Transformer pods (docs/kubernetes.md, README.md (Configuration); upstream app.conf names and defaults).
     TRANSFORMER_AUTOSCALE_ENABLED: bool(true).describe(
       "Create a HorizontalPodAutoscaler per request (else a fixed number of workers).",
     ),

@@ -1,4 +1,4 @@
-// User administration from the command line (contract §2.6 CLI), for sites without Slack or before the first
+// User administration from the command line (docs/api.md CLI), for sites without Slack or before the first
 // admin exists. The same rules as the API and the Slack buttons (src/domain/users.service.ts).
 //
 //   npm run user -- create <sub> <email> <name> <institution> [refresh_token]

@@ -1,4 +1,4 @@
-// Built-in scheduler for the lifecycle jobs (contract §2.4.6), for sites without the Helm CronJobs: each job
+// Built-in scheduler for the lifecycle jobs (docs/api.md), for sites without the Helm CronJobs: each job
 // runs every `intervalMs`, never overlapping itself; a failing run is logged and retried at the next tick.
 // With several replicas a lease in Postgres lets one run each job at a time (the jobs are idempotent anyway).
 import type { Logger } from "../logger.js";

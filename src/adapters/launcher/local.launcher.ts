@@ -150,7 +150,7 @@ export class LocalLauncher implements TransformerLauncher {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** The sidecar's arguments and the pod environment (contract §5.1), for a worker process. */
+  /** The sidecar's arguments and the pod environment (docs/kubernetes.md), for a worker process. */
   private workerCommand(spec: LaunchSpec, podName: string, slot: number): WorkerCommand {
     const o = this.opts;
     const scratch = join(o.resultsDir, ".scratch", spec.requestId, String(slot));

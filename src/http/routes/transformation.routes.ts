@@ -1,4 +1,4 @@
-// Client API for transform requests (contract §2.3.1–§2.3.8, plus /errors from A.12).
+// Client API for transform requests (docs/api.md, plus /errors from docs/decisions.md D12).
 import type { IncomingHttpHeaders } from "node:http";
 import { type Request, Router } from "express";
 import { z } from "zod";
@@ -31,7 +31,7 @@ const notFoundFor = (id: string) =>
 const paramNotFound = (req: Request) => notFoundFor(String(req.params.request_id));
 
 /**
- * GET /servicex/transformation/<id>: the Python client's polling call (contract §2.3.3). Shared by the
+ * GET /servicex/transformation/<id>: the Python client's polling call (docs/api.md). Shared by the
  * Express route and the fast path (fastPath.ts).
  */
 export async function requestDetail(

@@ -1,4 +1,4 @@
-// Token, user administration and Slack endpoints (contract §2.5, §2.6, §7.6; A.8, A.9).
+// Token, user administration and Slack endpoints (docs/api.md, docs/sign-in.md, docs/decisions.md D8, D9).
 import express, { type Request, Router } from "express";
 import { z } from "zod";
 import { bearerToken, jwtError } from "../../adapters/auth/jwt.js";
@@ -180,7 +180,7 @@ export function userRoutes(deps: AppDeps): Router {
       method: "delete",
       path: "/pending",
       tag: "users",
-      summary: "Delete every pending user (admin; upstream crashed here, A.8)",
+      summary: "Delete every pending user (admin; upstream crashed here)",
       responses: { 200: { description: "Count", schema: MessageResponse } },
     },
     async (req, res) => {
