@@ -398,6 +398,13 @@ async function openLauncher(
       });
     case "internal-kubernetes":
     case "external-kubernetes": {
+      // @kubernetes/client-node 2 (undici 8) does not load before Node 22.19; say so instead of its crash.
+      const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+      if (major < 22 || (major === 22 && minor < 19)) {
+        throw new Error(
+          `TRANSFORMER_MANAGER_MODE=${config.launcherMode} needs Node 22.19 or later (this is Node ${process.versions.node}); the image has Node 24`,
+        );
+      }
       const { KubernetesLauncher } = await import("./adapters/launcher/k8s.launcher.js");
       return new KubernetesLauncher({
         namespace: config.TRANSFORMER_NAMESPACE,

@@ -625,8 +625,13 @@ function osPathJoin(a: string, b: string): string {
   return a.endsWith("/") ? a + b : `${a}/${b}`;
 }
 
-/** Errors of node-fetch (used by client-node 1.x) for a refused/reset connection or an aborted call. */
+/**
+ * A refused/reset connection or an aborted call: node-fetch's errors by name (client-node 1.x), or undici's
+ * fetch (client-node 2), which throws TypeError "fetch failed" with the socket error as its cause.
+ */
 const NETWORK_ERRORS = new Set(["FetchError", "AbortError", "TimeoutError"]);
+const isFetchFailure = (e: unknown): e is TypeError & { cause?: { code?: string; message?: string } } =>
+  e instanceof TypeError && e.message === "fetch failed";
 
 function describeError(err: unknown): { status: number | null; message: string; network: boolean } {
   if (err instanceof ApiException) {
@@ -644,6 +649,10 @@ function describeError(err: unknown): { status: number | null; message: string; 
     return { status, message, network: false };
   }
   const e = err as Error;
+  if (isFetchFailure(err)) {
+    const cause = err.cause;
+    return { status: null, message: `fetch failed${cause?.code ? ` (${cause.code})` : ""}`, network: true };
+  }
   const network = NETWORK_ERRORS.has(e?.name);
   if (e?.name === "AbortError" || e?.name === "TimeoutError") {
     return { status: null, message: "request timed out", network };
