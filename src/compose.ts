@@ -337,10 +337,13 @@ function openOidc(config: Config, logger: Logger): OidcClient | null {
 
 /**
  * The read-only S3 endpoint over RESULTS_DIR (docs/local-results.md): by default exactly when results are
- * local files, i.e. transformers run locally and no object store is configured.
+ * local files, i.e. transformers run locally and no object store is configured (OBJECT_STORE_ENABLED says
+ * the site has one, even when the App itself does not manage its buckets: clients are sent there).
  */
 function openLocalS3(config: Config, objectStore: ObjectStore | null): LocalS3 | null {
-  const enabled = config.LOCAL_S3_ENABLED ?? (objectStore === null && config.launcherMode === "local");
+  const enabled =
+    config.LOCAL_S3_ENABLED ??
+    (objectStore === null && !config.OBJECT_STORE_ENABLED && config.launcherMode === "local");
   if (!enabled) return null;
   return {
     keys: new LocalS3Keys(loadInstallationSecret(config.LOCAL_S3_SECRET, config.DATA_DIR)),

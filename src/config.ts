@@ -351,7 +351,7 @@ const Env = z
       .meta({
         description:
           "The read-only S3 endpoint over RESULTS_DIR at /s3 (what the Python client downloads local results through; docs/local-results.md).",
-        shownDefault: "on when transformers are local and no object store is configured",
+        shownDefault: "on when transformers are local and OBJECT_STORE_ENABLED is off",
       }),
     LOCAL_S3_SECRET: optionalString
       .pipe(z.string().min(32, "must be at least 32 characters").optional())

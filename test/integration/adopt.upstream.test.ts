@@ -56,7 +56,13 @@ beforeAll(async () => {
   [db, reference] = await Promise.all([createUpstreamDatabase(), createUpstreamDatabase({ data: false })]);
   app = await startTestApp({
     databaseUrl: db.url,
+    // The fixture has a rucio dataset still being looked up, whose lookup the App sends again at start: on
+    // the in-process broker, not the machine's did_finder_rucio, which other processes may be answering.
+    broker: "memory",
     env: {
+      // Upstream's answers carry no object-store keys (the fixture ran without an object store); the
+      // in-process broker would otherwise mean local transformers, whose results the App serves over S3.
+      LOCAL_S3_ENABLED: "false",
       ENABLE_AUTH: "true",
       JWT_SECRET_KEY: expected.config.JWT_SECRET_KEY,
       SECRET_KEY: "adopt-test-session-secret",
