@@ -1,6 +1,7 @@
 // Stability check of the test suite (`npm run stability -- [RUNS]`): clones the committed tree RUNS times
-// (default 5) into temp directories and runs `bash .ci/run` in each, one after the other, while
-//   - a busy loop loads each core (one child process per core, for the whole time), and
+// (default 5) into temp directories and runs `bash .ci/run` in each (one after the other, or
+// STABILITY_PARALLEL at a time), while
+//   - a busy loop loads each core (one child process per core, STABILITY_BUSY_LOOPS), and
 //   - a foreign DID finder consumes the machine's own `did_finder_rucio`, `did_finder_cernopendata` and
 //     `did_finder_xrootd` queues and answers every lookup with 3 files, as an unrelated ServiceX on the same
 //     RabbitMQ would. Tests must not depend on those queues, so nothing it does may change a result.
@@ -80,10 +81,50 @@ async function foreignDidFinder(): Promise<{ answered: () => number; stop: () =>
   };
 }
 
+/** One clean clone and `bash .ci/run` in it; its closing line, duration and exit code. */
+async function ciRun(
+  repo: string,
+  run: number,
+): Promise<{ run: number; closing: string; seconds: number; exit: number }> {
+  const dir = mkdtempSync(join(tmpdir(), "sx-stability-"));
+  try {
+    execFileSync("git", ["clone", "-q", repo, join(dir, "p")]);
+    // CI lays shared/ beside the clone.
+    execFileSync("ln", ["-s", resolve(repo, "..", "shared"), join(dir, "shared")]);
+    const t0 = Date.now();
+    const lines: string[] = [];
+    const exit = await new Promise<number>((done) => {
+      const ci = spawn("bash", [".ci/run"], {
+        cwd: join(dir, "p"),
+        env: { ...process.env, CI: "true" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const keep = (d: Buffer) => {
+        for (const l of String(d).split("\n")) if (l.trim()) process.stdout.write(`[run ${run}] ${l}\n`);
+        lines.push(...String(d).split("\n"));
+        if (lines.length > 400) lines.splice(0, lines.length - 400);
+      };
+      ci.stdout.on("data", keep);
+      ci.stderr.on("data", keep);
+      ci.once("exit", (code) => done(code ?? 1));
+    });
+    const closing =
+      lines.filter((l) => /^\d+ passed, \d+ failed/.test(l.trim())).at(-1) ?? "(no closing line)";
+    const result = { run, closing: closing.trim(), seconds: Math.round((Date.now() - t0) / 1000), exit };
+    console.log(`\nstability run ${run}: ${result.closing} in ${result.seconds} s (exit ${exit})`);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<number> {
   const repo = resolve(import.meta.dirname, "..");
-  const cores = availableParallelism();
-  const loops: ChildProcess[] = Array.from({ length: cores }, () =>
+  // STABILITY_PARALLEL=n runs n clones at once (each one loads the cores for the others); the busy loops
+  // (STABILITY_BUSY_LOOPS, default one per core) load them further.
+  const parallel = Math.max(1, Number(process.env.STABILITY_PARALLEL ?? 1));
+  const busy = Number(process.env.STABILITY_BUSY_LOOPS ?? availableParallelism());
+  const loops: ChildProcess[] = Array.from({ length: busy }, () =>
     fork(import.meta.filename, ["--busy-loop"], {
       execArgv: process.execArgv,
       stdio: ["ignore", "ignore", "ignore", "ipc"],
@@ -91,47 +132,21 @@ async function main(): Promise<number> {
   );
   const finder = await foreignDidFinder();
   console.log(
-    `stability: ${RUNS} runs of .ci/run, ${cores} busy loops, foreign DID finder on ${FOREIGN_SCHEMES.join(", ")}`,
+    `stability: ${RUNS} runs of .ci/run, ${parallel} at a time, ${busy} busy loops, foreign DID finder on ${FOREIGN_SCHEMES.join(", ")}`,
   );
   const results: Array<{ run: number; closing: string; seconds: number; exit: number }> = [];
   try {
-    for (let run = 1; run <= RUNS; run++) {
-      const dir = mkdtempSync(join(tmpdir(), "sx-stability-"));
-      try {
-        execFileSync("git", ["clone", "-q", repo, join(dir, "p")]);
-        // CI lays shared/ beside the clone.
-        execFileSync("ln", ["-s", resolve(repo, "..", "shared"), join(dir, "shared")]);
-        const t0 = Date.now();
-        const lines: string[] = [];
-        const exit = await new Promise<number>((done) => {
-          const ci = spawn("bash", [".ci/run"], {
-            cwd: join(dir, "p"),
-            env: { ...process.env, CI: "true" },
-            stdio: ["ignore", "pipe", "pipe"],
-          });
-          const keep = (d: Buffer) => {
-            process.stdout.write(d);
-            lines.push(...String(d).split("\n"));
-            if (lines.length > 400) lines.splice(0, lines.length - 400);
-          };
-          ci.stdout.on("data", keep);
-          ci.stderr.on("data", keep);
-          ci.once("exit", (code) => done(code ?? 1));
-        });
-        const closing =
-          lines.filter((l) => /^\d+ passed, \d+ failed/.test(l.trim())).at(-1) ?? "(no closing line)";
-        results.push({ run, closing: closing.trim(), seconds: Math.round((Date.now() - t0) / 1000), exit });
-        console.log(
-          `\nstability run ${run}: ${closing.trim()} in ${results.at(-1)!.seconds} s (exit ${exit})`,
-        );
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    }
+    let next = 1;
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        for (let run = next++; run <= RUNS; run = next++) results.push(await ciRun(repo, run));
+      }),
+    );
   } finally {
     for (const l of loops) l.kill();
     await finder.stop();
   }
+  results.sort((a, b) => a.run - b.run);
   console.log(`\nstability: foreign DID finder answered ${finder.answered()} lookups meanwhile`);
   for (const r of results) console.log(`  run ${r.run}: ${r.closing} in ${r.seconds} s (exit ${r.exit})`);
   return results.every((r) => r.exit === 0) && results.length === RUNS ? 0 : 1;
