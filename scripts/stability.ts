@@ -106,7 +106,8 @@ async function ciRun(
       };
       ci.stdout.on("data", keep);
       ci.stderr.on("data", keep);
-      ci.once("exit", (code) => done(code ?? 1));
+      // "close", not "exit": the last lines (the closing line) may still be in the pipes when the process exits.
+      ci.once("close", (code) => done(code ?? 1));
     });
     const closing =
       lines.filter((l) => /^\d+ passed, \d+ failed/.test(l.trim())).at(-1) ?? "(no closing line)";
