@@ -1,10 +1,10 @@
-// Restarts RabbitMQ (rabbitmqctl stop_app / start_app) while AmqpBroker publishes transform tasks: the call in
+// Restarts RabbitMQ (stop_app / start_app of the private node) while AmqpBroker publishes transform tasks: the call in
 // flight must reject (not hang), the adapter must reconnect by itself and call its onConnected listeners, and a
 // re-publish afterwards must be confirmed and consumable. RabbitMQ is running again at the end, even on failure.
 import { randomBytes } from "node:crypto";
 import { connect } from "amqplib";
 import { afterAll, describe, expect, it } from "vitest";
-import { ensureRabbitRunning, portOpen, rabbitmqctl } from "../helpers/rabbit.js";
+import { ensureRabbitRunning, portOpen, privateNodeCtl } from "../helpers/rabbit.js";
 import { AmqpBroker } from "../../src/adapters/broker/amqp.broker.js";
 import type { TransformTask } from "../../src/domain/ports.js";
 
@@ -51,7 +51,7 @@ describe("AmqpBroker across a RabbitMQ restart", () => {
       // Publish 10,000-task batches back to back; stop RabbitMQ meanwhile. The batch in flight when the
       // connection is forced closed must reject, promptly.
       let stopDone = false;
-      const stopping = rabbitmqctl("stop_app").then(() => {
+      const stopping = privateNodeCtl("stop_app").then(() => {
         stopDone = true;
       });
       let inFlightError: unknown = null;
@@ -81,7 +81,7 @@ describe("AmqpBroker across a RabbitMQ restart", () => {
       expect(await portOpen()).toBe(false);
 
       const startAt = Date.now();
-      await rabbitmqctl("start_app");
+      await privateNodeCtl("start_app");
       const startedAt = Date.now();
       await expect.poll(() => broker.isConnected(), { timeout: 30_000, interval: 50 }).toBe(true);
       const reconnectedAt = Date.now();

@@ -2,12 +2,12 @@
 // so a broker restart drops every task in them. Postgres is the source of truth (contract A.2): after the App
 // reconnected, every file without a result must have a task again, the request must complete exactly once with
 // exact counters (A.11), and nothing submitted while RabbitMQ was down may be lost (A.26: callers never retry).
-// RabbitMQ is restarted for real (rabbitmqctl stop_app / start_app) and is running again after every test, even
+// RabbitMQ is restarted for real (stop_app / start_app of the private node) and is running again after every test, even
 // on failure; the queues the tests created are deleted at the end.
 import { randomBytes } from "node:crypto";
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from "amqplib";
 import { afterEach, describe, expect, it } from "vitest";
-import { ensureRabbitRunning, portOpen, rabbitmqctl } from "../helpers/rabbit.js";
+import { ensureRabbitRunning, portOpen, privateNodeCtl } from "../helpers/rabbit.js";
 import { type TransformTaskKwargs, fileCompleteBody, putJson } from "../helpers/fakeWorkers.js";
 import { RABBIT_URL, type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
@@ -24,12 +24,12 @@ interface RestartTimings {
 /** stop_app, a short pause, start_app. `onStopped` runs while RabbitMQ is down (e.g. to submit a request). */
 async function restartRabbit(pauseMs: number, onStopped?: () => Promise<void>): Promise<RestartTimings> {
   const t0 = Date.now();
-  await rabbitmqctl("stop_app");
+  await privateNodeCtl("stop_app");
   const stopped = Date.now();
   await sleep(pauseMs);
   if (onStopped) await onStopped();
   const t1 = Date.now();
-  await rabbitmqctl("start_app");
+  await privateNodeCtl("start_app");
   return { stopMs: stopped - t0, downMs: t1 - stopped, startMs: Date.now() - t1 };
 }
 

@@ -10,8 +10,8 @@ import {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** rabbitmqctl against the private node, e.g. `rabbitmqctl("stop_app")`. */
-export function rabbitmqctl(...args: string[]): Promise<string> {
+/** A control command to the private node (its own rabbitmqctl invocation), e.g. `privateNodeCtl("stop_app")`. */
+export function privateNodeCtl(...args: string[]): Promise<string> {
   return privateRabbitmqctl(privateRabbitFromEnv(), ...args);
 }
 
