@@ -16,6 +16,7 @@ import { clearSession, flash, renewSession, requestScheme, requireCsrf } from ".
 import { adminPages } from "./pages/admin.pages.js";
 import { datasetPages } from "./pages/datasets.pages.js";
 import { pageKit } from "./pages/kit.js";
+import { dashboardPages } from "./pages/dashboard.pages.js";
 import { requestPages } from "./pages/requests.pages.js";
 
 const EXPERIMENTS = ["ATLAS", "CMS"] as const;
@@ -351,6 +352,7 @@ export function webRoutes(deps: AppDeps): Router {
       .send(lines.join("\n"));
   });
 
+  r.use(dashboardPages(deps, kit, pages));
   r.use(requestPages(deps, kit, pages));
   r.use(datasetPages(deps, kit, pages));
   r.use(adminPages(deps, kit));

@@ -1,23 +1,20 @@
-// Request pages (docs/api.md): the user and global dashboards, the request page (progress bar,
+// Request pages (docs/api.md): the request page (progress bar,
 // timings, transformer and queue state, progress plot, per-file errors, cancel/delete), its results page,
 // and the plot as SVG for the live page. Server-rendered; the live updates are a small inline script that
 // polls GET /servicex/transformation/<id>/history and stops once the request is terminal.
 import { type Request, type Response, Router } from "express";
-import type { PagesRepo, RequestSort, SortOrder } from "../../../adapters/repositories/pages.repo.js";
+import type { PagesRepo } from "../../../adapters/repositories/pages.repo.js";
 import type { RequestRecord } from "../../../adapters/repositories/requests.repo.js";
 import { AppError } from "../../../domain/errors.js";
 import { displayStatus, isTerminal } from "../../../domain/status.js";
 import type { AppDeps } from "../../deps.js";
 import { flash, requireCsrf } from "../../middleware/session.js";
 import { progressChartSvg } from "../../presenters/progressChart.js";
-import { type PageKit, choice, pageNumber, pager } from "./kit.js";
+import { type PageKit, pageNumber, pager } from "./kit.js";
 
-const PER_PAGE = 15; // upstream's dashboard page size
 const RESULTS_PER_PAGE = 100;
 const ERRORS_SHOWN = 200;
 const ID = /^(?:\d{1,9}|[0-9a-fA-F-]{36})$/;
-const SORTS = ["start", "finish", "status"] as const satisfies readonly RequestSort[];
-const ORDERS = ["asc", "desc"] as const satisfies readonly SortOrder[];
 
 /** Resolves within `ms` or gives `fallback` (a slow Kubernetes API or broker must not hold the page). */
 function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
@@ -30,35 +27,6 @@ function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
 export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Router {
   const r = Router();
   const { config } = deps;
-
-  const dashboard = async (req: Request, res: Response, global: boolean) => {
-    const sort = choice(req.query.sort, SORTS, "finish");
-    const order = choice(req.query.order, ORDERS, "desc");
-    const page = pageNumber(req.query.page);
-    const mine = !global && config.ENABLE_AUTH ? req.session.userId : undefined;
-    const { rows, total } = await pages.requests({
-      ...(mine !== undefined ? { submittedBy: mine } : {}),
-      sort,
-      order,
-      limit: PER_PAGE,
-      offset: (page - 1) * PER_PAGE,
-    });
-    kit.render(req, res, "dashboard", {
-      title: global ? "All transform requests" : "Your transform requests",
-      global,
-      requests: rows.map((x) => ({ ...x, statusText: displayStatus(x.status) })),
-      sort,
-      order,
-      pager: pager(req, page, PER_PAGE, total),
-      sortHref: (key: string) => {
-        const next = key === sort && order === "desc" ? "asc" : "desc";
-        return `${req.path}?${new URLSearchParams({ sort: key, order: next })}`;
-      },
-    });
-  };
-
-  r.get("/dashboard", kit.oauthRequired, (req, res) => dashboard(req, res, false));
-  r.get("/global-dashboard", kit.adminRequired, (req, res) => dashboard(req, res, true));
 
   /** The request for a page, or an error page (404 unknown, 403 not the owner's). */
   const load = async (req: Request, res: Response): Promise<RequestRecord | null> => {
