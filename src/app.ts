@@ -17,6 +17,7 @@ import { opsRoutes } from "./http/routes/ops.routes.js";
 import { progressRoutes } from "./http/routes/progress.routes.js";
 import { transformationRoutes } from "./http/routes/transformation.routes.js";
 import { userRoutes } from "./http/routes/users.routes.js";
+import { pageErrors, pageKit, pageNotFound } from "./http/routes/pages/kit.js";
 import { webRoutes } from "./http/routes/web.routes.js";
 import { sessionMiddleware } from "./http/middleware/session.js";
 
@@ -121,7 +122,11 @@ export function buildApp(
   app.use(datasetRoutes(deps));
   if (lifecycleOnPublic) app.use(lifecycleRoutes(deps));
   if (listener === "combined") app.use(callbackRoutes(deps));
+  // A browser gets unknown URLs and failed pages as HTML in the layout; API clients keep the JSON answers.
+  const kit = pageKit(deps);
+  app.use(pageNotFound(kit));
   app.use(notFoundHandler);
+  app.use(pageErrors(kit, deps.logger));
   app.use(errorHandler);
   return app;
 }

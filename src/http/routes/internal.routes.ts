@@ -176,7 +176,7 @@ export function lifecycleRoutes(deps: AppDeps): Router {
       path: "/servicex/internal/kubernetes-cleanup",
       tag: "internal",
       summary:
-        "Cron: remove transformer Deployments, HPAs and generated-code ConfigMaps older than `maxAge` hours (body or query, default 24) whose request is finished or unknown; answers null as upstream",
+        "Cron: remove transformer Deployments, HPAs and generated-code ConfigMaps older than `maxAge` hours (body or query, default 24) whose request is finished or unknown; answers null",
       query: z.object({ maxAge: z.string().optional() }).loose(),
       invalid: invalidMaxAge,
       responses: {

@@ -1,7 +1,7 @@
-// Operations: liveness, readiness, the OpenAPI document and its docs page.
+// Operations: liveness, readiness and the OpenAPI document (its page for people, /docs, is in web.routes.ts).
 import { Router } from "express";
 import type { AppDeps } from "../deps.js";
-import { openApiDocument, operations } from "../openapi.js";
+import { openApiDocument } from "../openapi.js";
 
 export function opsRoutes(deps: AppDeps, state: { draining: () => boolean }): Router {
   const r = Router();
@@ -26,9 +26,6 @@ export function opsRoutes(deps: AppDeps, state: { draining: () => boolean }): Ro
   });
   r.get("/openapi.json", (_req, res) => {
     res.json(openApiDocument({ version: deps.config.appVersion }));
-  });
-  r.get("/docs", (_req, res) => {
-    res.render("docs", { version: deps.config.appVersion, operations: operations() });
   });
   return r;
 }

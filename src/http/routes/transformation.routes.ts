@@ -284,7 +284,7 @@ export function transformationRoutes(deps: AppDeps): Router {
       method: "get",
       path: "/servicex/transformation/:request_id/deployment-status",
       tag: "client",
-      summary: "The transformer Deployment's status (Kubernetes, snake_case keys as upstream)",
+      summary: "The transformer Deployment's status (Kubernetes, snake_case keys)",
       params: requestIdParam,
       notFound: paramNotFound,
       responses: {

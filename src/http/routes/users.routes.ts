@@ -180,7 +180,7 @@ export function userRoutes(deps: AppDeps): Router {
       method: "delete",
       path: "/pending",
       tag: "users",
-      summary: "Delete every pending user (admin; upstream crashed here)",
+      summary: "Delete every pending user (admin)",
       responses: { 200: { description: "Count", schema: MessageResponse } },
     },
     async (req, res) => {

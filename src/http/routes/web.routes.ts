@@ -1,23 +1,26 @@
-// Web pages (docs/api.md). This file: the sign-up flow (docs/api.md, docs/sign-in.md): home, about, sign-in through OIDC, the callback,
-// sign-out, profile creation and editing, API-token rotation and the servicex.yaml download. Server-rendered
-// (ejs), usable without JavaScript. State changes are CSRF-checked form POSTs; GET /api-token and
-// GET /sign-out only show the confirmation form, so a link on another site can neither rotate a token nor
-// sign anyone out. HEAD changes nothing: the two GETs that act (/sign-in starts a sign-in, /auth-callback
+// Web pages (docs/api.md). This file: the sign-up flow (docs/api.md, docs/sign-in.md): home, about, the API
+// docs page, sign-in through OIDC, the callback, sign-out, profile creation and editing, API-token rotation
+// and the servicex.yaml download. Server-rendered (ejs), usable without JavaScript. State changes are
+// CSRF-checked form POSTs; GET /api-token and GET /sign-out only show the confirmation form, so a link on
+// another site can neither rotate a token nor sign anyone out. HEAD changes nothing: the two GETs that act (/sign-in starts a sign-in, /auth-callback
 // finishes one) answer HEAD with 405. Sign-in rules: docs/sign-in.md. Request, dataset and admin pages live
 // in ./pages/.
 import express, { type Request, type Response, Router } from "express";
 import { z } from "zod";
 import { PagesRepo } from "../../adapters/repositories/pages.repo.js";
+import { RemovedAccountsRepo } from "../../adapters/repositories/removedAccounts.repo.js";
 import { AppError } from "../../domain/errors.js";
 import type { AppDeps } from "../deps.js";
 import { refuseHead } from "../middleware/head.js";
 import { rateLimit } from "../middleware/rateLimit.js";
+import { operations } from "../openapi.js";
 import { clearSession, flash, renewSession, requestScheme, requireCsrf } from "../middleware/session.js";
 import { adminPages } from "./pages/admin.pages.js";
 import { datasetPages } from "./pages/datasets.pages.js";
 import { pageKit } from "./pages/kit.js";
 import { dashboardPages } from "./pages/dashboard.pages.js";
 import { requestPages } from "./pages/requests.pages.js";
+import { rerunPages } from "./pages/rerun.pages.js";
 
 const EXPERIMENTS = ["ATLAS", "CMS"] as const;
 
@@ -34,9 +37,45 @@ export function externalBase(req: Request): string {
   return `${requestScheme(req)}://${req.get("host") ?? "localhost"}`;
 }
 
+/** `code` spans of an operation's summary as text pieces the docs view escapes one by one. */
+function codeSpans(text: string): { text: string; code: boolean }[] {
+  return text.split("`").map((t, i) => ({ text: t, code: i % 2 === 1 }));
+}
+
+/** The docs page's sections, in order: who calls the routes of each OpenAPI tag. */
+const DOC_SECTIONS: Record<string, { heading: string; intro: string }> = {
+  client: {
+    heading: "Transform requests and datasets",
+    intro: "What the Python client calls: submit a request, follow it, fetch its results.",
+  },
+  users: {
+    heading: "Users and tokens",
+    intro: "Access tokens for the client, and user administration (administrators only).",
+  },
+  internal: {
+    heading: "Inside the cluster",
+    intro: "Called by the DID finders, the transformers and the clean-up jobs, not by users.",
+  },
+};
+
+/** A date as the pages write it without JavaScript (UTC). */
+function utcDay(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
 /** Only same-site relative paths may be redirected to after sign-in (no open redirects). */
 function safeNext(v: unknown): string | undefined {
   return typeof v === "string" && /^\/(?![/\\])[^\s]*$/.test(v) ? v : undefined;
+}
+
+/** The identity provider as a person knows it: its host name (e.g. auth.globus.org). */
+function providerName(iss: string | undefined): string | null {
+  if (!iss) return null;
+  try {
+    return new URL(iss).host;
+  } catch {
+    return iss;
+  }
 }
 
 export function webRoutes(deps: AppDeps): Router {
@@ -47,6 +86,7 @@ export function webRoutes(deps: AppDeps): Router {
   const kit = pageKit(deps);
   const { render, errorPage, oauthRequired } = kit;
   const pages = new PagesRepo(deps.db);
+  const removed = new RemovedAccountsRepo(deps.db);
 
   const noAuthUser = (req: Request, res: Response) =>
     errorPage(
@@ -58,7 +98,29 @@ export function webRoutes(deps: AppDeps): Router {
     );
 
   r.get("/", (req, res) => {
-    render(req, res, "home", { instance: config.INSTANCE_NAME, endpoint: externalBase(req) });
+    // The default INSTANCE_NAME ("servicex") says nothing; a site's own name is shown under the title.
+    const instance = config.INSTANCE_NAME.toLowerCase() === "servicex" ? "" : config.INSTANCE_NAME;
+    render(req, res, "home", { instance, endpoint: externalBase(req) });
+  });
+
+  // The API's routes for people (the machine-readable document is /openapi.json), inside the layout.
+  r.get("/docs", (req, res) => {
+    const ops = operations();
+    const sections = Object.entries(DOC_SECTIONS)
+      .map(([tag, s]) => ({
+        ...s,
+        id: `api-${tag}`,
+        operations: ops
+          .filter((o) => o.tag === tag)
+          .map((o) => ({ method: o.method, path: o.path, summary: codeSpans(o.summary) })),
+      }))
+      .filter((s) => s.operations.length > 0);
+    render(req, res, "docs", { version: config.appVersion, sections });
+  });
+
+  // Browsers ask for /favicon.ico on pages that name no icon (JSON answers, files): the layout's icon.
+  r.get("/favicon.ico", (_req, res) => {
+    res.set("Cache-Control", "public, max-age=86400").redirect(301, "/static/favicon.svg");
   });
 
   r.get("/about", (req, res) => {
@@ -138,14 +200,25 @@ export function webRoutes(deps: AppDeps): Router {
       req.session.email = signedIn.email;
       return res.redirect(302, pending.next ?? "/dashboard");
     }
-    // No profile yet, or a pre-provisioned user to claim: the profile form (pre-filled) does it.
+    // No profile yet, or a pre-provisioned user to claim: the profile form (pre-filled) does it. Someone
+    // whose account an administrator removed is told so first (docs/sign-in.md).
+    const gone = user ? null : await removed.latest(id.iss, id.subjects);
+    if (gone) {
+      flash(
+        req,
+        "warning",
+        gone.wasPending
+          ? `Your earlier sign-up (removed on ${utcDay(gone.removedAt)}) was not approved by the administrators of this ServiceX. You may sign up again below; an administrator has to approve the new profile.`
+          : `Your ServiceX account was deleted by an administrator on ${utcDay(gone.removedAt)}, and its API token no longer works. You may create a new profile below; an administrator has to approve it before the API accepts its token.`,
+      );
+    }
     res.redirect(302, "/profile/new");
   });
 
   // GET shows the confirmation form (works without JavaScript); the POST with the CSRF token signs out.
   r.get("/sign-out", (req, res) => {
     if (!req.session.isAuthenticated) return res.redirect(302, "/");
-    render(req, res, "confirm", {
+    kit.confirm(req, res, {
       heading: "Sign out",
       text: "Sign out of ServiceX on every device and browser where you are signed in?",
       action: "/sign-out",
@@ -193,7 +266,11 @@ export function webRoutes(deps: AppDeps): Router {
     if (!config.ENABLE_AUTH) return noAuthUser(req, res);
     const user = await users.repo.byIdWithStatus(req.session.userId!);
     if (!user) return res.redirect(302, "/profile/new");
-    render(req, res, "profile", { user });
+    // The API token is on the page (masked, revealed on demand): never kept by a cache. A user without one
+    // (made by the CLI) gets it from the servicex.yaml download, not from a GET of this page.
+    res.set("Cache-Control", "no-store");
+    const token = user.refreshToken && req.method === "GET" ? await users.currentApiToken(user.id) : null;
+    render(req, res, "profile", { user, token });
   });
 
   const PROFILE_FORMS = {
@@ -207,7 +284,21 @@ export function webRoutes(deps: AppDeps): Router {
     values: ProfileValues,
     errors: Record<string, string> = {},
     status = 200,
-  ) => render(req, res, "profile_form", { ...PROFILE_FORMS[kind], values, errors }, status);
+  ) =>
+    render(
+      req,
+      res,
+      "profile_form",
+      {
+        ...PROFILE_FORMS[kind],
+        kind,
+        values,
+        errors,
+        // Who is signed in, so that someone at the wrong account can sign out (and sign in with another).
+        identity: { email: req.session.email ?? null, provider: providerName(req.session.iss) },
+      },
+      status,
+    );
   /** The form again with a flash message and the field errors. */
   const refuseProfile = (
     req: Request,
@@ -313,9 +404,14 @@ export function webRoutes(deps: AppDeps): Router {
 
   r.get("/api-token", oauthRequired, (req, res) => {
     if (!config.ENABLE_AUTH) return noAuthUser(req, res);
-    render(req, res, "confirm", {
-      heading: "Generate a new API token",
-      text: "Your current token (in servicex.yaml) will stop working. Download servicex.yaml again afterwards.",
+    kit.confirm(req, res, {
+      heading: "Generate a new API token?",
+      text: "A new token replaces your current one at once.",
+      consequences: [
+        "The current token stops working: every servicex.yaml you downloaded (laptop, cluster, notebooks) is refused by the API from now on.",
+        "Download servicex.yaml again afterwards and replace the old copies.",
+        "Your requests and their results are not touched.",
+      ],
       action: "/api-token",
       button: "Generate a new token",
       back: "/profile",
@@ -353,6 +449,7 @@ export function webRoutes(deps: AppDeps): Router {
   });
 
   r.use(dashboardPages(deps, kit, pages));
+  r.use(rerunPages(deps, kit)); // first: it adds the re-runs to the request page's locals
   r.use(requestPages(deps, kit, pages));
   r.use(datasetPages(deps, kit, pages));
   r.use(adminPages(deps, kit));

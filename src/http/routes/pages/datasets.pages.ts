@@ -1,13 +1,13 @@
 // Dataset pages (newer upstream web/datasets.py, web/dataset.py; docs/api.md): the list, sortable by the newer upstream keys and
 // optionally with deleted (stale) datasets, and one dataset with its files and recent requests (a non-admin's
 // own only). Soft delete (the same as DELETE /servicex/datasets/<id>: the dataset becomes stale) is for
-// administrators.
+// administrators, and asks first: GET /datasets/<id>/delete is the confirmation page, its form the POST.
 import { Router } from "express";
 import type { DatasetSort, PagesRepo, SortOrder } from "../../../adapters/repositories/pages.repo.js";
 import { displayStatus } from "../../../domain/status.js";
 import type { AppDeps } from "../../deps.js";
 import { flash, requireCsrf } from "../../middleware/session.js";
-import { type PageKit, choice, pageNumber, pager } from "./kit.js";
+import { type PageKit, choice, humanBytes, pageNumber, pager } from "./kit.js";
 
 const PER_PAGE = 25;
 const FILES_PER_PAGE = 100;
@@ -40,6 +40,7 @@ export function datasetPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     });
     kit.render(req, res, "datasets", {
       title: "Datasets",
+      humanBytes,
       datasets: rows,
       sort,
       order,
@@ -67,10 +68,35 @@ export function datasetPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     ]);
     kit.render(req, res, "dataset", {
       title: `Dataset ${d.id}`,
+      humanBytes,
       d,
       files: files.rows,
       pager: pager(req, page, FILES_PER_PAGE, files.total),
       requests: requests.map((x) => ({ ...x, statusText: displayStatus(x.status) })),
+    });
+  });
+
+  r.get("/datasets/:id/delete", kit.adminRequired, async (req, res) => {
+    const id = /^\d{1,9}$/.test(String(req.params.id)) ? Number(req.params.id) : null;
+    const d = id === null ? null : await pages.dataset(id);
+    if (!d) return kit.errorPage(req, res, 404, "Not found", `Dataset ${req.params.id} not found`);
+    if (d.stale) {
+      flash(req, "warning", `Dataset ${d.id} has already been deleted.`);
+      return res.redirect(303, `/datasets/${d.id}`);
+    }
+    const files = d.nFiles === 1 ? "its 1 file" : `its ${d.nFiles.toLocaleString("en-US")} files`;
+    kit.confirm(req, res, {
+      heading: `Delete dataset ${d.id}?`,
+      text: `${d.name} is marked deleted: ServiceX forgets ${files} as the answer for this name.`,
+      consequences: [
+        "The next request for this dataset looks it up again with the DID finder (which may find other files), so it starts later.",
+        "Requests already made with it and their results are not touched.",
+        "It leaves the datasets list; “Show deleted datasets” still shows it.",
+      ],
+      action: `/datasets/${d.id}/delete`,
+      button: "Delete dataset",
+      danger: true,
+      back: `/datasets/${d.id}`,
     });
   });
 
