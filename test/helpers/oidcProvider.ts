@@ -10,6 +10,13 @@
 // fetch and a cookie jar, returning the URL the provider sends the user agent back to (the App's
 // `/auth-callback?code=…&state=…&iss=…`).
 //
+// Terminal sign-in (RFC 8628 device authorization grant, docs/sign-in.md): public clients without a secret
+// (`deviceClientId`, and any `deviceClients`) may use the provider's device_authorization_endpoint; the
+// verification pages are ours too (`#device-code-form`, `#device-confirm`, `#device-success`), and
+// `approveDeviceWithHttp` drives them like a person at a browser would. Token introspection is enabled (any
+// confidential client may introspect any token, the package's default policy); `setAccessTokenTtl` shortens
+// the lifetime of access tokens issued from then on.
+//
 // Consumers over plain http: openid-client 6 refuses non-https endpoints unless the configuration is created
 // with `execute: [allowInsecureRequests]` (e.g. `discovery(url, id, secret, undefined, { execute:
 // [allowInsecureRequests] })`); that is the consumer's business, this helper only serves http.
@@ -87,8 +94,13 @@ export interface StartOidcProviderOptions {
   postLogoutRedirectUris?: string[];
   /** Initial accounts (sub → user); the returned `users` map can be changed at any time. */
   users?: Record<string, OidcUser>;
-  /** Seconds; default 3600. */
+  /** Seconds; default 3600. Can be changed later with `setAccessTokenTtl`. */
   accessTokenTtl?: number;
+  /**
+   * Public clients (no secret) allowed the device authorization grant; default one,
+   * `servicex-device-client`. The first is `deviceClientId`.
+   */
+  deviceClients?: string[];
 }
 
 export interface DenyOptions {
@@ -105,6 +117,8 @@ export interface OidcTestProvider {
   metadataUrl: string;
   clientId: string;
   clientSecret: string;
+  /** The first public device-flow client (see `deviceClients`). */
+  deviceClientId: string;
   /** Accounts by sub; add, change or delete entries at any time. */
   users: Map<string, OidcUser>;
   /** Replace the allowed redirect URIs (e.g. once the App's port is known). */
@@ -133,6 +147,20 @@ export interface OidcTestProvider {
    * target (the `post_logout_redirect_uri` with `state`, or the provider's success page).
    */
   logoutWithHttp(endSessionUrl: string, opts: { jar: CookieJar }): Promise<string>;
+  /**
+   * What a person does with a terminal's device code: opens `verificationUrl` (the `verification_uri_complete`
+   * of a device authorization, or the bare `verification_uri` with `userCode`), confirms the code, signs in
+   * as `account` and approves (or, with `abort`, refuses). Resolves when the provider shows its success page
+   * (or the aborted page); throws with the page's message otherwise (unknown or expired code, unknown
+   * account).
+   */
+  approveDeviceWithHttp(
+    verificationUrl: string,
+    account: string,
+    opts?: { userCode?: string; abort?: boolean; jar?: CookieJar },
+  ): Promise<"approved" | "aborted">;
+  /** Lifetime in seconds of the access tokens issued from now on. */
+  setAccessTokenTtl(seconds: number): void;
   stop(): Promise<void>;
 }
 
@@ -212,6 +240,8 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
 
   const clientId = opts.clientId ?? "servicex-test-client";
   const clientSecret = opts.clientSecret ?? randomBytes(24).toString("hex");
+  const deviceClients = opts.deviceClients?.length ? [...opts.deviceClients] : ["servicex-device-client"];
+  let accessTokenTtl = opts.accessTokenTtl ?? 3600;
   const users = new Map<string, OidcUser>(Object.entries(opts.users ?? {}));
   let redirectUris = [...(opts.redirectUris ?? [])];
   let postLogoutRedirectUris = [...(opts.postLogoutRedirectUris ?? [])];
@@ -256,6 +286,15 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
         redirect_uris: ["http://127.0.0.1/redirect-uri-not-set"],
         post_logout_redirect_uris: ["http://127.0.0.1/post-logout-redirect-uri-not-set"],
       },
+      // Terminals: public clients (no secret) of the device authorization grant only.
+      ...deviceClients.map((id) => ({
+        client_id: id,
+        client_name: `Terminal client ${id} (test)`,
+        token_endpoint_auth_method: "none",
+        grant_types: ["urn:ietf:params:oauth:grant-type:device_code"],
+        response_types: [],
+        redirect_uris: [],
+      })),
     ],
     jwks: { keys: [signingKey] },
     cookies: {
@@ -278,13 +317,14 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
     // event for the others: the adapter reports those.
     adapter: memoryAdapter((kind, jti) => destroyedTokens.push({ kind, jti })),
     ttl: {
-      AccessToken: opts.accessTokenTtl ?? 3600,
+      AccessToken: () => accessTokenTtl,
       AuthorizationCode: 600,
       IdToken: 3600,
       RefreshToken: 86_400,
       Interaction: 3600,
       Session: 86_400,
       Grant: 86_400,
+      DeviceCode: 600,
     },
     issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) =>
       client.grantTypeAllowed("refresh_token"),
@@ -292,6 +332,53 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
       devInteractions: { enabled: false },
       userinfo: { enabled: true },
       revocation: { enabled: true },
+      introspection: {
+        enabled: true,
+        // The package's default, stated: a confidential client may introspect any token, a public one its own.
+        allowedPolicy: async (
+          ctx: { oidc: { client: { clientId: string } } },
+          client: { clientAuthMethod: string },
+          token: { clientId?: string },
+        ) => client.clientAuthMethod !== "none" || token.clientId === ctx.oidc.client.clientId,
+      },
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource: async (
+          ctx: { body: string },
+          form: string,
+          _out: unknown,
+          err?: { name?: string; userCode?: string },
+        ) => {
+          const problem = err
+            ? `<p class="error" id="device-error">${esc(err.userCode ? `Unknown or used code ${err.userCode}` : (err.name ?? "error"))}</p>`
+            : "";
+          ctx.body = page(
+            "Enter the code",
+            `<h1>Enter the code shown in your terminal</h1>${problem}
+<div id="device-code-form">${form}</div>
+<button id="device-continue" type="submit" form="op.deviceInputForm">Continue</button>`,
+          );
+        },
+        userCodeConfirmSource: async (
+          ctx: { body: string },
+          form: string,
+          client: { clientId: string },
+          _info: unknown,
+          userCode: string,
+        ) => {
+          ctx.body = page(
+            "Confirm the code",
+            `<h1>Sign in on a terminal</h1>
+<p>Client <strong id="device-client">${esc(client.clientId)}</strong> shows the code <code id="device-user-code">${esc(userCode)}</code>.</p>
+<div id="device-confirm">${form}</div>
+<button id="device-approve" type="submit" form="op.deviceConfirmForm">Continue</button>
+<button id="device-abort" type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Abort</button>`,
+          );
+        },
+        successSource: async (ctx: { body: string }) => {
+          ctx.body = page("Signed in", `<h1 id="device-success">You may close this page</h1>`);
+        },
+      },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx: { body: string }, form: string) => {
@@ -523,11 +610,93 @@ ${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ""}
     throw new Error("logoutWithHttp: too many redirects");
   }
 
+  /** The hidden inputs of the first form in `html`, and its action. */
+  const formOf = (html: string) => {
+    const form = /<form[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/.exec(html);
+    if (!form) return undefined;
+    const fields = new URLSearchParams();
+    for (const [, name, value] of form[2]!.matchAll(
+      /<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g,
+    )) {
+      fields.set(name!, value!.replaceAll("&amp;", "&"));
+    }
+    return { action: form[1]!.replaceAll("&amp;", "&"), fields };
+  };
+
+  async function approveDeviceWithHttp(
+    verificationUrl: string,
+    account: string,
+    o: { userCode?: string; abort?: boolean; jar?: CookieJar } = {},
+  ): Promise<"approved" | "aborted"> {
+    const jar = o.jar ?? new CookieJar();
+    let url = new URL(verificationUrl);
+    let method: "GET" | "POST" = "GET";
+    let body: URLSearchParams | undefined;
+    let loggedIn = false;
+    let codeEntered = false;
+    for (let hop = 0; hop < 20; hop++) {
+      const res = await jarFetch(jar, url, method, body);
+      const location = res.headers.get("location");
+      if (res.status >= 300 && res.status < 400 && location) {
+        url = new URL(location, url);
+        method = "GET";
+        body = undefined;
+        continue;
+      }
+      const html = await res.text();
+      if (res.status === 200 && html.includes('id="device-success"')) return "approved";
+      if (o.abort && html.includes('id="device-error"') && html.includes("AbortedError")) return "aborted";
+      const login = /<form[^>]*action="([^"]*\/interaction\/[^"]*\/login)"/.exec(html)?.[1];
+      if (res.status === 200 && login && !loggedIn) {
+        loggedIn = true;
+        url = new URL(login.replaceAll("&amp;", "&"), url);
+        method = "POST";
+        body = new URLSearchParams({ login: account });
+        continue;
+      }
+      const form = formOf(html);
+      if (res.status === 200 && form && html.includes('id="device-confirm"')) {
+        // The confirmation page: approve, or abort.
+        if (o.abort) {
+          form.fields.delete("confirm");
+          form.fields.set("abort", "yes");
+        }
+        url = new URL(form.action, url);
+        method = "POST";
+        body = form.fields;
+        continue;
+      }
+      if (res.status === 200 && form && html.includes('id="device-code-form"') && !codeEntered) {
+        // The bare verification page: type the code.
+        if (!o.userCode) throw new Error("approveDeviceWithHttp: the page asks for the code; pass userCode");
+        codeEntered = true;
+        form.fields.set("user_code", o.userCode);
+        url = new URL(form.action, url);
+        method = "POST";
+        body = form.fields;
+        continue;
+      }
+      if (res.status === 200 && form && /Submitting Callback/.test(html)) {
+        // verification_uri_complete: the provider's self-submitting form with the code.
+        url = new URL(form.action, url);
+        method = "POST";
+        body = form.fields;
+        continue;
+      }
+      const reason = /id="(?:login-error|op-error|device-error)"[^>]*>([^<]*)</.exec(html)?.[1];
+      throw new Error(
+        `approveDeviceWithHttp: stopped at ${method} ${url.href} (HTTP ${res.status})${reason ? `: ${reason}` : ""}`,
+      );
+    }
+    throw new Error("approveDeviceWithHttp: too many redirects");
+  }
+
   return {
     issuer,
     metadataUrl: `${issuer}/.well-known/openid-configuration`,
     clientId,
     clientSecret,
+    deviceClientId: deviceClients[0]!,
     users,
     setRedirectUris(uris) {
       redirectUris = [...uris];
@@ -546,6 +715,10 @@ ${error ? `<p class="error" id="login-error">${esc(error)}</p>` : ""}
     endSessionCount: () => endSessions,
     loginWithHttp,
     logoutWithHttp,
+    approveDeviceWithHttp,
+    setAccessTokenTtl(seconds) {
+      accessTokenTtl = seconds;
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
