@@ -9,6 +9,7 @@ import { errorHandler, notFoundHandler } from "./http/middleware/errorHandler.js
 import { requestLog } from "./http/middleware/requestLog.js";
 import { securityHeaders } from "./http/middleware/securityHeaders.js";
 import { datasetRoutes } from "./http/routes/datasets.routes.js";
+import { deviceFlowRoutes } from "./http/routes/deviceFlow.routes.js";
 import { infoRoutes } from "./http/routes/info.routes.js";
 import { localResultsRoutes } from "./http/routes/localResults.routes.js";
 import { LIFECYCLE_PATHS, callbackRoutes, lifecycleRoutes } from "./http/routes/internal.routes.js";
@@ -116,6 +117,7 @@ export function buildApp(
   app.use(localResultsRoutes(deps));
   app.use(webRoutes(deps));
   app.use(userRoutes(deps));
+  app.use(deviceFlowRoutes(deps));
   app.use(infoRoutes(deps));
   app.use(transformationRoutes(deps));
   app.use(progressRoutes(deps));

@@ -35,6 +35,7 @@ import { buildRequester } from "./http/middleware/auth.js";
 import { SessionCodec } from "./http/middleware/session.js";
 import { JwtService } from "./adapters/auth/jwt.js";
 import { GLOBUS_ISSUER, OidcClient } from "./adapters/auth/oidc.js";
+import { ProviderTokens } from "./adapters/auth/providerToken.js";
 import { MailgunMailer } from "./adapters/notify/mailgun.js";
 import { type BackgroundNotifier, buildNotifier } from "./adapters/notify/notifier.js";
 import { SlackClient } from "./adapters/notify/slack.js";
@@ -231,6 +232,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
   const notifier = o.notifier ?? openNotifier(config, logger);
   const { users, jwt } = userServiceFor(config, db, notifier, logger);
   const oidc = openOidc(config, logger);
+  const providerTokens = openProviderTokens(config, logger);
   dispatcher.start();
   scheduler.start();
   return {
@@ -256,6 +258,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     users,
     jwt,
     oidc,
+    providerTokens,
     notifier,
     sessions: new SessionCodec(config.SECRET_KEY ?? randomBytes(32).toString("hex")),
     requester: buildRequester(config, users),
@@ -332,6 +335,31 @@ function openOidc(config: Config, logger: Logger): OidcClient | null {
     clientId,
     clientSecret,
     logger: logger.child({ module: "oidc" }),
+  });
+}
+
+/**
+ * Sign-in from a terminal (docs/sign-in.md): on with ENABLE_AUTH, OAUTH_METADATA_URL and
+ * OAUTH_DEVICE_FLOW_CLIENT_ID (upstream's condition for /device-flow-info); null otherwise.
+ */
+function openProviderTokens(config: Config, logger: Logger): ProviderTokens | null {
+  if (!config.ENABLE_AUTH || !config.OAUTH_METADATA_URL || !config.OAUTH_DEVICE_FLOW_CLIENT_ID) return null;
+  const clientId = config.OAUTH_CLIENT_ID ?? config.GLOBUS_CLIENT_ID;
+  const clientSecret = config.OAUTH_CLIENT_SECRET ?? config.GLOBUS_CLIENT_SECRET;
+  return new ProviderTokens({
+    metadataUrl: config.OAUTH_METADATA_URL,
+    ...(config.OAUTH_PROVIDER ? { provider: config.OAUTH_PROVIDER } : {}),
+    deviceClientId: config.OAUTH_DEVICE_FLOW_CLIENT_ID,
+    ...(config.OAUTH_TOKEN_INTROSPECTION && clientId && clientSecret
+      ? {
+          introspection: {
+            clientId,
+            clientSecret,
+            allowedClients: [config.OAUTH_DEVICE_FLOW_CLIENT_ID, clientId],
+          },
+        }
+      : {}),
+    logger: logger.child({ module: "provider-tokens" }),
   });
 }
 

@@ -152,6 +152,22 @@ const Env = z
     }),
     /** Approve every user who signs in (no pending state). */
     OAUTH_ALLOW_ALL_AFTER_AUTH: bool(false).describe("Approve everyone who signs up (no pending state)."),
+    /**
+     * Sign-in from a terminal (docs/sign-in.md): the public client (no secret) that terminals use for the
+     * provider's device authorization grant. With OAUTH_METADATA_URL it turns on /device-flow-info and
+     * /bearer-token-exchange (upstream's names).
+     */
+    OAUTH_DEVICE_FLOW_CLIENT_ID: optionalString.describe(
+      "Public OIDC client id (no secret) registered at the provider for the device authorization grant; with OAUTH_METADATA_URL it enables sign-in from a terminal (/device-flow-info, /bearer-token-exchange).",
+    ),
+    /**
+     * /bearer-token-exchange checks a provider token at the provider's userinfo endpoint; with this on it
+     * first introspects it (as the App's confidential client) and accepts only tokens issued to the device
+     * client or the App's own client (docs/decisions.md D34).
+     */
+    OAUTH_TOKEN_INTROSPECTION: bool(false).describe(
+      "At /bearer-token-exchange also introspect the provider's access token with OAUTH_CLIENT_ID/SECRET and accept only tokens issued to OAUTH_DEVICE_FLOW_CLIENT_ID or OAUTH_CLIENT_ID (needs the provider's introspection endpoint).",
+    ),
     /** Slack incoming webhook for sign-up messages, and the signing secret of the Slack app's buttons. */
     SIGNUP_WEBHOOK_URL: optionalString.describe(
       "Slack incoming webhook for sign-up messages with Approve/Reject buttons.",
@@ -204,7 +220,7 @@ const Env = z
      * a verified token, else per client address.
      */
     RATE_LIMIT_PER_MINUTE: int(120, 1).describe(
-      "Calls per minute to /token/refresh, /auth-callback, /slack and /accept, per user with a valid token, else per client address; over it 429.",
+      "Calls per minute to /token/refresh, /auth-callback, /bearer-token-exchange, /slack and /accept, per user with a valid token, else per client address; over it 429.",
     ),
     SUBMIT_RATE_LIMIT_PER_MINUTE: int(600, 1).describe(
       "Submits per minute, per user with a valid token, else per client address.",
@@ -484,6 +500,17 @@ const Env = z
         if (!c[key]) {
           ctx.addIssue({ code: "custom", path: [key], message: "is required when ENABLE_AUTH is true" });
         }
+      }
+    }
+    if (c.OAUTH_TOKEN_INTROSPECTION) {
+      const id = c.OAUTH_CLIENT_ID ?? c.GLOBUS_CLIENT_ID;
+      const secret = c.OAUTH_CLIENT_SECRET ?? c.GLOBUS_CLIENT_SECRET;
+      if (!id || !secret) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["OAUTH_TOKEN_INTROSPECTION"],
+          message: "needs the App's confidential client (OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET)",
+        });
       }
     }
     if (Boolean(c.MINIO_PUBLIC_ACCESS_KEY) !== Boolean(c.MINIO_PUBLIC_SECRET_KEY)) {

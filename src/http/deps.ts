@@ -1,6 +1,7 @@
 // Everything the HTTP layer needs, built once in main.ts (or by a test) and handed to buildApp().
 import type { JwtService } from "../adapters/auth/jwt.js";
 import type { OidcClient } from "../adapters/auth/oidc.js";
+import type { ProviderTokens } from "../adapters/auth/providerToken.js";
 import type { Database } from "../adapters/db/database.js";
 import type { BackgroundNotifier } from "../adapters/notify/notifier.js";
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
@@ -60,6 +61,11 @@ export interface AppDeps {
   jwt: JwtService | null;
   /** Sign-in provider; null when no OIDC client is configured. */
   oidc: OidcClient | null;
+  /**
+   * Sign-in from a terminal (docs/sign-in.md): checks the provider's access tokens; null/absent unless
+   * ENABLE_AUTH, OAUTH_METADATA_URL and OAUTH_DEVICE_FLOW_CLIENT_ID are set.
+   */
+  providerTokens?: ProviderTokens | null;
   /** Slack sign-up messages and welcome e-mails (never throws). */
   notifier: BackgroundNotifier;
   /** Browser session cookie codec (key: SECRET_KEY, or a per-process random key when unset). */
