@@ -30,6 +30,8 @@ import { IdempotencyRepo } from "./adapters/repositories/idempotency.repo.js";
 import { hostname } from "node:os";
 import type { CodeGenerator, TaskBroker, TransformerLauncher } from "./domain/ports.js";
 import { TransformationService } from "./domain/transformation.service.js";
+import { RerunService } from "./domain/rerun.service.js";
+import { RerunsRepo } from "./adapters/repositories/reruns.repo.js";
 import type { AppDeps } from "./http/deps.js";
 import { buildRequester } from "./http/middleware/auth.js";
 import { SessionCodec } from "./http/middleware/session.js";
@@ -134,6 +136,18 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       maxActivePerUser: config.MAX_ACTIVE_REQUESTS_PER_USER,
     },
     new IdempotencyRepo(db),
+  );
+  const reruns = new RerunService(
+    db,
+    repos.requests,
+    new RerunsRepo(db),
+    codegen,
+    launcher,
+    dispatcher,
+    lifecycle,
+    objectStore,
+    logger,
+    { codeGenImages: config.codeGenImages },
   );
   const dataLifecycle = new DataLifecycleService({
     db,
@@ -248,6 +262,7 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     dispatcher,
     lifecycle,
     transformations,
+    reruns,
     lookups,
     dataLifecycle,
     kubernetesCleanup,

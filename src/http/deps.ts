@@ -21,6 +21,7 @@ import type { Scheduler } from "../domain/scheduler.js";
 import type { Reconciler } from "../domain/reconciler.service.js";
 import type { CodeGenerator, TaskBroker, TransformerLauncher } from "../domain/ports.js";
 import type { TransformationService } from "../domain/transformation.service.js";
+import type { RerunService } from "../domain/rerun.service.js";
 import type { UserService } from "../domain/users.service.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -45,6 +46,8 @@ export interface AppDeps {
   dispatcher: Dispatcher;
   lifecycle: Lifecycle;
   transformations: TransformationService;
+  /** Re-runs the failed files of a finished request (docs/decisions.md D35). */
+  reruns: RerunService;
   lookups: LookupService;
   dataLifecycle: DataLifecycleService;
   kubernetesCleanup: KubernetesCleanupService;

@@ -26,6 +26,14 @@ import {
   TransformResultJson,
 } from "../schemas/transformation.schemas.js";
 
+/** docs/api.md: the answer of POST …/rerun-failed. */
+const RerunResponse = z.object({
+  message: z.string(),
+  request_id: z.string(),
+  files: z.number().int().describe("failed files given a new task"),
+  rerun: z.number().int().describe("1 for the request's first re-run, 2 for the second, …"),
+});
+
 const notFoundFor = (id: string) =>
   new AppError("not_found", `Transformation request not found with id: ${id}`, 404);
 const paramNotFound = (req: Request) => notFoundFor(String(req.params.request_id));
@@ -327,6 +335,42 @@ export function transformationRoutes(deps: AppDeps): Router {
         await deps.requester(req, { changesState: true }),
       );
       res.json({ message });
+    },
+  );
+
+  op(
+    r,
+    {
+      method: "post",
+      path: "/servicex/transformation/:request_id/rerun-failed",
+      tag: "client",
+      summary:
+        "Re-run the failed files of a Complete request (owner or admin): it runs again and ends Complete, results merged",
+      params: requestIdParam,
+      notFound: paramNotFound,
+      responses: {
+        200: { description: "Re-run started", schema: RerunResponse },
+        403: { description: "Not the owner", schema: MessageResponse },
+        404: { description: "Unknown request", schema: MessageResponse },
+        409: {
+          description:
+            "Still in progress (a concurrent re-run included), not Complete, no failed files, or its dataset is stale",
+          schema: MessageResponse,
+        },
+        503: { description: "Code generator or object store unavailable", schema: MessageResponse },
+      },
+    },
+    async (req, res, { params }) => {
+      const out = await deps.reruns.rerunFailed(
+        params.request_id,
+        await deps.requester(req, { changesState: true }),
+      );
+      res.json({
+        message: `Re-running ${out.files} failed file${out.files === 1 ? "" : "s"} of transformation request ${params.request_id}`,
+        request_id: out.requestId,
+        files: out.files,
+        rerun: out.rerun,
+      });
     },
   );
 

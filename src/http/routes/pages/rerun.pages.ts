@@ -1,0 +1,94 @@
+// Re-running a request's failed files from its page (docs/decisions.md D35). The request page links to
+// GET /transformation-request/<id>/rerun-failed, a confirmation page that works without JavaScript; its
+// CSRF-checked POST starts the re-run and goes back to the request page. The same service answers
+// POST /servicex/transformation/<id>/rerun-failed (transformation.routes.ts).
+import { type Request, type Response, Router } from "express";
+import type { RequestRecord } from "../../../adapters/repositories/requests.repo.js";
+import { AppError } from "../../../domain/errors.js";
+import type { AppDeps } from "../../deps.js";
+import { flash, persistSession, requireCsrf } from "../../middleware/session.js";
+import type { PageKit } from "./kit.js";
+
+const ID = /^(?:\d{1,9}|[0-9a-fA-F-]{36})$/;
+
+export function rerunPages(deps: AppDeps, kit: PageKit): Router {
+  const r = Router();
+  const { config } = deps;
+  const path = (id: string) => `/transformation-request/${id}`;
+
+  /** The request if the caller may re-run it, or an error page (404 unknown, 403 another user's). */
+  const load = async (req: Request, res: Response): Promise<RequestRecord | null> => {
+    const id = String(req.params.id);
+    try {
+      if (!ID.test(id))
+        throw new AppError("not_found", `Transformation request not found with id: ${id}`, 404);
+      return await deps.reruns.load(id, kit.who(req));
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.status === 404) kit.errorPage(req, res, 404, "Not found", err.message);
+      else if (err.status === 403) kit.errorPage(req, res, 403, "Not yours", err.message);
+      else throw err;
+      return null;
+    }
+  };
+
+  // The request page shows who re-ran it and when (views/request.ejs reads `locals.reruns`). Never stops
+  // the page: the request page itself decides who may see it.
+  r.get(path(":id"), async (req, res, next) => {
+    const id = String(req.params.id);
+    if (ID.test(id)) {
+      try {
+        res.locals.reruns = await deps.reruns.history(id);
+      } catch (err) {
+        deps.logger.warn({ err: String(err), requestId: id }, "could not read the re-runs of a request");
+      }
+    }
+    next();
+  });
+
+  r.get(`${path(":id")}/rerun-failed`, kit.oauthRequired, async (req, res) => {
+    const rec = await load(req, res);
+    if (!rec) return;
+    const [stale, reruns] = await Promise.all([
+      deps.reruns.datasetStale(rec.didId),
+      deps.reruns.history(rec.requestId),
+    ]);
+    const refusal = deps.reruns.refusal(rec, stale);
+    // With sign-in off nobody has a session yet: the form's CSRF token needs one (docs/api.md, pages).
+    if (!config.ENABLE_AUTH) persistSession(req, res, deps.sessions);
+    kit.render(
+      req,
+      res,
+      "rerun",
+      {
+        title: `Re-run failed files of ${rec.title || rec.requestId}`,
+        rec,
+        refusal: refusal?.message ?? null,
+        reruns,
+      },
+      refusal ? 409 : 200,
+    );
+  });
+
+  r.post(`${path(":id")}/rerun-failed`, kit.form, requireCsrf, kit.oauthRequired, async (req, res) => {
+    const rec = await load(req, res);
+    if (!rec) return;
+    try {
+      const out = await deps.reruns.rerunFailed(rec.requestId, kit.who(req));
+      flash(
+        req,
+        "success",
+        `Re-running ${out.files} failed file${out.files === 1 ? "" : "s"}: the request is running again.`,
+      );
+    } catch (err) {
+      if (!(err instanceof AppError) || (err.status >= 500 && err.status !== 503)) throw err;
+      if (err.status === 403) return kit.errorPage(req, res, 403, "Not yours", err.message);
+      if (err.status === 404) return kit.errorPage(req, res, 404, "Not found", err.message);
+      // 409 (a double click lands here: the first click already started it) and 503: said on the request page.
+      flash(req, "danger", err.message);
+    }
+    res.redirect(303, path(rec.requestId));
+  });
+
+  return r;
+}
