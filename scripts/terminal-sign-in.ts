@@ -187,7 +187,7 @@ async function main(): Promise<void> {
     console.log(
       "Your account awaits approval by a ServiceX administrator: until then the API refuses the token.",
     );
-    console.log("You will get an e-mail when it is approved; the token below then works as it is.");
+    console.log("You will get an e-mail when it is approved; the same token then works, with nothing to download again.");
   }
 
   // 7. servicex.yaml, the shape the Python client reads (and /.servicex serves).
