@@ -187,7 +187,9 @@ async function main(): Promise<void> {
     console.log(
       "Your account awaits approval by a ServiceX administrator: until then the API refuses the token.",
     );
-    console.log("You will get an e-mail when it is approved; the same token then works, with nothing to download again.");
+    console.log(
+      "You will get an e-mail when it is approved; the same token then works, with nothing to download again.",
+    );
   }
 
   // 7. servicex.yaml, the shape the Python client reads (and /.servicex serves).
