@@ -311,7 +311,9 @@ describe("HttpCodeGenerator against a real HTTP code generator", () => {
     const err = await expectCodeGenError(gen.generate("slow", "sel"));
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(590);
-    expect(elapsed).toBeLessThan(2500);
+    // The server never answers: without the timeouts this would hang until the test's own timeout (60 s). The
+    // bound is loose so that a loaded machine does not fail it.
+    expect(elapsed).toBeLessThan(15_000);
     expect(seen).toHaveLength(2);
     expect(err.message).toMatch(/did not answer after 2 attempts \(no answer within 300 ms\)/);
   });
@@ -324,7 +326,7 @@ describe("HttpCodeGenerator against a real HTTP code generator", () => {
     const gen = new HttpCodeGenerator({ serviceUrls: { slow: base }, totalTimeoutMs: 400, retries: 0 });
     const started = Date.now();
     const err = await expectCodeGenError(gen.generate("slow", "sel"));
-    expect(Date.now() - started).toBeLessThan(2500);
+    expect(Date.now() - started).toBeLessThan(15_000); // the body never ends: only the timeout ends the call
     expect(seen).toHaveLength(1);
     expect(err.message).toMatch(/did not answer after 1 attempt \(answer not complete within 400 ms\)/);
   });
