@@ -3,6 +3,10 @@
 //   main    unit + integration files, in parallel, on the machine's Postgres and RabbitMQ
 //   faults  restarts of Postgres/RabbitMQ, replicas, soak; one file at a time, on private instances
 //
+// The two tiers run at the same time (they share nothing: the fault tier's services are private, the main
+// tier's files use databases and queues of their own), which takes the run from the sum of the two to about the
+// longer one. The main tier's output is shown as it comes; the fault tier's is held back and shown after it, so
+// the log reads tier by tier. `--sequential` (or SX_TEST_SEQUENTIAL=1) runs one tier after the other.
 // Options: `--tier main|faults` runs one tier; anything else is passed to vitest (file filters, -t "name").
 // With filters, a tier that has no matching file is not an error. Each tier's counts come from vitest's JSON
 // report; a tier whose runner crashed (no report) counts as one failure. With SX_TEST_SUMMARY=<file> the
@@ -34,11 +38,16 @@ interface VitestJson {
   testResults: Array<{ name: string; status: string; assertionResults: Array<{ status: string }> }>;
 }
 
-function parseArgs(argv: string[]): { tiers: Tier[]; passThrough: string[] } {
+function parseArgs(argv: string[]): { tiers: Tier[]; passThrough: string[]; sequential: boolean } {
   const passThrough: string[] = [];
   let tiers: Tier[] = [...TIERS];
+  let sequential = process.env.SX_TEST_SEQUENTIAL === "1";
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === "--sequential") {
+      sequential = true;
+      continue;
+    }
     const value =
       a === "--tier" ? argv[++i] : a.startsWith("--tier=") ? a.slice("--tier=".length) : undefined;
     if (value === undefined) {
@@ -59,7 +68,7 @@ function parseArgs(argv: string[]): { tiers: Tier[]; passThrough: string[] } {
     else if (inFaults === 0 && paths.every((p) => /test\/(unit|integration)|^(unit|integration)\//.test(p)))
       tiers = ["main"];
   }
-  return { tiers, passThrough };
+  return { tiers, passThrough, sequential };
 }
 
 /** Counts from vitest's JSON report; a file that failed outside any test (load error, beforeAll) is a failure. */
@@ -77,9 +86,26 @@ function countsFrom(report: VitestJson): Pick<TierResult, "passed" | "failed" | 
   };
 }
 
-let child: ReturnType<typeof spawn> | null = null;
+const children = new Set<ReturnType<typeof spawn>>();
 
-function runTier(tier: Tier, passThrough: string[], dir: string): Promise<TierResult> {
+/**
+ * Where a tier's output goes: straight to the terminal, or held back until `release()` (then written out and
+ * passed straight through from there on).
+ */
+class HeldOutput {
+  private held: Array<[NodeJS.WriteStream, Buffer]> | null = [];
+  write(to: NodeJS.WriteStream, chunk: Buffer): void {
+    if (this.held) this.held.push([to, chunk]);
+    else to.write(chunk);
+  }
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const [to, chunk] of held) to.write(chunk);
+  }
+}
+
+function runTier(tier: Tier, passThrough: string[], dir: string, output?: HeldOutput): Promise<TierResult> {
   const report = join(dir, `${tier}.json`);
   const args = [
     "vitest",
@@ -93,11 +119,18 @@ function runTier(tier: Tier, passThrough: string[], dir: string): Promise<TierRe
     ...passThrough,
   ];
   const t0 = Date.now();
-  console.log(`\n=== npm test: tier '${tier}' (npx ${args.join(" ")})\n`);
+  const banner = `\n=== npm test: tier '${tier}' (npx ${args.join(" ")})\n\n`;
+  if (output) output.write(process.stdout, Buffer.from(banner));
+  else process.stdout.write(banner);
   return new Promise((resolve) => {
-    child = spawn("npx", args, { stdio: "inherit" });
+    const child = spawn("npx", args, { stdio: output ? ["ignore", "pipe", "pipe"] : "inherit" });
+    children.add(child);
+    if (output) {
+      child.stdout?.on("data", (c: Buffer) => output.write(process.stdout, c));
+      child.stderr?.on("data", (c: Buffer) => output.write(process.stderr, c));
+    }
     const done = (exitCode: number | null, why?: string) => {
-      child = null;
+      children.delete(child);
       const seconds = Math.round((Date.now() - t0) / 1000);
       let json: VitestJson | null = null;
       try {
@@ -126,26 +159,38 @@ function runTier(tier: Tier, passThrough: string[], dir: string): Promise<TierRe
       resolve({ tier, ...counts, exitCode, seconds });
     };
     child.once("error", (e) => done(null, e.message));
-    child.once("exit", (code, signal) => done(code, signal ? `killed by ${signal}` : undefined));
+    // "close", not "exit": the piped output has all arrived by then.
+    child.once("close", (code, signal) => done(code, signal ? `killed by ${signal}` : undefined));
   });
 }
 
 async function main(): Promise<number> {
-  const { tiers, passThrough } = parseArgs(process.argv.slice(2));
+  const { tiers, passThrough, sequential } = parseArgs(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), "sx-npm-test-"));
   const cleanUp = () => rmSync(dir, { recursive: true, force: true });
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.once(sig, () => {
-      child?.kill(sig);
+      for (const c of children) c.kill(sig);
       cleanUp();
       process.exit(130);
     });
   }
   const results: TierResult[] = [];
   try {
-    for (const tier of tiers) {
-      results.push(await runTier(tier, passThrough, dir));
-      writeSummary(results);
+    if (sequential || tiers.length === 1) {
+      for (const tier of tiers) {
+        results.push(await runTier(tier, passThrough, dir));
+        writeSummary(results);
+      }
+    } else {
+      // The first tier shows its output live; each later one is held back until the ones before it end.
+      const outputs = tiers.map((_, i) => (i === 0 ? undefined : new HeldOutput()));
+      const running = tiers.map((tier, i) => runTier(tier, passThrough, dir, outputs[i]));
+      for (const [i, p] of running.entries()) {
+        results.push(await p);
+        writeSummary(results);
+        outputs[i + 1]?.release();
+      }
     }
   } finally {
     cleanUp();
