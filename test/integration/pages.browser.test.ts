@@ -225,9 +225,10 @@ describe("request pages in a browser", () => {
 
       // Errors are server-rendered: a reload shows each failure with its pod name and message.
       await page.reload();
+      // (issue 13: grouped by message; each of these three messages names its file, so three groups)
       const rows = page.locator("table.errors tbody tr");
       expect(await rows.count()).toBe(3);
-      expect(await rows.first().locator("td").first().textContent()).toMatch(
+      expect(await rows.first().locator("td[data-label=Pods]").textContent()).toMatch(
         new RegExp(`transformer-${s.requestId.slice(0, 8)}-7c9f-pod[01]`),
       );
       expect(await rows.first().textContent()).toContain("XRootD timeout");
@@ -248,27 +249,32 @@ describe("request pages in a browser", () => {
       expect(await page.locator("table.results tbody tr").count()).toBe(24);
       await shoot(page, "results");
 
-      // Cancel from the button.
+      // Cancel from the button (issue 13: it asks first, in a dialog).
       await page.goto(url);
-      await Promise.all([page.waitForURL(url, { waitUntil: "load" }), page.click("#cancel")]);
+      await page.click("#cancel");
+      await Promise.all([page.waitForURL(url, { waitUntil: "load" }), page.click("dialog #confirm")]);
       expect(await page.locator(".flash").first().textContent()).toContain("canceled");
       expect(await page.locator("#status").textContent()).toContain("Canceled");
       expect((await app.deps.repos.requests.find(s.requestId))!.status).toBe("canceled");
       await shoot(page, "request-canceled");
 
       // Delete with a tampered CSRF token: refused; the request stays.
-      await page.locator("#delete-form input[name=_csrf]").evaluate((e) => {
+      await page.click("#delete");
+      await page.locator("dialog input[name=_csrf]").evaluate((e) => {
         (e as unknown as { value: string }).value = "forged-token-forged-token-forged-";
       });
-      const refused = await Promise.all([page.waitForNavigation(), page.click("#delete")]).then(([r]) => r);
+      const refused = await Promise.all([page.waitForNavigation(), page.click("dialog #confirm")]).then(
+        ([r]) => r,
+      );
       expect(refused?.status()).toBe(403);
       await shoot(page, "csrf-refused");
       expect(await app.deps.repos.requests.find(s.requestId)).not.toBeNull();
       // ... and with the real token: deleted, back on the dashboard.
       await page.goto(url);
+      await page.click("#delete");
       await Promise.all([
         page.waitForURL(`${app.url}/dashboard`, { waitUntil: "load" }),
-        page.click("#delete"),
+        page.click("dialog #confirm"),
       ]);
       expect(await page.locator(".flash").first().textContent()).toContain("has been deleted");
       expect(await app.deps.repos.requests.find(s.requestId)).toBeNull();
@@ -320,9 +326,12 @@ describe("request pages in a browser", () => {
       await shoot(page, "datasets");
       await page.goto(`${app.url}/datasets/${done.didId}`);
       await shoot(page, "dataset");
+      // Delete asks first (issue 13): the confirmation, as a dialog over the page.
+      await page.click("#delete-dataset");
+      await page.locator("dialog #confirm").waitFor();
       await Promise.all([
         page.waitForURL(`${app.url}/datasets/${done.didId}`, { waitUntil: "load" }),
-        page.click("#delete-dataset"),
+        page.click("dialog #confirm"),
       ]);
       expect(await page.locator(".flash").first().textContent()).toContain("has been deleted");
       await page.goto(`${app.url}/admin/users`);

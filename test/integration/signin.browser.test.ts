@@ -212,7 +212,11 @@ describe("sign-in in a browser", () => {
       await page.goto(`${app.url}/profile`);
       expect((await page.locator(".badge.ok").textContent())?.trim()).toBe("approved");
       await shoot(page, "01-new-user-profile-approved");
-      await andArriveAt(page, "/profile", () => page.click("#new-token"));
+      // The button asks first (issue 13: the confirmation page, shown as a dialog with JavaScript).
+      await page.click("#new-token");
+      await page.locator("dialog #confirm").waitFor();
+      await shoot(page, "01-new-user-new-token-confirm");
+      await andArriveAt(page, "/profile", () => page.click("dialog #confirm"));
       await shoot(page, "01-new-user-new-token");
       expect(await flashes(page)).toContain("Your new API token has been generated!");
 
