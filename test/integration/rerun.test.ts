@@ -265,6 +265,11 @@ describe("When the failed files of a Complete request are re-run (auth off)", ()
     expect(again.json).toMatchObject({ files: 1, rerun: 2 });
     expect((await report(app, id, stillFailing, "success")).status).toBe(200);
     expect(await waitStatus(app, id, "Complete")).toMatchObject({ "files-completed": 6, "files-failed": 0 });
+
+    // The audit goes with the request when it is deleted.
+    await app.deps.lifecycle.idle();
+    expect((await api(app, "DELETE", `/servicex/transformation/${id}`)).status).toBe(200);
+    expect(await sql(app, "SELECT 1 FROM request_reruns WHERE request_id = $1", [id])).toEqual([]);
   });
 
   it("When the request is still running, has no failed files, ended otherwise or its dataset went stale, then 409 with a reason and nothing changes", async () => {
