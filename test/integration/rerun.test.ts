@@ -216,7 +216,7 @@ describe("When the failed files of a Complete request are re-run (auth off)", ()
       results: Json[];
     };
     expect(results.results).toHaveLength(6);
-    const byFile = new Map(results.results.map((r) => [r["file-id"], r["transform_status"]]));
+    const byFile = new Map(results.results.map((r) => [r["file-id"], r.transform_status]));
     expect([...byFile.values()].filter((v) => v === "success")).toHaveLength(5);
     expect(byFile.get(stillFailing)).toBe("failure");
     expect(store.keys(id)).toHaveLength(5);
