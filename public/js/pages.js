@@ -8,8 +8,8 @@
     });
   };
   // Times are rendered in UTC (<time datetime>, readable without JavaScript); shown here in the viewer's
-  // time zone, with the UTC time on hover.
-  var fmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  // time zone, named ("EST", "GMT+1"), with the UTC time on hover.
+  var fmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
   window.sxLocalTimes = function (root) {
     (root || document).querySelectorAll("time[datetime]").forEach(function (t) {
       if (t.dataset.local) return;
