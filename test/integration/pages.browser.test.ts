@@ -184,7 +184,7 @@ describe("request pages in a browser", () => {
       const s = await submit(tokens.ben!, 40, "Jet pT, ttbar sample");
       await page.goto(`${app.url}/transformation-request/${s.requestId}`);
       expect(await page.locator("#n-completed").textContent()).toBe("0");
-      expect(await page.locator("#chart svg").getAttribute("data-points")).toBe("1");
+      expect(await page.locator("#chart svg.chart").getAttribute("data-points")).toBe("1");
       await shoot(page, "request-running-start");
       const url = page.url();
 
@@ -319,7 +319,9 @@ describe("request pages in a browser", () => {
       expect(page.url()).toContain("sort=start");
       await page.goto(`${app.url}/transformation-request/${done.requestId}`);
       expect(await page.locator("#status").textContent()).toContain("Complete");
-      expect(Number(await page.locator("#chart svg").getAttribute("data-points"))).toBeGreaterThanOrEqual(2);
+      expect(
+        Number(await page.locator("#chart svg.chart").getAttribute("data-points")),
+      ).toBeGreaterThanOrEqual(2);
       expect(await page.locator("#delete").count()).toBe(1); // the admin may delete Ben's request
       await shoot(page, "request-complete");
       await page.goto(`${app.url}/datasets`);

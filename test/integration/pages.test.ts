@@ -222,7 +222,8 @@ describe("When authentication is disabled (ENABLE_AUTH=false)", () => {
     const s = await submit(app, 2, "to cancel");
     const noToken = await postForm(app, `/transformation-request/${s.requestId}/cancel`, {});
     expect(noToken.status).toBe(403);
-    const page = await get(app, `/transformation-request/${s.requestId}`);
+    // The request page's Cancel link opens a confirmation page whose form carries the token.
+    const page = await get(app, `/transformation-request/${s.requestId}/cancel`);
     expect(page.cookie).toBeTruthy();
     const csrf = csrfOf(page.text)!;
     const wrong = await postForm(
@@ -265,7 +266,7 @@ describe("When authentication is disabled (ENABLE_AUTH=false)", () => {
 
   it("When a running request is deleted from its page, then it is refused with a message", async () => {
     const s = await submit(app, 1, "still running");
-    const page = await get(app, `/transformation-request/${s.requestId}`);
+    const page = await get(app, `/transformation-request/${s.requestId}/cancel`);
     const r = await postForm(
       app,
       `/transformation-request/${s.requestId}/delete`,

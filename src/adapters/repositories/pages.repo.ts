@@ -26,24 +26,37 @@ export interface Paged<T> {
   total: number;
 }
 
-export interface FileErrorRow {
-  fileId: number;
-  podName: string | null;
-  paths: string | null;
-  info: string | null;
-  time: Date;
-}
-
 export interface ResultRow {
   id: number;
   fileId: number | null;
   filePath: string;
   status: string;
+  /** Seconds, with their fraction when the report was stored with it (transform_seconds), else whole. */
   transformTime: number | null;
   totalEvents: number | null;
   totalBytes: number | null;
+  /** Events per second as the transformer reported it. */
+  avgRate: number | null;
   s3ObjectName: string | null;
   createdAt: Date;
+  /** A failed file's last error message and pod (file_status), null for a success. */
+  error: string | null;
+  errorPod: string | null;
+}
+
+/** Failures of a request that share one message (the request page groups them). */
+export interface ErrorGroup {
+  message: string | null;
+  /** Failure reports with this message (a file that failed twice counts twice). */
+  reports: number;
+  /** Pods that reported it, and the first and last of their names in sort order. */
+  pods: number;
+  podFirst: string | null;
+  podLast: string | null;
+  /** One file with this failure: its id and first replica path. */
+  sampleFileId: number;
+  samplePath: string | null;
+  last: Date;
 }
 
 export interface DatasetRow {
@@ -151,57 +164,43 @@ export class PagesRepo {
     };
   }
 
-  /** Per-file failures (docs/decisions.md D12: file_status rows with status 'failure'), newest last. */
-  async fileErrors(requestId: string, limit: number): Promise<Paged<FileErrorRow>> {
-    const [rows, count] = await Promise.all([
-      this.db.sql.query<Record<string, unknown>>(
-        `SELECT s.file_id, s.pod_name, f.paths, s.info, extract(epoch FROM s.timestamp) * 1000 AS t
-         FROM (SELECT * FROM file_status WHERE request_id = $1 AND status = 'failure' ORDER BY id LIMIT $2) s
-         LEFT JOIN files f ON f.id = s.file_id ORDER BY s.id`,
-        [requestId, limit],
-      ),
-      this.db.sql.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM file_status WHERE request_id = $1 AND status = 'failure'",
-        [requestId],
-      ),
-    ]);
-    return {
-      total: count[0]?.n ?? 0,
-      rows: rows.map((r) => ({
-        fileId: r.file_id as number,
-        podName: r.pod_name as string | null,
-        paths: r.paths as string | null,
-        info: r.info as string | null,
-        time: ms(r.t),
-      })),
-    };
-  }
-
-  /** transform_result rows of a request, ordered by file_id (docs/api.md), optionally one status. */
+  /**
+   * transform_result rows of a request, ordered by file_id (docs/api.md), optionally only the successes or
+   * only the failures, each failure with its last error.
+   */
   async results(o: {
     requestId: string;
-    status?: string;
+    status?: "success" | "failure";
     limit: number;
     offset: number;
   }): Promise<Paged<ResultRow>> {
-    const params: unknown[] = [o.requestId];
-    let filter = "";
-    if (o.status) {
-      params.push(o.status);
-      filter = "AND transform_status = $2";
-    }
-    const n = params.length;
+    // A file counts as failed when its report was not "success" (the counters count it so: D11).
+    const filter =
+      o.status === "success"
+        ? "AND transform_status = 'success'"
+        : o.status === "failure"
+          ? "AND transform_status <> 'success'"
+          : "";
     const [rows, count] = await Promise.all([
+      // The page's rows first, then the last failure report of each failed one (ix_file_status_request_file).
       this.db.sql.query<Record<string, unknown>>(
-        `SELECT id, file_id, file_path, transform_status, transform_time, total_events::float8 AS total_events,
-                total_bytes::float8 AS total_bytes, s3_object_name, extract(epoch FROM created_at) * 1000 AS c
-         FROM transform_result WHERE request_id = $1 ${filter}
-         ORDER BY file_id NULLS LAST, id LIMIT $${n + 1} OFFSET $${n + 2}`,
-        [...params, o.limit, o.offset],
+        `SELECT t.*, e.info AS error, e.pod_name AS error_pod FROM (
+           SELECT id, file_id, file_path, request_id, transform_status,
+                  COALESCE(transform_seconds, transform_time::float8) AS seconds,
+                  total_events::float8 AS total_events, total_bytes::float8 AS total_bytes, avg_rate,
+                  s3_object_name, extract(epoch FROM created_at) * 1000 AS c
+           FROM transform_result WHERE request_id = $1 ${filter}
+           ORDER BY file_id NULLS LAST, id LIMIT $2 OFFSET $3) t
+         LEFT JOIN LATERAL (
+           SELECT s.info, s.pod_name FROM file_status s
+           WHERE s.request_id = t.request_id AND s.file_id = t.file_id AND s.status = 'failure'
+           ORDER BY s.id DESC LIMIT 1) e ON t.transform_status <> 'success'
+         ORDER BY t.file_id NULLS LAST, t.id`,
+        [o.requestId, o.limit, o.offset],
       ),
       this.db.sql.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM transform_result WHERE request_id = $1 ${filter}`,
-        params,
+        [o.requestId],
       ),
     ]);
     return {
@@ -211,11 +210,49 @@ export class PagesRepo {
         fileId: r.file_id as number | null,
         filePath: r.file_path as string,
         status: r.transform_status as string,
-        transformTime: r.transform_time as number | null,
+        transformTime: r.seconds as number | null,
         totalEvents: r.total_events as number | null,
         totalBytes: r.total_bytes as number | null,
+        avgRate: r.avg_rate as number | null,
         s3ObjectName: r.s3_object_name as string | null,
         createdAt: ms(r.c),
+        error: (r.error as string | null) ?? null,
+        errorPod: (r.error_pod as string | null) ?? null,
+      })),
+    };
+  }
+
+  /**
+   * A request's failure reports grouped by message, most frequent first, at most `limit` groups, with the
+   * totals over all of them: one statement over the request's file_status failures (docs/api.md, "Pages").
+   */
+  async errorGroups(
+    requestId: string,
+    limit: number,
+  ): Promise<{ groups: ErrorGroup[]; messages: number; reports: number }> {
+    const rows = await this.db.sql.query<Record<string, unknown>>(
+      `SELECT g.*, f.paths, count(*) OVER () AS n_groups, sum(g.reports) OVER () AS n_reports FROM (
+         SELECT info, count(*)::int AS reports, count(DISTINCT pod_name)::int AS pods,
+                min(pod_name) AS pod_first, max(pod_name) AS pod_last, min(file_id) AS file_id,
+                extract(epoch FROM max(timestamp)) * 1000 AS last_ms
+         FROM file_status WHERE request_id = $1 AND status = 'failure'
+         GROUP BY info) g
+       LEFT JOIN files f ON f.id = g.file_id
+       ORDER BY g.reports DESC, g.info NULLS LAST LIMIT $2`,
+      [requestId, limit],
+    );
+    return {
+      messages: Number(rows[0]?.n_groups ?? 0),
+      reports: Number(rows[0]?.n_reports ?? 0),
+      groups: rows.map((r) => ({
+        message: r.info as string | null,
+        reports: r.reports as number,
+        pods: r.pods as number,
+        podFirst: r.pod_first as string | null,
+        podLast: r.pod_last as string | null,
+        sampleFileId: r.file_id as number,
+        samplePath: r.paths === null ? null : String(r.paths).split(",")[0]!,
+        last: ms(r.last_ms),
       })),
     };
   }

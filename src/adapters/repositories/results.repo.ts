@@ -10,6 +10,7 @@ export interface FileReport {
   /** The status string as reported (stored verbatim in transform_status / file_status). */
   status: string;
   filePath: string;
+  /** Seconds, with their fraction (the sidecar's `total-time`). */
   transformTime: number;
   totalEvents: number;
   totalBytes: number;
@@ -117,7 +118,7 @@ export class ResultsRepo {
 async function applyBatch(db: Sql, reports: readonly FileReport[]): Promise<ApplyResult> {
   const rows = await db.query<{ o_kind: "o" | "c"; o_ord: string | number | null; o_rid: string }>(
     `SELECT o_kind, o_ord, o_rid FROM sx_apply_file_reports($1::text[], $2::int[], $3::boolean[], $4::text[],
-       $5::text[], $6::int[], $7::bigint[], $8::bigint[], $9::float8[], $10::text[], $11::text[], $12::text[])`,
+       $5::text[], $6::float8[], $7::bigint[], $8::bigint[], $9::float8[], $10::text[], $11::text[], $12::text[])`,
     [
       reports.map((r) => r.requestId),
       reports.map((r) => r.fileId),

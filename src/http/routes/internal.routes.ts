@@ -41,7 +41,8 @@ export async function recordFileComplete(
     success: body.status === "success",
     status: body.status,
     filePath: body["file-path"].slice(0, 512),
-    transformTime: Math.min(Math.trunc(body["total-time"] ?? 0), 2 ** 31 - 1),
+    // Kept with its fraction (transform_seconds); transform_time gets the rounded whole seconds.
+    transformTime: Math.min(body["total-time"] ?? 0, 2 ** 31 - 1),
     totalEvents: body["total-events"] ?? 0,
     totalBytes: body["total-bytes"] ?? 0,
     avgRate: body["avg-rate"] ?? 0,

@@ -1,20 +1,27 @@
-// Request pages (docs/api.md): the request page (progress bar,
-// timings, transformer and queue state, progress plot, per-file errors, cancel/delete), its results page,
-// and the plot as SVG for the live page. Server-rendered; the live updates are a small inline script that
-// polls GET /servicex/transformation/<id>/history and stops once the request is terminal.
+// Request pages (docs/api.md, "Pages"): the request page (progress, timings and rates, where the output is
+// and how to fetch it, transformer and queue state, progress plot, errors grouped by message), its results
+// page (per-file path, time, rate, size, download link or error), the confirmation pages of Cancel and
+// Delete, and the plot as SVG for the live page. Server-rendered and complete without JavaScript;
+// public/js/request-live.js only ticks the clock, polls the history while the request runs, and copies.
+import path from "node:path";
 import { type Request, type Response, Router } from "express";
 import type { PagesRepo } from "../../../adapters/repositories/pages.repo.js";
+import type { ProgressPoint } from "../../../adapters/repositories/progress.repo.js";
 import type { RequestRecord } from "../../../adapters/repositories/requests.repo.js";
 import { AppError } from "../../../domain/errors.js";
 import { displayStatus, isTerminal } from "../../../domain/status.js";
 import type { AppDeps } from "../../deps.js";
-import { flash, requireCsrf } from "../../middleware/session.js";
+import { isEncrypted, localS3Endpoint } from "../../localS3.js";
+import { flash, requestScheme, requireCsrf } from "../../middleware/session.js";
+import * as fmt from "../../presenters/pageFormat.js";
 import { progressChartSvg } from "../../presenters/progressChart.js";
-import { type PageKit, pageNumber, pager } from "./kit.js";
+import { type PageKit, pager } from "./kit.js";
 
 const RESULTS_PER_PAGE = 100;
-const ERRORS_SHOWN = 200;
+/** Error groups listed on the request page (the rest are counted, and all are on the results page). */
+const ERROR_GROUPS_SHOWN = 20;
 const ID = /^(?:\d{1,9}|[0-9a-fA-F-]{36})$/;
+const STATUS_FILTERS = ["success", "failure"] as const;
 
 /** Resolves within `ms` or gives `fallback` (a slow Kubernetes API or broker must not hold the page). */
 function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
@@ -22,6 +29,82 @@ function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
     p.catch(() => fallback),
     new Promise<T>((r) => setTimeout(() => r(fallback), ms).unref()),
   ]);
+}
+
+/** Where a request's output is, as the pages describe it. */
+export type OutputLocation =
+  | { kind: "object-store"; endpoint: string; secure: boolean; bucket: string; downloadable: boolean }
+  | { kind: "local"; dir: string; s3: string | null; bucket: string; downloadable: true }
+  | { kind: "volume"; claim: string | null; subdir: string; downloadable: false }
+  | { kind: "none"; downloadable: false };
+
+/** Timings derived from the request row and its progress history (all in ms since the epoch or ms). */
+export interface Timing {
+  submitMs: number;
+  /** When transforming began: the first Running point of the history (null while it has not). */
+  runStartMs: number | null;
+  /** Submission to Running; null when unknown or still looking up. */
+  lookupMs: number | null;
+  /** The files were known at submission (a file list, or a dataset already looked up). */
+  noLookup: boolean;
+  elapsedMs: number;
+  /** Files per second since transforming began (null before the first file). */
+  filesPerSecond: number | null;
+  bytesPerSecond: number | null;
+  /** Estimated time to the last file (running requests only). */
+  etaMs: number | null;
+}
+
+export function timingOf(rec: RequestRecord, history: readonly ProgressPoint[], now: number): Timing {
+  const submitMs = rec.submitTime.getTime();
+  const endMs = rec.finishTime?.getTime() ?? now;
+  const firstRunning = history.find((p) => p.status === "running");
+  const runStartMs = firstRunning ? firstRunning.time.getTime() : null;
+  const noLookup = history[0]?.status === "running" && runStartMs !== null && runStartMs - submitMs < 1000;
+  const lookupMs = runStartMs !== null && !noLookup ? Math.max(0, runStartMs - submitMs) : null;
+  const done = rec.filesCompleted + rec.filesFailed;
+  const span = runStartMs === null ? 0 : (endMs - runStartMs) / 1000;
+  const filesPerSecond = done > 0 && span > 0 ? done / span : null;
+  const bytesPerSecond = (rec.totalBytes ?? 0) > 0 && span > 0 ? (rec.totalBytes ?? 0) / span : null;
+  const remaining = Math.max(0, rec.files - done);
+  const etaMs =
+    !isTerminal(rec.status) && filesPerSecond && rec.status === "running"
+      ? (remaining / filesPerSecond) * 1000
+      : null;
+  return {
+    submitMs,
+    runStartMs,
+    lookupMs,
+    noLookup,
+    elapsedMs: Math.max(0, endMs - submitMs),
+    filesPerSecond,
+    bytesPerSecond,
+    etaMs,
+  };
+}
+
+/** The Python client's lines that fetch every result file of a request (docs/local-results.md). */
+function clientSnippet(base: string, requestId: string, backend: string | null): string {
+  const client = backend
+    ? `ServiceXClient(backend=${JSON.stringify(backend)})  # the servicex.yaml of your profile page`
+    : `ServiceXClient(url=${JSON.stringify(base)})`;
+  return [
+    "# pip install servicex  (3.x)",
+    "import asyncio",
+    "from servicex.minio_adapter import MinioAdapter",
+    "from servicex.servicex_client import ServiceXClient",
+    "",
+    `sx = ${client}`,
+    `status = sx.get_transform_status(${JSON.stringify(requestId)})`,
+    "store = MinioAdapter.for_transform(status)",
+    "",
+    'async def download(to="servicex-results"):',
+    "    files = await store.list_bucket()",
+    "    return [await store.download_file(f.filename, to) for f in files]",
+    "",
+    "for path in asyncio.run(download()):",
+    "    print(path)",
+  ].join("\n");
 }
 
 export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Router {
@@ -53,6 +136,48 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     return !who.user || who.user.admin || rec.submittedBy === who.user.id;
   };
 
+  /** Where the output of `rec` is; the download route (localResults.routes.ts) serves the same places. */
+  const outputOf = (req: Request, rec: RequestRecord): OutputLocation => {
+    if (rec.resultDestination === "object-store" && config.objectStorePublic) {
+      return {
+        kind: "object-store",
+        endpoint: config.objectStorePublic.endpoint,
+        secure: config.objectStorePublic.secure,
+        bucket: rec.requestId,
+        downloadable: Boolean(deps.objectStore),
+      };
+    }
+    if (deps.localS3 || config.launcherMode === "local") {
+      const s3 = deps.localS3
+        ? localS3Endpoint(deps.localS3, { headers: req.headers, encrypted: isEncrypted(req) })
+        : null;
+      return {
+        kind: "local",
+        dir: path.resolve(config.resultsDir, rec.requestId),
+        s3: s3 ? `${s3.secured ? "https" : "http"}://${s3.endpoint}` : null,
+        bucket: rec.requestId,
+        downloadable: true,
+      };
+    }
+    if (rec.resultDestination === "volume") {
+      return {
+        kind: "volume",
+        claim: config.TRANSFORMER_PERSISTENCE_PROVIDED_CLAIM ?? null,
+        subdir: config.TRANSFORMER_PERSISTENCE_SUBDIR,
+        downloadable: false,
+      };
+    }
+    return { kind: "none", downloadable: false };
+  };
+
+  const snippetFor = (req: Request, rec: RequestRecord, out: OutputLocation): string | null => {
+    if (out.kind === "local" ? out.s3 === null : out.kind !== "object-store") return null;
+    const backend = config.ENABLE_AUTH
+      ? config.INSTANCE_NAME || (req.get("host") ?? "servicex").split(":")[0]!
+      : null;
+    return clientSnippet(`${requestScheme(req)}://${req.get("host") ?? "localhost"}`, rec.requestId, backend);
+  };
+
   r.get("/transformation-request/:id", kit.oauthRequired, async (req, res) => {
     const rec = await load(req, res);
     if (!rec) return;
@@ -64,7 +189,9 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     };
     const [history, errors, deployment, queueDepth, submitter] = await Promise.all([
       deps.progress.history(rec.requestId),
-      pages.fileErrors(rec.requestId, ERRORS_SHOWN),
+      rec.filesFailed > 0 || rec.status === "fatal"
+        ? pages.errorGroups(rec.requestId, ERROR_GROUPS_SHOWN)
+        : Promise.resolve({ groups: [], messages: 0, reports: 0 }),
       kubernetes && !terminal
         ? within(
             launcher.deploymentStatus!(rec.requestId).then((d) => ({ ok: true, d })),
@@ -81,7 +208,9 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
         : Promise.resolve(null),
       rec.submittedBy !== null ? deps.users.repo.byId(rec.submittedBy) : Promise.resolve(null),
     ]);
-    const end = rec.finishTime ?? new Date();
+    const now = Date.now();
+    const end = rec.finishTime ?? new Date(now);
+    const output = outputOf(req, rec);
     kit.render(req, res, "request", {
       title: rec.title || `Request ${rec.requestId.slice(0, 8)}`,
       rec,
@@ -89,16 +218,20 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
       terminal,
       lookup: rec.status === "lookup" || rec.status === "pending_lookup" || rec.status === "submitted",
       remaining: Math.max(0, rec.files - rec.filesCompleted - rec.filesFailed),
-      durationMs: end.getTime() - rec.submitTime.getTime(),
+      timing: timingOf(rec, history, now),
       submitter: rec.submittedBy === null ? null : (submitter?.name ?? "[deleted]"),
       kubernetes,
       deployment,
       queueDepth,
       logsUrl: config.LOGS_URL ?? null,
-      chart: progressChartSvg(history, { files: rec.files, end }),
+      chart: progressChartSvg(history, { files: rec.files, end, start: rec.submitTime }),
       historyPoints: history.length,
       errors,
+      selection: fmt.readableSelection(rec.selection),
+      output,
+      snippet: snippetFor(req, rec, output),
       mayChange: mayChange(req, rec),
+      fmt,
     });
   });
 
@@ -110,31 +243,138 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
       .status(200)
       .set("Content-Type", "image/svg+xml; charset=utf-8")
       .set("Cache-Control", "no-store")
-      .send(progressChartSvg(history, { files: rec.files, end: rec.finishTime ?? new Date() }));
+      .send(
+        progressChartSvg(history, {
+          files: rec.files,
+          end: rec.finishTime ?? new Date(),
+          start: rec.submitTime,
+        }),
+      );
   });
 
   r.get("/transformation-request/:id/results", kit.oauthRequired, async (req, res) => {
     const rec = await load(req, res);
     if (!rec) return;
-    const page = pageNumber(req.query.page);
-    const status =
-      typeof req.query.status === "string" && /^[A-Za-z_-]{1,120}$/.test(req.query.status)
-        ? req.query.status
-        : undefined;
-    const { rows, total } = await pages.results({
+    // Unknown values are named on the page, which shows the default instead (never an error).
+    const notices: string[] = [];
+    const rawStatus = req.query.status;
+    let status: (typeof STATUS_FILTERS)[number] | undefined;
+    if (typeof rawStatus === "string" && (STATUS_FILTERS as readonly string[]).includes(rawStatus)) {
+      status = rawStatus as (typeof STATUS_FILTERS)[number];
+    } else if (rawStatus !== undefined && rawStatus !== "") {
+      notices.push(
+        `There is no status filter “${String(rawStatus).slice(0, 60)}”: showing all files (filters: success, failure).`,
+      );
+    }
+    const rawPage = req.query.page;
+    let page = 1;
+    if (typeof rawPage === "string" && /^\d{1,6}$/.test(rawPage) && Number(rawPage) >= 1) {
+      page = Number(rawPage);
+    } else if (rawPage !== undefined) {
+      notices.push(`“${String(rawPage).slice(0, 20)}” is not a page number: showing the first page.`);
+    }
+    let found = await pages.results({
       requestId: rec.requestId,
       ...(status ? { status } : {}),
       limit: RESULTS_PER_PAGE,
       offset: (page - 1) * RESULTS_PER_PAGE,
     });
+    const pagesTotal = Math.max(1, Math.ceil(found.total / RESULTS_PER_PAGE));
+    if (page > pagesTotal) {
+      notices.push(
+        `Page ${page} is past the end (${fmt.plural(pagesTotal, "page")}): showing the last page.`,
+      );
+      page = pagesTotal;
+      found = await pages.results({
+        requestId: rec.requestId,
+        ...(status ? { status } : {}),
+        limit: RESULTS_PER_PAGE,
+        offset: (page - 1) * RESULTS_PER_PAGE,
+      });
+    }
+    const output = outputOf(req, rec);
     kit.render(req, res, "results", {
       title: `Results of ${rec.title || rec.requestId}`,
       rec,
-      results: rows,
+      statusText: displayStatus(rec.status),
+      terminal: isTerminal(rec.status),
+      results: found.rows,
       status: status ?? "",
-      pager: pager(req, page, RESULTS_PER_PAGE, total),
+      notices,
+      output,
+      snippet: snippetFor(req, rec, output),
+      pager: pager(req, page, RESULTS_PER_PAGE, found.total),
+      fmt,
     });
   });
+
+  /** What Cancel and Delete would do, for their confirmation pages (docs/api.md, "Pages"). */
+  const confirmation = (req: Request, rec: RequestRecord, what: "cancel" | "delete") => {
+    const base = `/transformation-request/${rec.requestId}`;
+    const name = rec.title ? `“${rec.title}” (${rec.requestId})` : `request ${rec.requestId}`;
+    const remaining = Math.max(0, rec.files - rec.filesCompleted - rec.filesFailed);
+    if (what === "cancel") {
+      return {
+        heading: "Cancel this request?",
+        text: `Cancel ${name}? It stops now and cannot be resumed.`,
+        consequences: [
+          rec.files
+            ? `${fmt.plural(remaining, "file")} not transformed yet will not be transformed.`
+            : "The dataset lookup stops; no file will be transformed.",
+          "Its transformers are stopped and its task queue is removed.",
+          `The ${fmt.plural(rec.filesCompleted, "file")} already transformed stay available until the request is deleted.`,
+        ],
+        action: `${base}/cancel`,
+        button: "Cancel the request",
+        danger: true,
+        back: base,
+      };
+    }
+    const out = outputOf(req, rec);
+    const files = `${fmt.plural(rec.filesCompleted, "result file")} (${fmt.bytes(rec.totalBytes ?? 0)})`;
+    return {
+      heading: "Delete this request?",
+      text: `Delete ${name}? This cannot be undone.`,
+      consequences: [
+        out.kind === "object-store"
+          ? `Its ${files} are deleted with the bucket ${out.bucket} of the object store.`
+          : out.kind === "local"
+            ? `Its ${files} are no longer served (downloads and the S3 endpoint answer “not found”); the files stay in ${out.dir} until removed there.`
+            : `Its ${files} are no longer listed here.`,
+        `Its per-file results, its ${fmt.plural(rec.filesFailed, "failed file")} and their errors, and its progress history are deleted.`,
+        "It disappears from the dashboards and from the API: clients that poll it get “not found”.",
+      ],
+      action: `${base}/delete`,
+      button: "Delete the request",
+      danger: true,
+      back: base,
+    };
+  };
+
+  for (const what of ["cancel", "delete"] as const) {
+    // The confirmation page (works without JavaScript); the POST below does it.
+    r.get(`/transformation-request/:id/${what}`, kit.oauthRequired, async (req, res) => {
+      const rec = await load(req, res);
+      if (!rec) return;
+      if (!mayChange(req, rec)) {
+        return kit.errorPage(req, res, 403, "Not yours", `You are not authorized to ${what} this request.`);
+      }
+      const terminal = isTerminal(rec.status);
+      if (what === "cancel" && terminal) {
+        flash(
+          req,
+          "info",
+          `The request has already ended (${displayStatus(rec.status)}): nothing to cancel.`,
+        );
+        return res.redirect(303, `/transformation-request/${rec.requestId}`);
+      }
+      if (what === "delete" && !terminal) {
+        flash(req, "danger", "The request is still in progress: cancel it first, then delete it.");
+        return res.redirect(303, `/transformation-request/${rec.requestId}`);
+      }
+      kit.confirm(req, res, confirmation(req, rec, what));
+    });
+  }
 
   const action =
     (what: "cancel" | "delete") =>
