@@ -76,7 +76,7 @@ afterAll(async () => {
 });
 
 describe("When the App starts on a database made by upstream's App (alembic v1_3_0)", () => {
-  it("then it adopts it in one recorded step within 5 s: every migration is baselined and alembic_version is untouched", async () => {
+  it("then it adopts it in one recorded step: every migration is baselined and alembic_version is untouched", async () => {
     const migrations = (await readdir(DEFAULT_MIGRATIONS_DIR, { withFileTypes: true }))
       .filter((d) => d.isDirectory())
       .map((d) => d.name)
@@ -88,7 +88,7 @@ describe("When the App starts on a database made by upstream's App (alembic v1_3
       expect(adoption.rows).toHaveLength(1);
       expect(adoption.rows[0]!.alembic_revision).toBe("v1_3_0");
       expect(adoption.rows[0]!.migrations).toEqual(migrations);
-      expect(adoption.rows[0]!.duration_ms).toBeLessThanOrEqual(5000);
+      // Its speed (goal: 5 s) is measured by `npm run bench` (adoption), not asserted here.
       console.log(`adoption of the fixture database: ${adoption.rows[0]!.duration_ms} ms`);
       const baseline = await c.query<{ migration_name: string }>(
         "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY 1",

@@ -260,8 +260,9 @@ describe("Mailgun welcome e-mail", () => {
   });
 
   it("When an attempt exceeds the timeout, then it is retried", async () => {
-    mailgun.fail({ delayMs: 1_000 });
-    await expect(mailer({ timeoutMs: 150 }).sendWelcome(EMAIL)).resolves.toMatchObject({ sent: true });
+    // The first attempt is held 3 s, beyond the 1 s timeout; the retry is answered at once (well within it).
+    mailgun.fail({ delayMs: 3_000 });
+    await expect(mailer({ timeoutMs: 1_000 }).sendWelcome(EMAIL)).resolves.toMatchObject({ sent: true });
     expect(mailgun.requests).toHaveLength(2);
   });
 
@@ -324,7 +325,8 @@ describe("Notifier", () => {
   it("When Mailgun is slow, then userApproved returns before the e-mail is sent", async () => {
     mailgun.fail({ delayMs: 2_000 });
     const { logger } = captureLogger();
-    const notifier = buildNotifier({ mailer: mailer(), logger });
+    // A timeout well beyond Mailgun's delay: one attempt, answered after 2 s.
+    const notifier = buildNotifier({ mailer: mailer({ timeoutMs: 20_000 }), logger });
     await notifier.userApproved({ email: EMAIL, name: "N" });
     // Returned while Mailgun still holds the e-mail (it answers 2 s after it arrives): nothing answered yet.
     expect(mailgun.requests.filter((r) => r.answeredStatus !== undefined)).toEqual([]);
