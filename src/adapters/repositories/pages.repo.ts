@@ -19,7 +19,21 @@ export interface DashboardRow {
   filesFailed: number;
   submittedBy: number | null;
   submitterName: string | null;
+  /** The first 200 characters of failure_description (Fatal, Bad Dataset), else null. */
+  failure: string | null;
 }
+
+/**
+ * The dashboards' status filters (docs/api.md "Pages", docs/decisions.md D38). They split the requests
+ * without overlap: `failed` is Fatal, Bad Dataset and Complete with failed files; `complete` is Complete
+ * with every file done.
+ */
+export const DASHBOARD_FILTERS = ["active", "failed", "complete", "canceled", "all"] as const;
+export type DashboardFilter = (typeof DASHBOARD_FILTERS)[number];
+export type DashboardCounts = Record<DashboardFilter, number>;
+
+/** What a dashboard search looks for: one request by its id, or requests whose words start with these. */
+export type DashboardSearch = { requestId: string } | { words: string[] };
 
 export interface Paged<T> {
   rows: T[];
@@ -81,17 +95,91 @@ export interface DatasetFileRow {
 
 const dir = (o: SortOrder) => (o === "asc" ? "ASC" : "DESC");
 
+/** The Active filter; the same predicate as the partial index ix_requests_active, so the planner uses it. */
+const ACTIVE_SQL = "r.status IN ('submitted', 'pending_lookup', 'lookup', 'running')";
+const FILTER_SQL: Record<DashboardFilter, string> = {
+  active: ACTIVE_SQL,
+  failed: "(r.status IN ('fatal', 'bad_dataset') OR (r.status = 'complete' AND r.files_failed > 0))",
+  complete: "(r.status = 'complete' AND r.files_failed = 0)",
+  canceled: "r.status = 'canceled'",
+  all: "TRUE",
+};
+
+/**
+ * Status order of the dashboards (docs/decisions.md D38), not the enum's: what is moving (Running, Lookup,
+ * Pending Lookup, Submitted), then what went wrong (Fatal, Bad Dataset, Complete with failures), then
+ * Complete, then Canceled.
+ */
+const STATUS_RANK = `CASE r.status WHEN 'running' THEN 1 WHEN 'lookup' THEN 2 WHEN 'pending_lookup' THEN 3
+  WHEN 'submitted' THEN 4 WHEN 'fatal' THEN 5 WHEN 'bad_dataset' THEN 6
+  WHEN 'complete' THEN CASE WHEN r.files_failed > 0 THEN 7 ELSE 8 END ELSE 9 END`;
+
 /**
  * ORDER BY clauses of the dashboards (docs/api.md: start | finish | status). Requests get their id at
  * submit, in submit order, so "start" orders by the primary key (an index scan, not a sort of every row).
+ * Within one status the newest comes first in both directions.
  */
 const REQUEST_ORDER = {
   start: (o: SortOrder) => `r.id ${dir(o)}`,
   finish: (o: SortOrder) =>
     `r.finish_time ${dir(o)} NULLS ${o === "desc" ? "FIRST" : "LAST"}, r.id ${dir(o)}`,
-  status: (o: SortOrder) => `r.status ${dir(o)}, r.id ${dir(o)}`,
+  status: (o: SortOrder) => `${STATUS_RANK} ${dir(o)}, r.id DESC`,
 } as const;
 export type RequestSort = keyof typeof REQUEST_ORDER;
+
+/** Columns of a dashboard row (from `requests r`). */
+const DASHBOARD_COLUMNS = `r.id, r.request_id, r.title, r.status::text AS status,
+  extract(epoch FROM r.submit_time) * 1000 AS submit_ms, extract(epoch FROM r.finish_time) * 1000 AS finish_ms,
+  r.did, r.did_id, r.files, r.files_completed, r.files_failed, r.submitted_by,
+  left(r.failure_description, 200) AS failure`;
+
+/** A searched word as the search table stores words: letters and digits only (no tsquery syntax). */
+const WORD = /^[\p{L}\p{N}]{1,64}$/u;
+
+/** WHERE conditions of a dashboard (owner and search), with their parameters numbered from `first`. */
+function dashboardWhere(
+  o: { submittedBy?: number; search?: DashboardSearch },
+  first: number,
+): { sql: string[]; params: unknown[] } {
+  const sql: string[] = [];
+  const params: unknown[] = [];
+  const param = (v: unknown) => {
+    params.push(v);
+    return `$${first + params.length - 1}`;
+  };
+  if (o.submittedBy !== undefined) sql.push(`r.submitted_by = ${param(o.submittedBy)}`);
+  if (o.search && "requestId" in o.search) sql.push(`r.request_id = ${param(o.search.requestId)}`);
+  else if (o.search) {
+    const words = o.search.words.filter((w) => WORD.test(w));
+    // Each word as a prefix, all of them required: 'ttbar':* & '601229':* (docs/decisions.md D38).
+    const query = words.map((w) => `'${w}':*`).join(" & ");
+    sql.push(
+      query
+        ? `r.id IN (SELECT s.id FROM request_search s WHERE s.words @@ to_tsquery('simple', ${param(query)}))`
+        : "FALSE",
+    );
+  }
+  return { sql, params };
+}
+
+function toDashboardRow(r: Record<string, unknown>): DashboardRow {
+  return {
+    id: r.id as number,
+    requestId: r.request_id as string,
+    title: r.title as string | null,
+    status: r.status as TransformStatusName,
+    submitTime: ms(r.submit_ms),
+    finishTime: r.finish_ms === null ? null : ms(r.finish_ms),
+    did: r.did as string,
+    didId: r.did_id as number,
+    files: r.files as number,
+    filesCompleted: r.files_completed as number,
+    filesFailed: r.files_failed as number,
+    submittedBy: r.submitted_by as number | null,
+    submitterName: (r.submitter_name as string | null) ?? null,
+    failure: (r.failure as string | null) ?? null,
+  };
+}
 
 /** Dataset sort keys of the newer upstream dataset list (docs/api.md). */
 const DATASET_ORDER = {
@@ -109,59 +197,60 @@ const ms = (v: unknown) => new Date(Number(v));
 export class PagesRepo {
   constructor(private readonly db: Database) {}
 
+  /**
+   * One page of a dashboard (docs/api.md "Pages"): its rows, and the count of every status filter under the
+   * same owner and search (`total` is the chosen filter's). Two statements: the page's rows (the ORDER BY
+   * reads an index for start/finish; ix_requests_active for Active), then the submitter names of those rows
+   * only; and the counts, read from ix_requests_owner_status (or from the search's matches).
+   */
   async requests(o: {
     submittedBy?: number;
+    filter: DashboardFilter;
+    search?: DashboardSearch;
     sort: RequestSort;
     order: SortOrder;
     limit: number;
     offset: number;
-  }): Promise<Paged<DashboardRow>> {
-    const params: unknown[] = [o.limit, o.offset];
-    let where = "";
-    if (o.submittedBy !== undefined) {
-      params.push(o.submittedBy);
-      where = "WHERE r.submitted_by = $3";
-    }
-    const order = REQUEST_ORDER[o.sort](o.order);
-    // The page's rows first (LIMIT in the inner query), then the submitter names of those 15 only.
-    const [rows, count] = await Promise.all([
+  }): Promise<Paged<DashboardRow> & { counts: DashboardCounts }> {
+    const rowsWhere = dashboardWhere(o, 3);
+    const filter = FILTER_SQL[o.filter];
+    const conditions = filter === "TRUE" ? rowsWhere.sql : [...rowsWhere.sql, filter];
+    const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+    const countWhere = dashboardWhere(o, 1);
+    const cw = countWhere.sql.length ? `WHERE ${countWhere.sql.join(" AND ")}` : "";
+    const counted = DASHBOARD_FILTERS.map((f) =>
+      f === "all" ? "count(*)::int AS all" : `count(*) FILTER (WHERE ${FILTER_SQL[f]})::int AS ${f}`,
+    ).join(", ");
+    const [rows, counts] = await Promise.all([
       this.db.sql.query<Record<string, unknown>>(
         `SELECT p.*, u.name AS submitter_name FROM (
-           SELECT r.id, r.request_id, r.title, r.status::text AS status,
-                  extract(epoch FROM r.submit_time) * 1000 AS submit_ms,
-                  extract(epoch FROM r.finish_time) * 1000 AS finish_ms,
-                  r.did, r.did_id, r.files, r.files_completed, r.files_failed, r.submitted_by,
-                  row_number() OVER () AS ord
-           FROM (SELECT r.id, r.request_id, r.title, r.status, r.submit_time, r.finish_time, r.did, r.did_id,
-                         r.files, r.files_completed, r.files_failed, r.submitted_by
-                  FROM requests r ${where} ORDER BY ${order} LIMIT $1 OFFSET $2) r) p
+           SELECT ${DASHBOARD_COLUMNS}, row_number() OVER () AS ord
+           FROM (SELECT r.* FROM requests r ${where} ORDER BY ${REQUEST_ORDER[o.sort](o.order)}
+                 LIMIT $1 OFFSET $2) r) p
          LEFT JOIN users u ON u.id = p.submitted_by
          ORDER BY p.ord`,
-        params,
+        [o.limit, o.offset, ...rowsWhere.params],
       ),
-      this.db.sql.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM requests r ${where.replace("$3", "$1")}`,
-        o.submittedBy !== undefined ? [o.submittedBy] : [],
-      ),
+      this.db.sql.query<DashboardCounts>(`SELECT ${counted} FROM requests r ${cw}`, countWhere.params),
     ]);
-    return {
-      total: count[0]?.n ?? 0,
-      rows: rows.map((r) => ({
-        id: r.id as number,
-        requestId: r.request_id as string,
-        title: r.title as string | null,
-        status: r.status as TransformStatusName,
-        submitTime: ms(r.submit_ms),
-        finishTime: r.finish_ms === null ? null : ms(r.finish_ms),
-        did: r.did as string,
-        didId: r.did_id as number,
-        files: r.files as number,
-        filesCompleted: r.files_completed as number,
-        filesFailed: r.files_failed as number,
-        submittedBy: r.submitted_by as number | null,
-        submitterName: r.submitter_name as string | null,
-      })),
-    };
+    const c = counts[0] ?? { active: 0, failed: 0, complete: 0, canceled: 0, all: 0 };
+    return { total: c[o.filter], counts: c, rows: rows.map(toDashboardRow) };
+  }
+
+  /**
+   * The current state of some dashboard rows (their live updates, docs/api.md "Pages"), by primary key;
+   * with `submittedBy`, only that user's.
+   */
+  async dashboardRows(ids: number[], submittedBy?: number): Promise<DashboardRow[]> {
+    if (ids.length === 0) return [];
+    const mine = submittedBy === undefined ? "" : "AND r.submitted_by = $2";
+    const rows = await this.db.sql.query<Record<string, unknown>>(
+      `SELECT ${DASHBOARD_COLUMNS}, u.name AS submitter_name FROM requests r
+       LEFT JOIN users u ON u.id = r.submitted_by
+       WHERE r.id = ANY($1::int[]) ${mine}`,
+      submittedBy === undefined ? [ids] : [ids, submittedBy],
+    );
+    return rows.map(toDashboardRow);
   }
 
   /**
