@@ -315,6 +315,19 @@ describe("AmqpBroker against RabbitMQ", () => {
     expect((await ch.checkQueue(queue)).messageCount).toBe(10_000);
   });
 
+  it("close() called in the same tick as a publish (before it reached the broker) still lets that publish finish", async () => {
+    const rid = suffix();
+    const queue = `transformer-${rid}`;
+    queues.add(queue);
+    const b = newBroker();
+    await b.start();
+    const publishing = b.publishTransformTasks(rid, [task(rid, 1), task(rid, 2)]);
+    const closing = b.close();
+    await expect(publishing).resolves.toBeUndefined();
+    await closing;
+    expect((await ch.checkQueue(queue)).messageCount).toBe(2);
+  });
+
   it("deleteTransformQueue deletes, and tolerates a missing queue; queueDepth is null for a missing queue", async () => {
     const rid = suffix();
     const b = newBroker();

@@ -446,6 +446,15 @@ export class AmqpBroker implements TaskBroker {
     return this.conn;
   }
 
+  /**
+   * The connection for a call already accepted (tracked): close() waits for such calls, so they go on while
+   * it is closing, up to the moment the connection itself goes.
+   */
+  private connectionInUse(): ChannelModel {
+    if (!this.conn) throw new BrokerUnavailableError(this.closing ? "broker closed" : "not connected to RabbitMQ");
+    return this.conn;
+  }
+
   private async openPublishChannel(conn: ChannelModel): Promise<ConfirmChannel> {
     const ch = await conn.createConfirmChannel();
     ch.on("error", (err: Error) => {
@@ -473,7 +482,7 @@ export class AmqpBroker implements TaskBroker {
   }
 
   private async publishChannel(): Promise<ConfirmChannel> {
-    const conn = this.requireConnection();
+    const conn = this.connectionInUse();
     if (this.pubCh) return this.pubCh;
     if (!this.pubChPending) {
       this.pubChPending = this.openPublishChannel(conn).then(
@@ -494,7 +503,7 @@ export class AmqpBroker implements TaskBroker {
   }
 
   private async declareChannel(): Promise<Channel> {
-    const conn = this.requireConnection();
+    const conn = this.connectionInUse();
     if (this.declCh) return this.declCh;
     if (!this.declChPending) {
       this.declChPending = conn.createChannel().then(
