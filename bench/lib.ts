@@ -1,6 +1,7 @@
 // Small load-generation toolkit for the benchmarks: keep-alive HTTP over node:http (cheaper than fetch,
 // which matters when the load generator shares 2 cores with the App, Postgres and RabbitMQ).
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 
@@ -149,7 +150,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts a TypeScript entry point with tsx as a separate process and waits until `readyUrl` answers. */
+/** Starts an entry point (TypeScript through tsx, or compiled JavaScript) as a separate process and waits until `readyUrl` answers. */
 export async function startProcess(
   entry: string,
   env: Record<string, string>,
@@ -159,7 +160,9 @@ export async function startProcess(
     process.env.BENCH_APP_NODE_ARGS && entry.includes("main")
       ? process.env.BENCH_APP_NODE_ARGS.split(" ")
       : [];
-  const child = spawn(process.execPath, [...extra, "--import", "tsx", entry], {
+  // A compiled entry (dist/*.js) runs on plain node, as in production; a TypeScript one through tsx.
+  const loader = entry.endsWith(".js") ? [] : ["--import", "tsx"];
+  const child = spawn(process.execPath, [...extra, ...loader, entry], {
     env: { ...process.env, ...env },
     stdio: ["ignore", process.env.BENCH_APP_STDOUT ? "pipe" : "ignore", "inherit"],
   });
@@ -199,5 +202,87 @@ export async function pgExec(url: string, sql: string): Promise<void> {
     await c.query(sql);
   } finally {
     await c.end();
+  }
+}
+
+/**
+ * The compiled App (npm run build's dist/main.js), built first when src/ is newer (scripts/build-if-stale.mjs,
+ * as npm start does). BENCH_APP_BUILD=tsx runs src/main.ts through tsx instead.
+ */
+export function appEntry(): string {
+  if (process.env.BENCH_APP_BUILD === "tsx") return "src/main.ts";
+  const r = spawnSync(process.execPath, ["scripts/build-if-stale.mjs"], { stdio: "inherit" });
+  if (r.status !== 0) throw new Error("building dist/ failed");
+  return "dist/main.js";
+}
+
+/**
+ * Resident memory of another process (Linux /proc): its RSS now, and its peak since the last reset(), read
+ * from the kernel's high-water mark (VmHWM, reset by writing 5 to clear_refs) and from samples every 100 ms
+ * (the fallback where clear_refs is not writable). Figures in MB (10^6 bytes).
+ */
+export class RssWatch {
+  private peakKb = 0;
+  /** Whether VmHWM covers the current window: never reset, or reset through clear_refs. */
+  private hwmValid = true;
+  private readonly timer: NodeJS.Timeout;
+  constructor(private readonly pid: number) {
+    this.timer = setInterval(() => this.sample(), 100);
+    this.timer.unref();
+  }
+
+  private read(key: "VmRSS" | "VmHWM"): number {
+    try {
+      const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(
+        readFileSync(`/proc/${this.pid}/status`, "utf8"),
+      );
+      return m ? Number(m[1]) : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  private sample(): number {
+    const kb = this.read("VmRSS");
+    if (kb > this.peakKb) this.peakKb = kb;
+    return kb;
+  }
+
+  /** Starts a new peak window. */
+  reset(): void {
+    try {
+      writeFileSync(`/proc/${this.pid}/clear_refs`, "5");
+      this.hwmValid = true;
+    } catch {
+      this.hwmValid = false;
+    }
+    this.peakKb = 0;
+    this.sample();
+  }
+
+  nowMb(): number {
+    return (this.sample() * 1024) / 1e6;
+  }
+
+  /** Peak RSS since reset() (the whole life of the process when reset() was never called). */
+  peakMb(): number {
+    this.sample();
+    const hwm = this.hwmValid ? this.read("VmHWM") : 0;
+    return (Math.max(this.peakKb, hwm) * 1024) / 1e6;
+  }
+
+  /** CPU seconds (user + system) the process used so far: comparable across runs on a busy machine. */
+  cpuSeconds(): number {
+    try {
+      const stat = readFileSync(`/proc/${this.pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      return Number.NaN;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }

@@ -8,6 +8,7 @@ import { localS3Handler } from "./http/localS3.js";
 import { errorHandler, notFoundHandler } from "./http/middleware/errorHandler.js";
 import { requestLog } from "./http/middleware/requestLog.js";
 import { securityHeaders } from "./http/middleware/securityHeaders.js";
+import { streamJsonBody } from "./http/middleware/streamBody.js";
 import { datasetRoutes } from "./http/routes/datasets.routes.js";
 import { deviceFlowRoutes } from "./http/routes/deviceFlow.routes.js";
 import { infoRoutes } from "./http/routes/info.routes.js";
@@ -109,7 +110,10 @@ export function buildApp(
       next(err);
     }
   });
-  // JSON bodies of any JSON-ish content type; the limit is sized for a 100,000-entry file list.
+  // The submit's body is parsed as it streams in, up to MAX_SUBMIT_BODY (a 1,000,000-entry file list is
+  // held once, as its parsed paths: docs/decisions.md D37); express.json below then leaves it alone.
+  app.post("/servicex/transformation", streamJsonBody({ limit: deps.config.MAX_SUBMIT_BODY }));
+  // Every other JSON body of any JSON-ish content type, up to MAX_REQUEST_BODY.
   app.use(
     express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }),
   );

@@ -454,11 +454,21 @@ const Env = z
     ENABLE_METRICS: bool(true).describe(
       "Prometheus GET /metrics and the HTTP timing it reports; false: /metrics is 404.",
     ),
-    /** Largest accepted request body (a 100,000-entry file-list is ~10-20 MB). */
+    /** Largest accepted request body of every route but the submit (MAX_SUBMIT_BODY). */
     MAX_REQUEST_BODY: z
       .string()
       .default("64mb")
-      .describe("Largest accepted request body (a 100,000-entry file list is 10–20 MB)."),
+      .describe("Largest accepted request body, except the submit's (MAX_SUBMIT_BODY)."),
+    /**
+     * Largest accepted body of POST /servicex/transformation, parsed as it arrives once the caller is
+     * identified (docs/decisions.md D37): memory grows by about the file list's size, not three times it.
+     */
+    MAX_SUBMIT_BODY: z
+      .string()
+      .default("256mb")
+      .describe(
+        "Largest accepted submit body, parsed as it streams in (1,000,000 paths of 100 characters are about 100 MB).",
+      ),
     /** Most reports written in one file-complete group commit. */
     FILE_COMPLETE_MAX_BATCH: int(128, 1, 100_000).describe(
       "Most file-complete reports written in one group commit (larger: a little more throughput, longer stalls for others).",

@@ -33,7 +33,30 @@ export function didProblem(did: string): string | null {
   return null;
 }
 
-/** Dataset name of a file-list submit: sha256 of the paths joined with one space (upstream). */
+/**
+ * Dataset name of a file-list submit: sha256 of the paths joined with one space (upstream). Hashed a few
+ * thousand paths at a time: a 1,000,000-path list is never joined into one string.
+ */
 export function fileListDatasetName(files: readonly string[]): string {
-  return createHash("sha256").update(files.join(" ")).digest("hex");
+  const hash = createHash("sha256");
+  const STEP = 4096;
+  for (let i = 0; i < files.length; i += STEP) {
+    const part = files.slice(i, i + STEP).join(" ");
+    hash.update(i + STEP < files.length ? `${part} ` : part);
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * The file list as a submit keeps it (docs/decisions.md D17): sorted (as Array.prototype.sort orders
+ * strings), each path once. A new array; the given one is left as it is.
+ */
+export function canonicalFileList(files: readonly string[]): string[] {
+  const out = files.slice().sort();
+  let n = 0;
+  for (let i = 0; i < out.length; i++) {
+    if (n === 0 || out[i] !== out[n - 1]) out[n++] = out[i]!;
+  }
+  out.length = n;
+  return out;
 }

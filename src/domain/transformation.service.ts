@@ -8,7 +8,7 @@ import type { IdempotencyRepo } from "../adapters/repositories/idempotency.repo.
 import type { RequestRecord, RequestsRepo } from "../adapters/repositories/requests.repo.js";
 import type { ObjectStore } from "../adapters/objectStore/objectStore.js";
 import type { Logger } from "../logger.js";
-import { didProblem, fileListDatasetName, parseDid } from "./did.js";
+import { canonicalFileList, didProblem, fileListDatasetName, parseDid } from "./did.js";
 import { ownValue } from "./ownValue.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { AppError, CodeGenError, badRequest, forbidden, notFound } from "./errors.js";
@@ -51,6 +51,31 @@ export interface SubmitOptions {
 
 const ACTIVE_SQL = "('submitted','pending_lookup','lookup','running')";
 
+/**
+ * sha256 of JSON.stringify(value) for a flat object whose arrays hold strings, written a few thousand
+ * array entries at a time: the same digest without a 1,000,000-path list in one string.
+ */
+export function jsonSha256(value: object): string {
+  const hash = createHash("sha256");
+  const STEP = 4096;
+  let first = true;
+  hash.update("{");
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    hash.update(`${first ? "" : ","}${JSON.stringify(key)}:`);
+    first = false;
+    if (Array.isArray(v) && v.every((x) => typeof x === "string")) {
+      hash.update("[");
+      for (let i = 0; i < v.length; i += STEP) {
+        const part = JSON.stringify(v.slice(i, i + STEP)).slice(1, -1);
+        hash.update(i === 0 ? part : `,${part}`);
+      }
+      hash.update("]");
+    } else hash.update(JSON.stringify(v));
+  }
+  return hash.update("}").digest("hex");
+}
+
 export class TransformationService {
   constructor(
     private readonly db: Database,
@@ -79,7 +104,7 @@ export class TransformationService {
   ): Promise<{ requestId: string; reused?: boolean }> {
     const canonical: SubmitInput = {
       ...input,
-      fileList: input.fileList ? [...new Set(input.fileList)].sort() : null,
+      fileList: input.fileList ? canonicalFileList(input.fileList) : null,
     };
     const key = opts.idempotencyKey;
     if (key === undefined || !this.idempotency) return this.submitChecked(canonical, who);
@@ -87,7 +112,7 @@ export class TransformationService {
       throw badRequest("Idempotency-Key must be 1 to 255 characters", "bad_idempotency_key");
     }
     const userKey = who.user?.id ?? 0;
-    const hash = createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
+    const hash = jsonSha256(canonical);
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (await this.idempotency.claim(userKey, key, hash)) {

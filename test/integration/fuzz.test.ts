@@ -1773,7 +1773,8 @@ describe("When the contract's documented errors are provoked", () => {
     const small = await startTestApp({
       backend: "postgres",
       broker: "memory",
-      env: { MAX_REQUEST_BODY: "1kb" },
+      // The submit's body has its own limit (docs/decisions.md D37).
+      env: { MAX_REQUEST_BODY: "1kb", MAX_SUBMIT_BODY: "1kb" },
     });
     try {
       const count = async () =>

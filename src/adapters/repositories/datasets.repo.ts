@@ -19,6 +19,9 @@ export interface FileEntry {
   fileEvents: number;
 }
 
+/** Paths inserted per statement when a file-list dataset is created. */
+const FILE_LIST_SLICE = 20_000;
+
 export class DatasetsRepo {
   constructor(private readonly db: Database) {}
 
@@ -90,11 +93,15 @@ export class DatasetsRepo {
       [name, paths.length],
     );
     if (created[0]) {
-      await tx.query(
-        `INSERT INTO files (dataset_id, adler32, file_size, file_events, paths)
-         SELECT $1, 'xxx', 0, 0, p FROM unnest($2::text[]) WITH ORDINALITY AS t(p, ord) ORDER BY ord`,
-        [created[0].id, paths],
-      );
+      // In slices, in list order (file ids follow it): one statement with 1,000,000 paths would build its
+      // 100 MB array parameter as one string, and then again as the bytes sent.
+      for (let i = 0; i < paths.length; i += FILE_LIST_SLICE) {
+        await tx.query(
+          `INSERT INTO files (dataset_id, adler32, file_size, file_events, paths)
+           SELECT $1, 'xxx', 0, 0, p FROM unnest($2::text[]) WITH ORDINALITY AS t(p, ord) ORDER BY ord`,
+          [created[0].id, paths.slice(i, i + FILE_LIST_SLICE)],
+        );
+      }
     }
     const rows = await tx.query<LockedDataset>(
       `UPDATE datasets SET last_used = now() WHERE name = $1 AND stale IS FALSE
@@ -242,13 +249,28 @@ export class DatasetsRepo {
     );
   }
 
+  /**
+   * Reads that page through a dataset's files in id order, planned as a walk of ix_files_dataset_id
+   * (dataset_id, id) that stops after `limit` rows. Statistics taken while the table was small (or none:
+   * autovacuum off or behind, as during a 1,000,000-file lookup) make the planner pick a bitmap scan of every
+   * remaining file and a sort instead, about 1 s per 5,000-file page at 1,000,000 files, so the dispatcher
+   * published 1,000 tasks/s (docs/decisions.md D37). The settings last until the end of the transaction.
+   */
+  private inIdOrder<T>(text: string, params: unknown[]): Promise<T[]> {
+    return this.db.sql.transaction(async (tx) => {
+      await tx.query("SET LOCAL enable_bitmapscan = off");
+      await tx.query("SET LOCAL enable_sort = off");
+      return tx.query<T>(text, params);
+    });
+  }
+
   /** Files of a dataset after a given id, in id order (the dispatcher's outbox read). */
   async filesAfter(
     datasetId: number,
     afterId: number,
     limit: number,
   ): Promise<Array<{ id: number; paths: string }>> {
-    return this.db.sql.query(
+    return this.inIdOrder(
       "SELECT id, paths FROM files WHERE dataset_id = $1 AND id > $2 ORDER BY id LIMIT $3",
       [datasetId, afterId, limit],
     );
@@ -262,7 +284,7 @@ export class DatasetsRepo {
     throughId: number,
     limit: number,
   ): Promise<Array<{ id: number; paths: string }>> {
-    return this.db.sql.query(
+    return this.inIdOrder(
       `SELECT f.id, f.paths FROM files f
        WHERE f.dataset_id = $1 AND f.id > $3 AND f.id <= $4
          AND NOT EXISTS (SELECT 1 FROM transform_result r WHERE r.request_id = $2 AND r.file_id = f.id)

@@ -1,13 +1,16 @@
 import { z } from "zod";
 import { INT32_MAX, boolQuery, intLike, pageQuery, text } from "./common.js";
 
+/** Most entries of a submit's file-list (docs/api.md). */
+export const MAX_FILE_LIST = 1_000_000;
+
 /** `POST /servicex/transformation` (docs/api.md). Unknown keys are ignored, as reqparse did. */
 export const SubmitBody = z.object({
   title: text(10240).nullish(),
   did: text(1024).nullish(),
   "file-list": z
     .array(text(4096).min(1, { message: "file paths must not be empty" }))
-    .max(200_000, { message: "at most 200000 files per request" })
+    .max(MAX_FILE_LIST, { message: `at most ${MAX_FILE_LIST} files per request` })
     .nullish(),
   selection: text(10 * 1024 * 1024),
   codegen: text(256),
