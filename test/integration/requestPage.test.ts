@@ -194,7 +194,7 @@ describe("When results are local files (the embedded default: local transformers
     // The finished request's primary button is Results; Delete is a link to its confirmation page.
     expect(p.text).toMatch(/<a class="button " id="results-button" href="[^"]+\/results">Results<\/a>/);
     expect(p.text).toMatch(
-      /<a class="button quiet-danger" id="delete" href="\/transformation-request\/[^"]+\/delete">/,
+      /<a class="button quiet-danger" id="delete" href="\/transformation-request\/[^"]+\/delete" data-confirm>/,
     );
     expect(p.text).not.toContain('id="cancel"');
     // "1 failed" links to the failed files.
@@ -323,7 +323,7 @@ describe("When results are local files (the embedded default: local transformers
     expect(textOf(p.text)).toMatch(/Rate [\d.,]+ files\/s/);
     expect(textOf(p.text)).toMatch(/Time left about /);
     expect(p.text).toContain(
-      `<a class="button danger" id="cancel" href="/transformation-request/${s.requestId}/cancel">`,
+      `<a class="button danger" id="cancel" href="/transformation-request/${s.requestId}/cancel" data-confirm>`,
     );
   });
 

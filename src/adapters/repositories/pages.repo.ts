@@ -254,15 +254,16 @@ export class PagesRepo {
   }
 
   /**
-   * transform_result rows of a request, ordered by file_id (docs/api.md), optionally only the successes or
-   * only the failures, each failure with its last error.
+   * One page of a request's transform_result rows, ordered by file_id (docs/api.md), optionally only the
+   * successes or only the failures, each failure with its last error. Not counted here: the request's
+   * counters are the totals (files_completed successes, files_failed the rest; docs/decisions.md D11).
    */
   async results(o: {
     requestId: string;
     status?: "success" | "failure";
     limit: number;
     offset: number;
-  }): Promise<Paged<ResultRow>> {
+  }): Promise<ResultRow[]> {
     // A file counts as failed when its report was not "success" (the counters count it so: D11).
     const filter =
       o.status === "success"
@@ -270,64 +271,73 @@ export class PagesRepo {
         : o.status === "failure"
           ? "AND transform_status <> 'success'"
           : "";
-    const [rows, count] = await Promise.all([
-      // The page's rows first, then the last failure report of each failed one (ix_file_status_request_file).
-      this.db.sql.query<Record<string, unknown>>(
-        `SELECT t.*, e.info AS error, e.pod_name AS error_pod FROM (
-           SELECT id, file_id, file_path, request_id, transform_status,
-                  COALESCE(transform_seconds, transform_time::float8) AS seconds,
-                  total_events::float8 AS total_events, total_bytes::float8 AS total_bytes, avg_rate,
-                  s3_object_name, extract(epoch FROM created_at) * 1000 AS c
-           FROM transform_result WHERE request_id = $1 ${filter}
-           ORDER BY file_id NULLS LAST, id LIMIT $2 OFFSET $3) t
-         LEFT JOIN LATERAL (
-           SELECT s.info, s.pod_name FROM file_status s
-           WHERE s.request_id = t.request_id AND s.file_id = t.file_id AND s.status = 'failure'
-           ORDER BY s.id DESC LIMIT 1) e ON t.transform_status <> 'success'
-         ORDER BY t.file_id NULLS LAST, t.id`,
-        [o.requestId, o.limit, o.offset],
-      ),
-      this.db.sql.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM transform_result WHERE request_id = $1 ${filter}`,
-        [o.requestId],
-      ),
-    ]);
-    return {
-      total: count[0]?.n ?? 0,
-      rows: rows.map((r) => ({
-        id: r.id as number,
-        fileId: r.file_id as number | null,
-        filePath: r.file_path as string,
-        status: r.transform_status as string,
-        transformTime: r.seconds as number | null,
-        totalEvents: r.total_events as number | null,
-        totalBytes: r.total_bytes as number | null,
-        avgRate: r.avg_rate as number | null,
-        s3ObjectName: r.s3_object_name as string | null,
-        createdAt: ms(r.c),
-        error: (r.error as string | null) ?? null,
-        errorPod: (r.error_pod as string | null) ?? null,
-      })),
-    };
+    // The page's ids from ix_transform_result_request_file alone (an index-only scan skips a deep offset
+    // quickly), then their rows, then the last failure report of each failed one (ix_file_status_request_file).
+    const rows = await this.db.sql.query<Record<string, unknown>>(
+      `SELECT t.*, e.info AS error, e.pod_name AS error_pod FROM (
+         SELECT r.id, r.file_id, r.file_path, r.request_id, r.transform_status,
+                COALESCE(r.transform_seconds, r.transform_time::float8) AS seconds,
+                r.total_events::float8 AS total_events, r.total_bytes::float8 AS total_bytes, r.avg_rate,
+                r.s3_object_name, extract(epoch FROM r.created_at) * 1000 AS c
+         FROM (SELECT id FROM transform_result WHERE request_id = $1 ${filter}
+               ORDER BY file_id NULLS LAST, id LIMIT $2 OFFSET $3) page
+         JOIN transform_result r ON r.id = page.id) t
+       LEFT JOIN LATERAL (
+         SELECT s.info, s.pod_name FROM file_status s
+         WHERE s.request_id = t.request_id AND s.file_id = t.file_id AND s.status = 'failure'
+         ORDER BY s.id DESC LIMIT 1) e ON t.transform_status <> 'success'
+       ORDER BY t.file_id NULLS LAST, t.id`,
+      [o.requestId, o.limit, o.offset],
+    );
+    return rows.map((r) => ({
+      id: r.id as number,
+      fileId: r.file_id as number | null,
+      filePath: r.file_path as string,
+      status: r.transform_status as string,
+      transformTime: r.seconds as number | null,
+      totalEvents: r.total_events as number | null,
+      totalBytes: r.total_bytes as number | null,
+      avgRate: r.avg_rate as number | null,
+      s3ObjectName: r.s3_object_name as string | null,
+      createdAt: ms(r.c),
+      error: (r.error as string | null) ?? null,
+      errorPod: (r.error_pod as string | null) ?? null,
+    }));
   }
 
   /**
    * A request's failure reports grouped by message, most frequent first, at most `limit` groups, with the
-   * totals over all of them: one statement over the request's file_status failures (docs/api.md, "Pages").
+   * totals over all of them (docs/api.md, "Pages"). Grouped in SQL by a 64-bit hash of the message (hash
+   * aggregation on a small key: grouping on the text itself sorted or spilled to disk with 40,000 reports);
+   * the text, the pods and an example file are looked up for the groups shown only.
    */
   async errorGroups(
     requestId: string,
     limit: number,
   ): Promise<{ groups: ErrorGroup[]; messages: number; reports: number }> {
     const rows = await this.db.sql.query<Record<string, unknown>>(
-      `SELECT g.*, f.paths, count(*) OVER () AS n_groups, sum(g.reports) OVER () AS n_reports FROM (
-         SELECT info, count(*)::int AS reports, count(DISTINCT pod_name)::int AS pods,
-                min(pod_name) AS pod_first, max(pod_name) AS pod_last, min(file_id) AS file_id,
-                extract(epoch FROM max(timestamp)) * 1000 AS last_ms
-         FROM file_status WHERE request_id = $1 AND status = 'failure'
-         GROUP BY info) g
-       LEFT JOIN files f ON f.id = g.file_id
-       ORDER BY g.reports DESC, g.info NULLS LAST LIMIT $2`,
+      `WITH g AS (
+         SELECT hashtextextended(COALESCE(info, ''), 0) AS h, count(*)::int AS reports, min(id) AS sid,
+                min(file_id) AS file_id, max(timestamp) AS last
+         FROM file_status WHERE request_id = $1 AND status = 'failure' GROUP BY 1),
+       top AS (
+         SELECT g.*, count(*) OVER () AS n_groups, sum(g.reports) OVER () AS n_reports
+         FROM g ORDER BY g.reports DESC, g.sid LIMIT $2),
+       pods AS (
+         SELECT h, count(*)::int AS pods, min(pod_name) AS pod_first, max(pod_name) AS pod_last
+         FROM (SELECT hashtextextended(COALESCE(info, ''), 0) AS h, pod_name COLLATE "C" AS pod_name
+               FROM file_status
+               WHERE request_id = $1 AND status = 'failure' AND pod_name IS NOT NULL
+                 AND hashtextextended(COALESCE(info, ''), 0) IN (SELECT h FROM top)
+               GROUP BY 1, 2) p
+         GROUP BY h)
+       SELECT top.reports, top.file_id, top.n_groups, top.n_reports,
+              extract(epoch FROM top.last) * 1000 AS last_ms, s.info, f.paths,
+              COALESCE(pods.pods, 0) AS pods, pods.pod_first, pods.pod_last
+       FROM top JOIN file_status s ON s.id = top.sid
+       LEFT JOIN pods ON pods.h = top.h
+       LEFT JOIN files f ON f.id = top.file_id
+       ORDER BY top.reports DESC, top.sid`,
       [requestId, limit],
     );
     return {

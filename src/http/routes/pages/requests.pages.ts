@@ -273,37 +273,38 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     } else if (rawPage !== undefined) {
       notices.push(`“${String(rawPage).slice(0, 20)}” is not a page number: showing the first page.`);
     }
-    let found = await pages.results({
-      requestId: rec.requestId,
-      ...(status ? { status } : {}),
-      limit: RESULTS_PER_PAGE,
-      offset: (page - 1) * RESULTS_PER_PAGE,
-    });
-    const pagesTotal = Math.max(1, Math.ceil(found.total / RESULTS_PER_PAGE));
+    // The totals are the request's counters (a page needs no count of 100,000 rows); past the end → last.
+    const total =
+      status === "success"
+        ? rec.filesCompleted
+        : status === "failure"
+          ? rec.filesFailed
+          : rec.filesCompleted + rec.filesFailed;
+    const pagesTotal = Math.max(1, Math.ceil(total / RESULTS_PER_PAGE));
     if (page > pagesTotal) {
       notices.push(
         `Page ${page} is past the end (${fmt.plural(pagesTotal, "page")}): showing the last page.`,
       );
       page = pagesTotal;
-      found = await pages.results({
-        requestId: rec.requestId,
-        ...(status ? { status } : {}),
-        limit: RESULTS_PER_PAGE,
-        offset: (page - 1) * RESULTS_PER_PAGE,
-      });
     }
+    const rows = await pages.results({
+      requestId: rec.requestId,
+      ...(status ? { status } : {}),
+      limit: RESULTS_PER_PAGE,
+      offset: (page - 1) * RESULTS_PER_PAGE,
+    });
     const output = outputOf(req, rec);
     kit.render(req, res, "results", {
       title: `Results of ${rec.title || rec.requestId}`,
       rec,
       statusText: displayStatus(rec.status),
       terminal: isTerminal(rec.status),
-      results: found.rows,
+      results: rows,
       status: status ?? "",
       notices,
       output,
       snippet: snippetFor(req, rec, output),
-      pager: pager(req, page, RESULTS_PER_PAGE, found.total),
+      pager: pager(req, page, RESULTS_PER_PAGE, total),
       fmt,
     });
   });
