@@ -16,6 +16,7 @@
 //   W10 request and results pages of a 100,000-file request with 40,000 failures (goal ≤ 150 ms each)
 //   W5 Kubernetes launcher (fake API): 200 submits in a row with 20 running, 3 creates each, no K8s calls
 //      during file-complete traffic, zero objects left (bench/w5.k8s.ts)
+//   ADOPT the compiled migration command adopting upstream's fixture database (goal ≤ 5 s; bench/adopt.ts)
 import { randomBytes } from "node:crypto";
 import amqp from "amqplib";
 import { spawn } from "node:child_process";
@@ -36,6 +37,7 @@ import { runW7 } from "./w7.auth.js";
 import { runW8 } from "./w8.history.js";
 import { runW9 } from "./w9.pages.js";
 import { runW10 } from "./w10.requestPage.js";
+import { runAdopt } from "./adopt.js";
 
 const PG_ADMIN = process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const RABBIT = process.env.BENCH_RABBIT_URL ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -52,7 +54,9 @@ const FILL_TIMEOUT_MS = Math.max(120_000, BIG * 0.3);
 const tag = randomBytes(4).toString("hex");
 /** BENCH_ONLY=W1,W3 runs a subset (W4 always rides along with W1; W5 takes about 15 s). */
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? "W1,W2,W3,W5,W6,W7,W8,W9,W10").split(",").map((s) => s.trim().toUpperCase()),
+  (process.env.BENCH_ONLY ?? "W1,W2,W3,W5,W6,W7,W8,W9,W10,ADOPT")
+    .split(",")
+    .map((s) => s.trim().toUpperCase()),
 );
 const scheme = `bench${tag}`;
 
@@ -140,6 +144,8 @@ async function main() {
   if (ONLY.has("W9")) await runW9({ pgAdminUrl: PG_ADMIN, line });
   // W10: the request and results pages of a 100,000-file request with 40,000 failures (its own App process)
   if (ONLY.has("W10")) await runW10({ pgAdminUrl: PG_ADMIN, line });
+  // ADOPT: the compiled migration command adopting a database as upstream's Flask App leaves it
+  if (ONLY.has("ADOPT")) await runAdopt({ pgAdminUrl: PG_ADMIN, line });
 }
 
 /** W1–W4 against one App process (Postgres, RabbitMQ), with the trivial Express reference first. */
