@@ -293,7 +293,12 @@ describe("account pages in a browser", () => {
             await page
               .locator(sel)
               .first()
-              .evaluate((e) => getComputedStyle(e as never).fontSize),
+              .evaluate(
+                (e) =>
+                  (
+                    globalThis as unknown as { getComputedStyle(e: unknown): { fontSize: string } }
+                  ).getComputedStyle(e).fontSize,
+              ),
           );
         expect(await size("h1")).toBeGreaterThan(await size("h2"));
         await shoot(page, "dataset");

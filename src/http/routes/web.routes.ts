@@ -204,12 +204,16 @@ export function webRoutes(deps: AppDeps): Router {
     // whose account an administrator removed is told so first (docs/sign-in.md).
     const gone = user ? null : await removed.latest(id.iss, id.subjects);
     if (gone) {
+      const day = utcDay(gone.removedAt);
+      const approval = config.OAUTH_ALLOW_ALL_AFTER_AUTH
+        ? ""
+        : " an administrator has to approve it before the API accepts its token.";
       flash(
         req,
         "warning",
         gone.wasPending
-          ? `Your earlier sign-up (removed on ${utcDay(gone.removedAt)}) was not approved by the administrators of this ServiceX. You may sign up again below; an administrator has to approve the new profile.`
-          : `Your ServiceX account was deleted by an administrator on ${utcDay(gone.removedAt)}, and its API token no longer works. You may create a new profile below; an administrator has to approve it before the API accepts its token.`,
+          ? `Your earlier sign-up (removed on ${day}) was not approved by the administrators of this ServiceX. You may sign up again below${approval ? `;${approval}` : "."}`
+          : `Your ServiceX account was deleted by an administrator on ${day}, and its API token no longer works. You may create a new profile below${approval ? `;${approval}` : "."}`,
       );
     }
     res.redirect(302, "/profile/new");
@@ -296,6 +300,7 @@ export function webRoutes(deps: AppDeps): Router {
         errors,
         // Who is signed in, so that someone at the wrong account can sign out (and sign in with another).
         identity: { email: req.session.email ?? null, provider: providerName(req.session.iss) },
+        approval: !config.OAUTH_ALLOW_ALL_AFTER_AUTH,
       },
       status,
     );
