@@ -429,3 +429,43 @@ describe("Layout and page slips (issue 13, item 6)", () => {
     expect(page.text).not.toContain('href="/admin/users"');
   });
 });
+
+describe("HTML error pages for browsers (issue 13, item 6)", () => {
+  it("When a page route fails, then a browser gets the error page in the layout and an API client the JSON 500", async () => {
+    const express = (await import("express")).default;
+    const { fileURLToPath } = await import("node:url");
+    const { pageErrors, pageKit } = await import("../../src/http/routes/pages/kit.js");
+    const { errorHandler } = await import("../../src/http/middleware/errorHandler.js");
+    const mini = express();
+    mini.set("views", fileURLToPath(new URL("../../views", import.meta.url)));
+    mini.set("view engine", "ejs");
+    mini.use((req, _res, next) => {
+      req.session = { sid: "s", iat: 0, csrf: "c" };
+      next();
+    });
+    // A page route (ENABLE_AUTH=false, so the guard lets it run) that throws.
+    const kit = pageKit(open.deps);
+    mini.get("/open-boom", kit.oauthRequired, () => {
+      throw new Error("secret internals");
+    });
+    mini.use(pageErrors(kit, open.deps.logger));
+    mini.use(errorHandler);
+    const server = mini.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const page = await fetch(`${base}/open-boom`, { headers: HTML });
+      expect(page.status).toBe(500);
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      const html = await page.text();
+      expect(html).toContain("Server error");
+      expect(html).toContain('<nav aria-label="Main">');
+      expect(html).not.toContain("secret internals");
+      const api = await fetch(`${base}/open-boom`, { headers: { accept: "*/*" } });
+      expect(api.status).toBe(500);
+      expect(await api.json()).toEqual({ message: "Internal Server Error", code: "internal" });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
