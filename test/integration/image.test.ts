@@ -338,6 +338,26 @@ describe("The image's file set (Dockerfile + .dockerignore)", () => {
     expect(statSync(path.join(image.dir, "boot.sh")).mode & 0o111).not.toBe(0);
   });
 
+  it("When built, then node_modules holds no source maps, type declarations or other databases' query compilers, and the file set's size is printed", () => {
+    const left: string[] = [];
+    let bytes = 0;
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.isFile()) {
+          bytes += statSync(p).size;
+          if (/\.map$|\.d\.[mc]?ts$|\.(sqlserver|cockroachdb|mysql|sqlite)\.wasm/.test(e.name)) left.push(p);
+        }
+      }
+    };
+    walk(image.dir);
+    expect(left.slice(0, 5), "pruned by npm run prune:runtime").toEqual([]);
+    // What the image adds to node:24-bookworm-slim (printed for the README's figure; not a timed assertion).
+    console.log(`image file set: ${(bytes / 1e6).toFixed(0)} MB`);
+    expect(existsSync(path.join(image.dir, "node_modules", "@prisma", "client", "runtime"))).toBe(true);
+  });
+
   it("When the Helm chart's default image tag is used, then it is the package version a build is tagged with (README: Docker)", () => {
     const pkg = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string };
     const chart = readFileSync(path.join(REPO, "helm", "servicex-app", "Chart.yaml"), "utf8");
