@@ -150,8 +150,10 @@ describe("When POST /servicex/internal/kubernetes-cleanup runs against Kubernete
 
 describe("When TRANSFORMER_PERSISTENCE_PROVIDED_CLAIM is set", () => {
   const start = (claim: string) =>
+    // On a cloned Postgres database: a claim check does not depend on the database, and PGlite would apply
+    // every migration again at each start (seconds each, minutes on a loaded machine).
     startTestApp({
-      backend: "pglite",
+      backend: "postgres",
       broker: "memory",
       launcher: "config",
       env: kubeEnv({ TRANSFORMER_PERSISTENCE_PROVIDED_CLAIM: claim }),
