@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
 import { parseAppConf } from "./appConf.js";
-import { parseCacheSize } from "./domain/dataLifecycle.service.js";
+import { parseCacheSize } from "./domain/cacheSize.js";
 import { TrustProxySetting } from "./http/trustProxy.js";
 
 const bool = (def: boolean) =>

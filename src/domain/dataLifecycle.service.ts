@@ -5,8 +5,8 @@ import type { Database } from "../adapters/db/database.js";
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
 import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
 import type { Logger } from "../logger.js";
-import { normaliseIsoTime } from "../http/schemas/isotime.js";
 import { AppError, badRequest } from "./errors.js";
+import { normaliseIsoTime } from "./isoTime.js";
 import { isTerminal } from "./status.js";
 
 export interface PurgeSummary {
@@ -33,20 +33,8 @@ export interface DataLifecycleOptions {
  */
 export const MAX_LIFECYCLE_HOURS = 1_000_000;
 
-const UNITS: Record<string, number> = { "": 1, b: 1, mb: 1e6, gb: 1e9, tb: 1e12, pb: 1e15 };
-
-/**
- * Parses MAX_DESIRED_TRANSFORM_CACHE_SIZE: "500gb", "10TB", "1.5 tb", or plain bytes (units pb/tb/gb/mb,
- * decimal as upstream, case-insensitive). Empty → null; anything else throws.
- */
-export function parseCacheSize(value: string): number | null {
-  const s = value.trim().toLowerCase();
-  if (s === "") return null;
-  const m = /^(\d+(?:\.\d+)?|\.\d+)\s*(b|mb|gb|tb|pb)?$/.exec(s);
-  if (!m)
-    throw new Error(`Invalid cache size "${value}": expected a number with an optional unit mb/gb/tb/pb`);
-  return Math.floor(Number(m[1]) * UNITS[m[2] ?? ""]!);
-}
+/** Kept here for callers of the old place; the parser lives in ./cacheSize.ts (config.ts uses it too). */
+export { parseCacheSize } from "./cacheSize.js";
 
 /** `2024-01-02T03:04:05.12+00:00` (normaliseIsoTime's UTC form) → `2024-01-02T03:04:05.120000Z`. */
 function displayUtc(normalised: string): string {
