@@ -13,6 +13,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryObjectStore } from "../../src/adapters/objectStore/memory.store.js";
+import { PagesRepo } from "../../src/adapters/repositories/pages.repo.js";
 import { newSession } from "../../src/http/middleware/session.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
@@ -319,6 +320,15 @@ describe("When results are local files (the embedded default: local transformers
     );
     expect(textOf(p.text)).toContain("45 failed files · 45 failure reports with 2 distinct messages.");
     expect(p.text.length).toBeLessThan(60_000);
+    // Past the sample (5,000 on the page), the groups are those of the latest reports.
+    const sampled = await new PagesRepo(app.deps.db).errorGroups(s.requestId, 20, 9);
+    expect(sampled.reports).toBe(9);
+    expect(sampled.groups.reduce((n, g) => n + g.reports, 0)).toBe(9);
+    // The latest 9 reports are files 36–44: 3 (i % 3 === 0) timeouts and 6 KeyErrors.
+    expect(sampled.groups.map((g) => [g.reports, g.message])).toEqual([
+      [6, "KeyError: 'AnalysisJets'"],
+      [3, "OSError: XRootD timeout"],
+    ]);
     // The running request: its rate and time-left estimate are on the page, the Cancel link asks first.
     expect(textOf(p.text)).toMatch(/Rate [\d.,]+ files\/s/);
     expect(textOf(p.text)).toMatch(/Time left about /);

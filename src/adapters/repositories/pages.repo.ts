@@ -306,39 +306,40 @@ export class PagesRepo {
   }
 
   /**
-   * A request's failure reports grouped by message, most frequent first, at most `limit` groups, with the
-   * totals over all of them (docs/api.md, "Pages"). Grouped in SQL by a 64-bit hash of the message (hash
-   * aggregation on a small key: grouping on the text itself sorted or spilled to disk with 40,000 reports);
-   * the text, the pods and an example file are looked up for the groups shown only.
+   * A request's failure reports grouped by message, most frequent first, at most `limit` groups (docs/api.md,
+   * "Pages"; docs/decisions.md D39). Grouped in SQL over the `sample` most recent reports (an index range of
+   * ix_file_status_request_status_id, so the page costs the same with 40,000 failures as with 5,000), by a
+   * 64-bit hash of the message (hash aggregation on a small key); the text, the pods and an example file
+   * are looked up for the groups shown only. `reports`: the reports grouped (`sample` at most).
    */
   async errorGroups(
     requestId: string,
     limit: number,
+    sample = 5_000,
   ): Promise<{ groups: ErrorGroup[]; messages: number; reports: number }> {
     const rows = await this.db.sql.query<Record<string, unknown>>(
-      `WITH g AS (
-         SELECT hashtextextended(COALESCE(info, ''), 0) AS h, count(*)::int AS reports, min(id) AS sid,
-                min(file_id) AS file_id, max(timestamp) AS last
-         FROM file_status WHERE request_id = $1 AND status = 'failure' GROUP BY 1),
-       top AS (
-         SELECT g.*, count(*) OVER () AS n_groups, sum(g.reports) OVER () AS n_reports
-         FROM g ORDER BY g.reports DESC, g.sid LIMIT $2),
-       pods AS (
-         SELECT h, count(*)::int AS pods, min(pod_name) AS pod_first, max(pod_name) AS pod_last
-         FROM (SELECT hashtextextended(COALESCE(info, ''), 0) AS h, pod_name COLLATE "C" AS pod_name
-               FROM file_status
-               WHERE request_id = $1 AND status = 'failure' AND pod_name IS NOT NULL
-                 AND hashtextextended(COALESCE(info, ''), 0) IN (SELECT h FROM top)
-               GROUP BY 1, 2) p
-         GROUP BY h)
-       SELECT top.reports, top.file_id, top.n_groups, top.n_reports,
-              extract(epoch FROM top.last) * 1000 AS last_ms, s.info, f.paths,
-              COALESCE(pods.pods, 0) AS pods, pods.pod_first, pods.pod_last
-       FROM top JOIN file_status s ON s.id = top.sid
-       LEFT JOIN pods ON pods.h = top.h
-       LEFT JOIN files f ON f.id = top.file_id
-       ORDER BY top.reports DESC, top.sid`,
-      [requestId, limit],
+      `WITH f AS MATERIALIZED (
+           SELECT id, file_id, pod_name, info, timestamp, hashtextextended(COALESCE(info, ''), 0) AS h
+           FROM file_status WHERE request_id = $1 AND status = 'failure' ORDER BY id DESC LIMIT $3),
+         g AS (
+           SELECT h, count(*)::int AS reports, min(id) AS sid, min(file_id) AS file_id, max(timestamp) AS last
+           FROM f GROUP BY h),
+         top AS (
+           SELECT g.*, count(*) OVER () AS n_groups, sum(g.reports) OVER () AS n_reports
+           FROM g ORDER BY g.reports DESC, g.sid LIMIT $2),
+         pods AS (
+           SELECT h, count(*)::int AS pods, min(pod) AS pod_first, max(pod) AS pod_last
+           FROM (SELECT h, pod_name COLLATE "C" AS pod FROM f
+                 WHERE pod_name IS NOT NULL AND h IN (SELECT h FROM top) GROUP BY 1, 2) p
+           GROUP BY h)
+         SELECT top.reports, top.file_id, top.n_groups, top.n_reports,
+                extract(epoch FROM top.last) * 1000 AS last_ms, s.info, fl.paths,
+                COALESCE(pods.pods, 0) AS pods, pods.pod_first, pods.pod_last
+         FROM top JOIN f s ON s.id = top.sid
+         LEFT JOIN pods ON pods.h = top.h
+         LEFT JOIN files fl ON fl.id = top.file_id
+         ORDER BY top.reports DESC, top.sid`,
+      [requestId, limit, sample],
     );
     return {
       messages: Number(rows[0]?.n_groups ?? 0),

@@ -20,6 +20,8 @@ import { type PageKit, pager } from "./kit.js";
 const RESULTS_PER_PAGE = 100;
 /** Error groups listed on the request page (the rest are counted, and all are on the results page). */
 const ERROR_GROUPS_SHOWN = 20;
+/** The most recent failure reports grouped on the request page (bounds its cost; docs/decisions.md D39). */
+const ERROR_SAMPLE = 5_000;
 const ID = /^(?:\d{1,9}|[0-9a-fA-F-]{36})$/;
 const STATUS_FILTERS = ["success", "failure"] as const;
 
@@ -190,7 +192,7 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     const [history, errors, deployment, queueDepth, submitter] = await Promise.all([
       deps.progress.history(rec.requestId),
       rec.filesFailed > 0 || rec.status === "fatal"
-        ? pages.errorGroups(rec.requestId, ERROR_GROUPS_SHOWN)
+        ? pages.errorGroups(rec.requestId, ERROR_GROUPS_SHOWN, ERROR_SAMPLE)
         : Promise.resolve({ groups: [], messages: 0, reports: 0 }),
       kubernetes && !terminal
         ? within(
@@ -226,7 +228,7 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
       logsUrl: config.LOGS_URL ?? null,
       chart: progressChartSvg(history, { files: rec.files, end, start: rec.submitTime }),
       historyPoints: history.length,
-      errors,
+      errors: { ...errors, sample: ERROR_SAMPLE },
       selection: fmt.readableSelection(rec.selection),
       output,
       snippet: snippetFor(req, rec, output),
