@@ -350,6 +350,25 @@ describe("When sign-in is off (every request on /dashboard)", () => {
     expect(p).toMatch(/<th scope="col" aria-sort="ascending"><a href="[^"]*">Status/);
     // aria-sort belongs to the header cell, never to the link
     expect(p).not.toMatch(/<a [^>]*aria-sort/);
+    // Without a search the page is cut from the status groups' counts: every request once, in order.
+    for (const o of ["asc", "desc"]) {
+      const seen: Array<{ id: string; rank: number }> = [];
+      const first = (await get(app, `/dashboard?sort=status&order=${o}`)).text;
+      const all = countsOf(first).All!.n;
+      for (let page = 1; page <= Math.ceil(all / 15); page++) {
+        const html =
+          page === 1 ? first : (await get(app, `/dashboard?sort=status&order=${o}&page=${page}`)).text;
+        const body = /<tbody>([\s\S]*?)<\/tbody>/.exec(html)![1]!;
+        for (const m of body.matchAll(
+          /href="\/transformation-request\/([^"]+)"[\s\S]*?<span class="status [^"]*">([^<]*)</g,
+        ))
+          seen.push({ id: m[1]!, rank: rank.indexOf(m[2]!) });
+      }
+      expect(seen, o).toHaveLength(all);
+      expect(new Set(seen.map((x) => x.id)).size, o).toBe(all);
+      const ranks = seen.map((x) => x.rank);
+      expect(ranks, o).toEqual([...ranks].sort((a, b) => (o === "asc" ? a - b : b - a)));
+    }
   });
 
   it("When a page past the end is asked for, then the page says so and links to the last page", async () => {
@@ -364,6 +383,13 @@ describe("When sign-in is off (every request on /dashboard)", () => {
     expect(deep.text).toContain("there are 2 pages (24 in total)");
     expect(deep.text).toMatch(/<a href="\/dashboard\?q=[^"]*&amp;page=2">Go to the last page \(2\)<\/a>/);
     expect(rowsOf((await get(app, `/dashboard?q=${tag}&page=2`)).text)).toHaveLength(9);
+    // A full page may show counts read a few seconds ago; the short last page counts afresh.
+    expect((await get(app, `/dashboard?q=${tag}`)).text).toContain("Page 1 of 2 (24)");
+    await submit(app, { title: t("Filler 16"), files: 1 });
+    const last = await get(app, `/dashboard?q=${tag}&page=2`);
+    expect(rowsOf(last.text)).toHaveLength(10);
+    expect(last.text).toContain("Page 2 of 2 (25)");
+    expect(countsOf(last.text).All!.n).toBe(25);
   });
 
   it("When parameters are unknown or malformed, then the page (200) says what it used instead, never a 500", async () => {

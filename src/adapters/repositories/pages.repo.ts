@@ -35,6 +35,29 @@ export type DashboardCounts = Record<DashboardFilter, number>;
 /** What a dashboard search looks for: one request by its id, or requests whose words start with these. */
 export type DashboardSearch = { requestId: string } | { words: string[] };
 
+/**
+ * How a word search finds its rows (docs/decisions.md D38): "walk" the requests in the page's order and
+ * check each one's words (a few rows per match when most requests match), or "index": read the matches
+ * from the GIN index first (when few match, so a walk would visit every request).
+ */
+export type SearchPlan = "walk" | "index";
+
+/** Requests of one status, and for Complete whether any file failed, with how many there are. */
+export interface DashboardGroup {
+  status: TransformStatusName;
+  failed: boolean;
+  n: number;
+}
+
+/** A run of one status group in the dashboards' status order: `take` rows after the first `skip`. */
+export interface StatusSlice {
+  status: TransformStatusName;
+  /** Complete only: with (true) or without (false) failed files. */
+  failed?: boolean;
+  skip: number;
+  take: number;
+}
+
 export interface Paged<T> {
   rows: T[];
   total: number;
@@ -136,13 +159,17 @@ const DASHBOARD_COLUMNS = `r.id, r.request_id, r.title, r.status::text AS status
 /** A searched word as the search table stores words: letters and digits only (no tsquery syntax). */
 const WORD = /^[\p{L}\p{N}]{1,64}$/u;
 
-/** WHERE conditions of a dashboard (owner and search), with their parameters numbered from `first`. */
+/**
+ * WHERE conditions of a dashboard (owner and search), with their parameters numbered from `first`, and the
+ * WITH clause of a search read from the index first.
+ */
 function dashboardWhere(
-  o: { submittedBy?: number; search?: DashboardSearch },
+  o: { submittedBy?: number; search?: DashboardSearch; plan?: SearchPlan },
   first: number,
-): { sql: string[]; params: unknown[] } {
+): { sql: string[]; params: unknown[]; with: string } {
   const sql: string[] = [];
   const params: unknown[] = [];
+  let withSql = "";
   const param = (v: unknown) => {
     params.push(v);
     return `$${first + params.length - 1}`;
@@ -153,13 +180,17 @@ function dashboardWhere(
     const words = o.search.words.filter((w) => WORD.test(w));
     // Each word as a prefix, all of them required: 'ttbar':* & '601229':* (docs/decisions.md D38).
     const query = words.map((w) => `'${w}':*`).join(" & ");
-    sql.push(
-      query
-        ? `r.id IN (SELECT s.id FROM request_search s WHERE s.words @@ to_tsquery('simple', ${param(query)}))`
-        : "FALSE",
-    );
+    const matches = query
+      ? `SELECT s.id FROM request_search s WHERE s.words @@ to_tsquery('simple', ${param(query)})`
+      : "";
+    if (!query) sql.push("FALSE");
+    else if (o.plan === "index") {
+      // MATERIALIZED: the planner may not fold it into a walk (its estimates of word matches are rough).
+      withSql = `WITH m AS MATERIALIZED (${matches})`;
+      sql.push("r.id IN (SELECT m.id FROM m)");
+    } else sql.push(`r.id IN (${matches})`);
   }
-  return { sql, params };
+  return { sql, params, with: withSql };
 }
 
 function toDashboardRow(r: Record<string, unknown>): DashboardRow {
@@ -198,43 +229,90 @@ export class PagesRepo {
   constructor(private readonly db: Database) {}
 
   /**
-   * One page of a dashboard (docs/api.md "Pages"): its rows, and the count of every status filter under the
-   * same owner and search (`total` is the chosen filter's). Two statements: the page's rows (the ORDER BY
-   * reads an index for start/finish; ix_requests_active for Active), then the submitter names of those rows
-   * only; and the counts, read from ix_requests_owner_status (or from the search's matches).
+   * One page of a dashboard's rows (docs/api.md "Pages"): first the page's ids, in order (the ORDER BY reads
+   * an index for start and finish, ix_requests_active for the Active filter, and a deep OFFSET skips index
+   * entries only), then those rows and their submitters' names.
    */
   async requests(o: {
     submittedBy?: number;
     filter: DashboardFilter;
     search?: DashboardSearch;
+    plan?: SearchPlan;
     sort: RequestSort;
     order: SortOrder;
     limit: number;
     offset: number;
-  }): Promise<Paged<DashboardRow> & { counts: DashboardCounts }> {
-    const rowsWhere = dashboardWhere(o, 3);
+  }): Promise<DashboardRow[]> {
+    const w = dashboardWhere(o, 3);
     const filter = FILTER_SQL[o.filter];
-    const conditions = filter === "TRUE" ? rowsWhere.sql : [...rowsWhere.sql, filter];
+    const conditions = filter === "TRUE" ? w.sql : [...w.sql, filter];
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-    const countWhere = dashboardWhere(o, 1);
-    const cw = countWhere.sql.length ? `WHERE ${countWhere.sql.join(" AND ")}` : "";
-    const counted = DASHBOARD_FILTERS.map((f) =>
-      f === "all" ? "count(*)::int AS all" : `count(*) FILTER (WHERE ${FILTER_SQL[f]})::int AS ${f}`,
-    ).join(", ");
-    const [rows, counts] = await Promise.all([
-      this.db.sql.query<Record<string, unknown>>(
-        `SELECT p.*, u.name AS submitter_name FROM (
-           SELECT ${DASHBOARD_COLUMNS}, row_number() OVER () AS ord
-           FROM (SELECT r.* FROM requests r ${where} ORDER BY ${REQUEST_ORDER[o.sort](o.order)}
-                 LIMIT $1 OFFSET $2) r) p
-         LEFT JOIN users u ON u.id = p.submitted_by
-         ORDER BY p.ord`,
-        [o.limit, o.offset, ...rowsWhere.params],
-      ),
-      this.db.sql.query<DashboardCounts>(`SELECT ${counted} FROM requests r ${cw}`, countWhere.params),
-    ]);
-    const c = counts[0] ?? { active: 0, failed: 0, complete: 0, canceled: 0, all: 0 };
-    return { total: c[o.filter], counts: c, rows: rows.map(toDashboardRow) };
+    const rows = await this.db.sql.query<Record<string, unknown>>(
+      `${w.with}
+       SELECT ${DASHBOARD_COLUMNS}, u.name AS submitter_name FROM (
+         SELECT p.id, row_number() OVER () AS ord FROM (
+           SELECT r.id FROM requests r ${where} ORDER BY ${REQUEST_ORDER[o.sort](o.order)} LIMIT $1 OFFSET $2) p) p
+       JOIN requests r ON r.id = p.id
+       LEFT JOIN users u ON u.id = r.submitted_by
+       ORDER BY p.ord`,
+      [o.limit, o.offset, ...w.params],
+    );
+    return rows.map(toDashboardRow);
+  }
+
+  /**
+   * A page of a dashboard in status order, without a search (docs/decisions.md D38): the route cuts the
+   * page from the status groups' counts, each slice is read newest first from ix_requests_status_id
+   * (status, id), so no page sorts every request.
+   */
+  async requestsByStatus(o: { submittedBy?: number; slices: StatusSlice[] }): Promise<DashboardRow[]> {
+    if (o.slices.length === 0) return [];
+    const params: unknown[] = [];
+    const param = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const owner = o.submittedBy === undefined ? "" : `AND r.submitted_by = ${param(o.submittedBy)}`;
+    const parts = o.slices.map((s, i) => {
+      const failed = s.failed === undefined ? "" : s.failed ? "AND r.files_failed > 0" : "AND r.files_failed = 0";
+      return `(SELECT r.id, ${i} AS b FROM requests r
+               WHERE r.status = ${param(s.status)}::transformstatus ${failed} ${owner}
+               ORDER BY r.id DESC LIMIT ${param(s.take)} OFFSET ${param(s.skip)})`;
+    });
+    const rows = await this.db.sql.query<Record<string, unknown>>(
+      `SELECT ${DASHBOARD_COLUMNS}, u.name AS submitter_name FROM (${parts.join(" UNION ALL ")}) p
+       JOIN requests r ON r.id = p.id
+       LEFT JOIN users u ON u.id = r.submitted_by
+       ORDER BY p.b, r.id DESC`,
+      params,
+    );
+    return rows.map(toDashboardRow);
+  }
+
+  /**
+   * How many requests each status filter of a dashboard holds, under the same owner and search: one pass
+   * over ix_requests_owner_status (or over the search's matches), grouped by status and whether any file
+   * failed, folded into the filters here.
+   */
+  async dashboardCounts(o: {
+    submittedBy?: number;
+    search?: DashboardSearch;
+  }): Promise<{ counts: DashboardCounts; groups: DashboardGroup[] }> {
+    const w = dashboardWhere(o, 1);
+    const groups = await this.db.sql.query<DashboardGroup>(
+      `SELECT r.status::text AS status, r.files_failed > 0 AS failed, count(*)::int AS n FROM requests r
+       ${w.sql.length ? `WHERE ${w.sql.join(" AND ")}` : ""} GROUP BY 1, 2`,
+      w.params,
+    );
+    const c: DashboardCounts = { active: 0, failed: 0, complete: 0, canceled: 0, all: 0 };
+    for (const r of groups) {
+      c.all += r.n;
+      if (r.status === "canceled") c.canceled += r.n;
+      else if (r.status === "fatal" || r.status === "bad_dataset") c.failed += r.n;
+      else if (r.status === "complete") c[r.failed ? "failed" : "complete"] += r.n;
+      else c.active += r.n; // submitted, pending_lookup, lookup, running: FILTER_SQL.active
+    }
+    return { counts: c, groups };
   }
 
   /**

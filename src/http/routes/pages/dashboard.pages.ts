@@ -5,12 +5,17 @@
 import { type Request, type Response, Router } from "express";
 import {
   DASHBOARD_FILTERS,
+  type DashboardCounts,
   type DashboardFilter,
+  type DashboardGroup,
   type DashboardSearch,
   type PagesRepo,
   type RequestSort,
+  type SearchPlan,
   type SortOrder,
+  type StatusSlice,
 } from "../../../adapters/repositories/pages.repo.js";
+import type { TransformStatusName } from "../../../domain/status.js";
 import { dashboardRowView } from "../../presenters/dashboard.presenter.js";
 import type { AppDeps } from "../../deps.js";
 import { requestScheme } from "../../middleware/session.js";
@@ -27,6 +32,57 @@ const SEARCH_WORDS_MAX = 8;
 const LIVE_IDS_MAX = 50;
 const LIVE_INTERVAL_MS = 3000;
 const PAGE_MAX = 1_000_000;
+/** How long the filters' counts of one view are reused, and how many views are kept. */
+const COUNTS_TTL_MS = 10_000;
+const COUNTS_CACHE_MAX = 500;
+/** A word search with at least this many matches walks the requests; with fewer it reads the index first. */
+const WALK_MIN_MATCHES = 1000;
+
+/**
+ * The dashboards' status order (docs/decisions.md D38) as groups, each with the filter it belongs to:
+ * what is moving, what went wrong, Complete, Canceled.
+ */
+const STATUS_GROUPS: Array<{ status: TransformStatusName; failed?: boolean; filter: DashboardFilter }> = [
+  { status: "running", filter: "active" },
+  { status: "lookup", filter: "active" },
+  { status: "pending_lookup", filter: "active" },
+  { status: "submitted", filter: "active" },
+  { status: "fatal", filter: "failed" },
+  { status: "bad_dataset", filter: "failed" },
+  { status: "complete", failed: true, filter: "failed" },
+  { status: "complete", failed: false, filter: "complete" },
+  { status: "canceled", filter: "canceled" },
+];
+
+/** The slices of the status groups that make one page in status order, from the groups' counts. */
+export function statusSlices(
+  groups: DashboardGroup[],
+  filter: DashboardFilter,
+  order: SortOrder,
+  offset: number,
+  limit: number,
+): StatusSlice[] {
+  const ordered = STATUS_GROUPS.filter((g) => filter === "all" || g.filter === filter);
+  if (order === "desc") ordered.reverse();
+  const out: StatusSlice[] = [];
+  let skip = offset;
+  let left = limit;
+  for (const g of ordered) {
+    if (left === 0) break;
+    const n = groups
+      .filter((x) => x.status === g.status && (g.failed === undefined || x.failed === g.failed))
+      .reduce((sum, x) => sum + x.n, 0);
+    if (skip >= n) {
+      skip -= n;
+      continue;
+    }
+    const take = Math.min(n - skip, left);
+    out.push({ status: g.status, ...(g.failed === undefined ? {} : { failed: g.failed }), skip, take });
+    left -= take;
+    skip = 0;
+  }
+  return out;
+}
 /** One item of /dashboard/live's ids: a request's number, optionally with the version the page shows. */
 const LIVE_ITEM = /^([1-9]\d{0,8})(?::([a-z_]{1,20}\.\d{1,10}\.\d{1,10}\.\d{1,10}))?$/;
 
@@ -179,18 +235,63 @@ export function dashboardPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): R
   const r = Router();
   const { config } = deps;
 
+  // The counts of the filters (one pass over every request of the view) are kept COUNTS_TTL_MS per owner
+  // and search (docs/decisions.md D38): reloading, paging and filtering a long list within seconds reuse
+  // them; the rows are always read fresh.
+  type Counted = { counts: DashboardCounts; groups: DashboardGroup[] };
+  const countsCache = new Map<string, { at: number; value: Counted }>();
+  const countsFor = async (o: { submittedBy?: number; search?: DashboardSearch }, fresh: boolean) => {
+    const key = JSON.stringify([o.submittedBy ?? null, o.search ?? null]);
+    const hit = countsCache.get(key);
+    const now = Date.now();
+    if (!fresh && hit && now - hit.at < COUNTS_TTL_MS) return { ...hit.value, cached: true };
+    const value = await pages.dashboardCounts(o);
+    if (countsCache.size >= COUNTS_CACHE_MAX) countsCache.delete(countsCache.keys().next().value!);
+    countsCache.delete(key);
+    countsCache.set(key, { at: now, value });
+    return { ...value, cached: false };
+  };
+
   const dashboard = async (req: Request, res: Response, global: boolean) => {
     const q = parseDashboardQuery(req.query as Record<string, unknown>);
     const mine = !global && config.ENABLE_AUTH ? req.session.userId : undefined;
-    const { rows, total, counts } = await pages.requests({
-      ...(mine !== undefined ? { submittedBy: mine } : {}),
-      filter: q.filter,
-      ...(q.search ? { search: q.search } : {}),
-      sort: q.sort,
-      order: q.order,
-      limit: PER_PAGE,
-      offset: (q.page - 1) * PER_PAGE,
-    });
+    const owner = mine !== undefined ? { submittedBy: mine } : {};
+    const scope = { ...owner, ...(q.search ? { search: q.search } : {}) };
+    const offset = (q.page - 1) * PER_PAGE;
+    // The counts first: they choose how the rows are read (status order, search plan).
+    const rowsFor = (c: Counted) => {
+      if (q.sort === "status" && !q.search)
+        return pages.requestsByStatus({
+          ...owner,
+          slices: statusSlices(c.groups, q.filter, q.order, offset, PER_PAGE),
+        });
+      const plan: SearchPlan | undefined =
+        q.search && "words" in q.search
+          ? q.sort === "status" || c.counts[q.filter] < WALK_MIN_MATCHES
+            ? "index"
+            : "walk"
+          : undefined;
+      return pages.requests({
+        ...scope,
+        ...(plan ? { plan } : {}),
+        filter: q.filter,
+        sort: q.sort,
+        order: q.order,
+        limit: PER_PAGE,
+        offset,
+      });
+    };
+    let counted = await countsFor(scope, false);
+    let rows = await rowsFor(counted);
+    // Reused counts only under a full page that they also call full; a short, empty or past-the-end page
+    // (where the total shows) counts afresh, and reads its rows again if the counts cut them (status order).
+    const full = rows.length === PER_PAGE && counted.counts[q.filter] - offset >= PER_PAGE;
+    if (counted.cached && !full) {
+      counted = await countsFor(scope, true);
+      if (q.sort === "status" && !q.search) rows = await rowsFor(counted);
+    }
+    const { counts } = counted;
+    const total = counts[q.filter];
     const pagesCount = Math.max(1, Math.ceil(total / PER_PAGE));
     const state = { filter: q.filter, q: q.q, sort: q.sort, order: q.order };
     const href = (over: Partial<typeof state> & { page?: number }) =>
