@@ -302,10 +302,25 @@ class ReconnectingSidecar {
     this.connects++;
   }
 
+  private gate: Promise<void> | null = null;
+  private openGate: (() => void) | null = null;
+
+  /** Work on deliveries waits (holding them unacknowledged) until release(): the test decides when traffic goes on. */
+  hold(): void {
+    if (!this.gate) this.gate = new Promise((r) => (this.openGate = r));
+  }
+
+  release(): void {
+    this.openGate?.();
+    this.gate = null;
+    this.openGate = null;
+  }
+
   private async handle(ch: Channel, m: ConsumeMessage): Promise<void> {
     const task = decodeTask(m);
     this.deliveries.push(task);
     await sleep(this.opts.workMs);
+    if (this.gate) await this.gate;
     // The real sidecar ignores HTTP status codes and retries only on connection errors (contract A.26).
     let answer: { status: number; body: unknown } | null = null;
     for (let attempt = 0; attempt < 3 && !answer; attempt++) {
@@ -328,6 +343,7 @@ class ReconnectingSidecar {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.release();
     await Promise.allSettled([...this.inflight]);
     const conn = this.conn;
     this.conn = null;
@@ -492,11 +508,15 @@ describe("Regression #229/#272: a RabbitMQ restart must not lose transform work"
       "400 files reported before the restart",
     );
 
+    // The traffic waits while RabbitMQ stops (a loaded machine could otherwise finish all 2,000 first) and goes
+    // on while it is down: the restart lands in the middle of the traffic whatever the machine's speed.
+    sidecar.hold();
     const before = sidecar.reportedOk.size;
     let atStop = 0;
     const t0 = Date.now();
     const timings = await restartRabbit(1000, async () => {
       atStop = sidecar.reportedOk.size;
+      sidecar.release();
     });
     const reconnectMs = await waitAppReconnected(app);
     await eventually(
