@@ -3,7 +3,7 @@
 // results, file events and orphaned datasets are deleted; optionally down to a cache-size budget).
 import type { Database } from "../adapters/db/database.js";
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
-import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
+import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { AppError, badRequest } from "./errors.js";
 import { normaliseIsoTime } from "./isoTime.js";

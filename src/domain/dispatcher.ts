@@ -7,7 +7,7 @@
 //    every file without a result re-published (docs/decisions.md D2; upstream #229/#272).
 // Lookups work the same way: `datasets.lookup_published_at` stays NULL until the broker confirmed.
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
-import type { DispatchRow, RequestsRepo } from "../adapters/repositories/requests.repo.js";
+import type { DispatchRow, RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { whileDatabaseRestarts } from "./databaseWait.js";
 import { parseDid } from "./did.js";

@@ -2,12 +2,7 @@
 // running goes into the next flush, one transaction for the whole batch, and each HTTP answer is released
 // once its batch has committed. One flusher per process; the request rows are locked inside the
 // transaction, so replicas stay exact too (docs/api.md, docs/decisions.md D11).
-import type {
-  ApplyResult,
-  FileReport,
-  ReportOutcome,
-  ResultsRepo,
-} from "../adapters/repositories/results.repo.js";
+import type { ApplyResult, FileReport, ReportOutcome, ResultsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { isDatabaseUnavailable, isRetryableDbError, whileDatabaseRestarts } from "./databaseWait.js";
 import type { Lifecycle } from "./lifecycle.js";

@@ -1,7 +1,7 @@
 // The reaper behind POST /servicex/internal/kubernetes-cleanup (docs/api.md): transformer objects older
 // than maxAge hours whose request is terminal or unknown to this database are shut down, once per request.
 // Objects of requests still running are left alone, however old (a long transform is not a leak).
-import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
+import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { MAX_LIFECYCLE_HOURS } from "./dataLifecycle.service.js";
 import { AppError } from "./errors.js";

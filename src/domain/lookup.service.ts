@@ -4,7 +4,7 @@
 // changes nothing, and the first of /complete and /error to arrive decides how the lookup ended.
 import type { Database } from "../adapters/db/database.js";
 import type { DatasetsRepo, FileEntry } from "../adapters/repositories/datasets.repo.js";
-import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
+import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { type DatabaseWaitOptions, whileDatabaseRestarts } from "./databaseWait.js";
 import type { Dispatcher } from "./dispatcher.js";

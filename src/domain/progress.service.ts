@@ -4,7 +4,7 @@
 // snapshot per PROGRESS_INTERVAL_MS, whatever the file rate: the file-complete path only notes the
 // request ids of each committed batch in memory (no DB round trip per report), and a timer writes the due
 // snapshots of all noted requests in one statement, read from their `requests` rows.
-import type { ProgressPoint, ProgressRepo } from "../adapters/repositories/progress.repo.js";
+import type { ProgressPoint, ProgressRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 
 interface Entry {

@@ -10,9 +10,9 @@
 // replicas one runs it at a time (a lease in Postgres).
 import { hostname } from "node:os";
 import type { Database } from "../adapters/db/database.js";
-import type { ReconcileRepo } from "../adapters/repositories/reconcile.repo.js";
+import type { ReconcileRepo } from "./repositories.js";
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
-import type { RequestsRepo } from "../adapters/repositories/requests.repo.js";
+import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { Lifecycle } from "./lifecycle.js";

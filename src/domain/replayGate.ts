@@ -3,7 +3,7 @@
 // "republisher" lease replays; the others skip once they see the lease was taken after their own reconnect
 // (someone is replaying for the restart they saw). A lease held from before — by a replica that may have
 // died — is waited out, then taken, so a replay is never lost (at worst repeated, within at-least-once).
-import type { ReconcileRepo } from "../adapters/repositories/reconcile.repo.js";
+import type { ReconcileRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 
 export interface ReplayGateOptions {

@@ -5,14 +5,9 @@
 // submit, transformers are started again, and the reports that follow merge into the same request, bucket
 // and counters; the last one makes it Complete again through the ordinary file-complete path.
 import type { Database } from "../adapters/db/database.js";
-import type { ObjectStore } from "../adapters/objectStore/objectStore.js";
-import type { RequestRecord, RequestsRepo } from "../adapters/repositories/requests.repo.js";
-import type {
-  RerunRecord,
-  RerunRefusal,
-  RerunStarted,
-  RerunsRepo,
-} from "../adapters/repositories/reruns.repo.js";
+import type { ObjectStore } from "./objectStore.js";
+import type { RequestRecord, RequestsRepo } from "./repositories.js";
+import type { RerunRecord, RerunRefusal, RerunStarted, RerunsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { AppError, conflict, forbidden, notFound } from "./errors.js";

@@ -4,9 +4,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Database } from "../adapters/db/database.js";
 import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
-import type { IdempotencyRepo } from "../adapters/repositories/idempotency.repo.js";
-import type { RequestRecord, RequestsRepo } from "../adapters/repositories/requests.repo.js";
-import type { ObjectStore } from "../adapters/objectStore/objectStore.js";
+import type { IdempotencyRepo } from "./repositories.js";
+import type { RequestRecord, RequestsRepo } from "./repositories.js";
+import type { ObjectStore } from "./objectStore.js";
 import type { Logger } from "../logger.js";
 import { canonicalFileList, didProblem, fileListDatasetName, parseDid } from "./did.js";
 import { ownValue } from "./ownValue.js";

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { JwtService, TokenRecord } from "../adapters/auth/jwt.js";
 import { decodeTokenRecord, encodeTokenRecord, storedJti } from "../adapters/auth/jwt.js";
-import type { NewUser, UserRecord, UsersRepo } from "../adapters/repositories/users.repo.js";
+import type { NewUser, UserRecord, UsersRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { AppError, notFound } from "./errors.js";
 import type { Notifier } from "./ports.js";

@@ -1,8 +1,9 @@
 // `Idempotency-Key` records of submits (docs/decisions.md D17): per user (0 = no user), the key, a hash of the
 // request body and, once the submit succeeded, the request it created.
 import type { Database } from "../db/database.js";
+import type { IdempotencyRepo as IdempotencyRepoPort } from "../../domain/repositories.js";
 
-export class IdempotencyRepo {
+export class IdempotencyRepo implements IdempotencyRepoPort {
   constructor(private readonly db: Database) {}
 
   /** Claims the key for this body; false when it exists already (someone else has or had it). */

@@ -2,18 +2,10 @@
 // by a trigger on `requests` (prisma/migrations/*_progress_history_trigger); this repository writes the
 // throttled snapshots of running requests and reads the series back.
 import type { Database, Sql } from "../db/database.js";
+import type { ProgressPoint, ProgressRepo as ProgressRepoPort } from "../../domain/repositories.js";
+export type { ProgressPoint } from "../../domain/repositories.js";
 
-export interface ProgressPoint {
-  time: Date;
-  /** Status name as stored in `requests.status` (e.g. "running"). */
-  status: string;
-  filesCompleted: number;
-  filesFailed: number;
-  bytes: number;
-  events: number;
-}
-
-export class ProgressRepo {
+export class ProgressRepo implements ProgressRepoPort {
   constructor(private readonly db: Database) {}
 
   /**

@@ -1,25 +1,14 @@
 // Queries of the reconciler (docs/decisions.md D18): requests that stopped making progress, and the leases that let
 // one replica at a time run a background job.
 import type { Database } from "../db/database.js";
+import type {
+  StalledLookup,
+  StalledRun,
+  ReconcileRepo as ReconcileRepoPort,
+} from "../../domain/repositories.js";
+export type { StalledLookup, StalledRun } from "../../domain/repositories.js";
 
-export interface StalledLookup {
-  id: number;
-  requestId: string;
-  attempts: number;
-  datasetId: number;
-  datasetName: string;
-  didFinder: string;
-}
-
-export interface StalledRun {
-  id: number;
-  requestId: string;
-  attempts: number;
-  files: number;
-  done: number;
-}
-
-export class ReconcileRepo {
+export class ReconcileRepo implements ReconcileRepoPort {
   constructor(private readonly db: Database) {}
 
   /** Requests in Lookup whose DID finder sent nothing (no /files, no /complete) for `seconds`. */

@@ -3,36 +3,13 @@
 import type { Sql } from "../db/database.js";
 import type { Database } from "../db/database.js";
 import type { TransformStatusName } from "../../domain/status.js";
-
-/** A `requests` row as the domain sees it (the status-polling hot path reads it with one raw query). */
-export interface RequestRecord {
-  id: number;
-  requestId: string;
-  title: string | null;
-  submitTime: Date;
-  finishTime: Date | null;
-  did: string;
-  didId: number;
-  selection: string | null;
-  treeName: string | null;
-  image: string | null;
-  workers: number | null;
-  resultDestination: string;
-  resultFormat: string;
-  submittedBy: number | null;
-  files: number;
-  filesCompleted: number;
-  filesFailed: number;
-  totalEvents: number | null;
-  totalBytes: number | null;
-  generatedCodeCm: string | null;
-  status: TransformStatusName;
-  failureDescription: string | null;
-  appVersion: string | null;
-  codeGenImage: string | null;
-  transformerLanguage: string | null;
-  transformerCommand: string | null;
-}
+import type {
+  RequestRecord,
+  NewRequest,
+  DispatchRow,
+  RequestsRepo as RequestsRepoPort,
+} from "../../domain/repositories.js";
+export type { RequestRecord, NewRequest, DispatchRow } from "../../domain/repositories.js";
 
 const RECORD_COLUMNS = `id, request_id AS "requestId", title,
   extract(epoch FROM submit_time) * 1000 AS "submitMs", extract(epoch FROM finish_time) * 1000 AS "finishMs",
@@ -58,41 +35,9 @@ function toRecord(r: RawRecord): RequestRecord {
   };
 }
 
-export interface NewRequest {
-  requestId: string;
-  title: string | null;
-  did: string;
-  didId: number;
-  selection: string;
-  treeName: string | null;
-  image: string;
-  workers: number;
-  resultDestination: string;
-  resultFormat: string;
-  submittedBy: number | null;
-  files: number;
-  generatedCodeCm: string;
-  status: TransformStatusName;
-  appVersion: string;
-  codeGenImage: string;
-  transformerLanguage: string | null;
-  transformerCommand: string | null;
-}
-
-/** The few columns the dispatcher needs to publish a request's transform tasks. */
-export interface DispatchRow {
-  id: number;
-  request_id: string;
-  did_id: number;
-  status: TransformStatusName;
-  tasks_published_through: number;
-  result_destination: string;
-  result_format: string;
-}
-
 const NON_TERMINAL = "('submitted','pending_lookup','lookup','running')";
 
-export class RequestsRepo {
+export class RequestsRepo implements RequestsRepoPort {
   constructor(private readonly db: Database) {}
 
   /** By UUID, or by integer primary key given as a numeric string (docs/api.md). */

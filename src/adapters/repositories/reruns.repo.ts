@@ -2,27 +2,10 @@
 // one transaction that puts a Complete request back to Running, and the audit rows in `request_reruns`.
 import type { Database, Sql } from "../db/database.js";
 import type { TransformStatusName } from "../../domain/status.js";
+import type { RerunStarted, RerunRecord, RerunsRepo as RerunsRepoPort } from "../../domain/repositories.js";
+export type { RerunRefusal, RerunStarted, RerunRecord } from "../../domain/repositories.js";
 
-/** Why a re-run cannot start, decided under the row locks (the domain turns it into a 409). */
-export type RerunRefusal = "active" | "not_complete" | "no_failed_files" | "dataset_stale" | "gone";
-
-export interface RerunStarted {
-  /** Files whose failure was cleared; each gets a new task. */
-  files: number;
-  /** The audit row: the how-many-th re-run of this request, and when it started. */
-  rerun: number;
-  at: Date;
-}
-
-export interface RerunRecord {
-  id: number;
-  userId: number | null;
-  userEmail: string | null;
-  files: number;
-  at: Date;
-}
-
-export class RerunsRepo {
+export class RerunsRepo implements RerunsRepoPort {
   constructor(private readonly db: Database) {}
 
   /** Whether the dataset is stale (a missing dataset counts as stale): the check before the locked one. */

@@ -2,55 +2,20 @@
 // file-complete hot path: one transaction for a whole batch of reports, a handful of round trips.
 import type { Sql } from "../db/database.js";
 import type { Database } from "../db/database.js";
-
-export interface FileReport {
-  requestId: string;
-  fileId: number;
-  success: boolean;
-  /** The status string as reported (stored verbatim in transform_status / file_status). */
-  status: string;
-  filePath: string;
-  /** Seconds, with their fraction (the sidecar's `total-time`). */
-  transformTime: number;
-  totalEvents: number;
-  totalBytes: number;
-  avgRate: number;
-  s3ObjectName: string | null;
-  podName: string | null;
-  info: string | null;
-}
-
-/**
- * `request_not_running`: the request has no transform tasks yet (Submitted, Pending Lookup), so the report
- * cannot be about one of its files; nothing was written.
- */
-export type ReportOutcome = "ok" | "request_not_found" | "file_not_in_request" | "request_not_running";
-
-export interface ApplyResult {
-  outcomes: ReportOutcome[];
-  /** request_ids that this batch moved to Complete (the caller shuts them down, exactly once). */
-  completed: string[];
-}
-
-export interface ResultJsonRow {
-  id: number;
-  file_id: number | null;
-  file_path: string;
-  request_id: string;
-  transform_status: string;
-  transform_time: number | null;
-  total_events: string | number | null;
-  total_bytes: string | number | null;
-  avg_rate: number | null;
-  s3_object_name: string | null;
-  created_at: string | null;
-}
+import type {
+  FileReport,
+  ReportOutcome,
+  ApplyResult,
+  ResultJsonRow,
+  ResultsRepo as ResultsRepoPort,
+} from "../../domain/repositories.js";
+export type { FileReport, ReportOutcome, ApplyResult, ResultJsonRow } from "../../domain/repositories.js";
 
 const RESULT_COLUMNS = `id, file_id, file_path, request_id, transform_status, transform_time,
   total_events::float8 AS total_events, total_bytes::float8 AS total_bytes, avg_rate, s3_object_name,
   to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS.US') AS created_at`;
 
-export class ResultsRepo {
+export class ResultsRepo implements ResultsRepoPort {
   constructor(private readonly db: Database) {}
 
   /**

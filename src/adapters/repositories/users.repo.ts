@@ -4,36 +4,13 @@
 // (docs/sign-in.md): `user_identities` (issuer + subject → account, and whether the provider vouched for the
 // account's e-mail) and `web_sessions` (the live signed-in browser sessions).
 import type { Database, Sql } from "../db/database.js";
-
-export interface UserRecord {
-  id: number;
-  sub: string;
-  email: string;
-  name: string;
-  institution: string | null;
-  experiment: string | null;
-  admin: boolean;
-  pending: boolean;
-  refreshToken: string | null;
-  createdAt: Date | null;
-  updatedAt: Date | null;
-  /** `created_at` in seconds since the epoch (the column holds UTC without a zone, as upstream's). */
-  createdEpoch: number | null;
-  /**
-   * Only from `list()` and `byIdWithStatus()`: true when a sign-in identity's provider vouched for the
-   * e-mail, false when not, null when unknown (rows made by upstream or by the CLI, never signed in here).
-   */
-  emailVerified?: boolean | null;
-}
-
-/** A row of `user_identities`. */
-export interface IdentityBinding {
-  userId: number;
-  iss: string;
-  sub: string;
-  email: string | null;
-  emailVerified: boolean;
-}
+import type {
+  UserRecord,
+  IdentityBinding,
+  NewUser,
+  UsersRepo as UsersRepoPort,
+} from "../../domain/repositories.js";
+export type { UserRecord, IdentityBinding, NewUser } from "../../domain/repositories.js";
 
 const EMAIL_VERIFIED = `(SELECT bool_or(i.email_verified) FROM user_identities i WHERE i.user_id = users.id)
   AS "emailVerified"`;
@@ -47,18 +24,7 @@ const USER_COLUMNS = `users.id, users.sub, users.email, users.name, users.instit
   users.admin, users.pending, users.refresh_token AS "refreshToken", users.created_at AS "createdAt",
   users.updated_at AS "updatedAt", extract(epoch FROM users.created_at AT TIME ZONE 'utc')::float8 AS "createdEpoch"`;
 
-export interface NewUser {
-  sub: string;
-  email: string;
-  name: string;
-  institution: string | null;
-  experiment: string | null;
-  admin: boolean;
-  pending: boolean;
-  refreshToken: string | null;
-}
-
-export class UsersRepo {
+export class UsersRepo implements UsersRepoPort {
   constructor(private readonly db: Database) {}
 
   async byId(id: number): Promise<UserRecord | null> {
