@@ -25,6 +25,16 @@ const USAGE = `usage: npm run user -- <command>
   approve <email> | make-admin <email> | revoke-admin <email> | delete <email>
   load-defaults <users.json>`;
 
+/** A mistake on the command line (not an HTTP answer): printed, then exit with `exit` (2: usage, 1: other). */
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exit: 1 | 2,
+  ) {
+    super(message);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (!command || command === "--help" || command === "-h") {
@@ -63,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
   const notifier = openNotifier(config, logger);
   const { users } = userServiceFor(config, db, notifier, logger);
   const need = (n: number) => {
-    if (args.length < n) throw new AppError("usage", USAGE, 2);
+    if (args.length < n) throw new CliError(USAGE, 2);
   };
   try {
     switch (command) {
@@ -120,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
       case "delete": {
         need(1);
         const u = await users.repo.byEmail(args[0]!);
-        if (!u) throw new AppError("user_not_found", `No user registered with email: ${args[0]}`, 1);
+        if (!u) throw new CliError(`No user registered with email: ${args[0]}`, 1);
         await users.deleteUser(u.id);
         console.log(`user ${args[0]} has been deleted`);
         break;
@@ -128,12 +138,11 @@ async function main(argv: string[]): Promise<number> {
       case "load-defaults": {
         need(1);
         const list = JSON.parse(await readFile(args[0]!, "utf8")) as Array<Record<string, string | null>>;
-        if (!Array.isArray(list))
-          throw new AppError("bad_file", `${args[0]}: expected a JSON list of users`, 1);
+        if (!Array.isArray(list)) throw new CliError(`${args[0]}: expected a JSON list of users`, 1);
         let created = 0;
         for (const x of list) {
           if (!x.sub || !x.email || !x.name)
-            throw new AppError("bad_file", `${args[0]}: every user needs sub, email and name`, 1);
+            throw new CliError(`${args[0]}: every user needs sub, email and name`, 1);
           const u = await users.provision({
             sub: x.sub,
             email: x.email,
@@ -152,9 +161,9 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof AppError) {
+    if (e instanceof CliError || e instanceof AppError) {
       console.error(e.message);
-      return e.status === 2 ? 2 : 1;
+      return e instanceof CliError ? e.exit : 1;
     }
     throw e;
   } finally {

@@ -2,10 +2,10 @@
 // (old datasets become stale) and POST /servicex/internal/data-lifecycle (old finished requests, their
 // results, file events and orphaned datasets are deleted; optionally down to a cache-size budget).
 import type { Database } from "../adapters/db/database.js";
-import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
+import type { DatasetsRepo } from "./repositories.js";
 import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
-import { AppError, badRequest } from "./errors.js";
+import { appError, badRequest } from "./errors.js";
 import { normaliseIsoTime } from "./isoTime.js";
 import { isTerminal } from "./status.js";
 
@@ -49,7 +49,7 @@ export class DataLifecycleService {
   /** Every live dataset with `now - last_updated > ageHours` becomes stale; returns how many. */
   async markStaleDatasets(ageHours: number): Promise<number> {
     if (!Number.isFinite(ageHours) || ageHours < 0 || ageHours > MAX_LIFECYCLE_HOURS) {
-      throw new AppError("invalid_age", "Invalid age parameter", 422, { message: "Invalid age parameter" });
+      throw appError("invalid_age", {}, { body: "message" });
     }
     const n = await this.o.datasets.markStaleOlderThan(ageHours);
     this.o.logger.info({ ageHours, datasets: n }, "dataset lifecycle: marked datasets stale");

@@ -3,7 +3,7 @@
 // bounded, with capped exponential backoff — and answer 503 only after that. One mechanism for all of them
 // (file-complete batches, the DID-finder callbacks, the legacy status reports).
 import { isTransientDbError } from "../adapters/db/database.js";
-import { AppError } from "./errors.js";
+import { appError, AppError } from "./errors.js";
 
 export interface DatabaseWaitOptions {
   /** How long to keep trying (default 30 s). */
@@ -13,8 +13,7 @@ export interface DatabaseWaitOptions {
 }
 
 /** The answer once the wait is over: the caller may retry later. */
-export const databaseUnavailable = () =>
-  new AppError("database_unavailable", "The database is unavailable; please retry shortly.", 503);
+export const databaseUnavailable = () => appError("database_unavailable");
 
 export const isDatabaseUnavailable = (e: unknown): boolean =>
   e instanceof AppError && e.code === "database_unavailable";

@@ -4,7 +4,7 @@
 import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { MAX_LIFECYCLE_HOURS } from "./dataLifecycle.service.js";
-import { AppError } from "./errors.js";
+import { appError } from "./errors.js";
 import type { TransformerLauncher } from "./ports.js";
 import { isTerminal } from "./status.js";
 
@@ -31,8 +31,7 @@ export class KubernetesCleanupService {
 
   async run(maxAgeHours: number, now: Date = new Date()): Promise<KubernetesCleanupReport> {
     if (!Number.isFinite(maxAgeHours) || maxAgeHours < 0 || maxAgeHours > MAX_LIFECYCLE_HOURS) {
-      const message = "Invalid maxAge parameter";
-      throw new AppError("invalid_max_age", message, 422, { message });
+      throw appError("invalid_max_age", {}, { body: "message" });
     }
     const report: KubernetesCleanupReport = { removed: [], failed: [], keptActive: [] };
     if (!this.launcher.listObjects) return report;

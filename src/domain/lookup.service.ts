@@ -3,12 +3,12 @@
 // (databaseWait.ts) and is safe to receive twice: a path is stored once, a repeated /complete or /error
 // changes nothing, and the first of /complete and /error to arrive decides how the lookup ended.
 import type { Database } from "../adapters/db/database.js";
-import type { DatasetsRepo, FileEntry } from "../adapters/repositories/datasets.repo.js";
+import type { DatasetsRepo, FileEntry } from "./repositories.js";
 import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { type DatabaseWaitOptions, whileDatabaseRestarts } from "./databaseWait.js";
 import type { Dispatcher } from "./dispatcher.js";
-import { conflict, notFound, unprocessable } from "./errors.js";
+import { appError, conflict, notFound } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { DatasetLookupError } from "./status.js";
 
@@ -89,7 +89,7 @@ export class LookupService {
     const out = await this.waiting("DID-finder complete", datasetId, () =>
       this.db.sql.transaction(async (tx): Promise<CompleteOutcome> => {
         const ds = await this.datasets.lockById(tx, datasetId);
-        if (!ds) throw unprocessable(`Dataset ${datasetId} not found`, "dataset_not_found");
+        if (!ds) throw appError("unknown_dataset", { id: datasetId });
         if (ds.lookup_status === "complete") {
           // Sent twice (e.g. our first answer was lost): the requests it started may need their tasks.
           const rows = await tx.query<{ id: number }>(
@@ -210,7 +210,7 @@ export class LookupService {
     const out = await this.waiting("DID-finder error", datasetId, () =>
       this.db.sql.transaction(async (tx) => {
         const ds = await this.datasets.lockById(tx, datasetId);
-        if (!ds) throw unprocessable(`Dataset ${datasetId} not found`, "dataset_not_found");
+        if (!ds) throw appError("unknown_dataset", { id: datasetId });
         if (ds.lookup_status === "complete") return { kind: "already_complete" as const };
         if (ds.lookup_status !== "looking" && ds.lookup_status !== "created") {
           return { kind: "repeated" as const };

@@ -10,7 +10,15 @@ import type { RequestRecord, RequestsRepo } from "./repositories.js";
 import type { RerunRecord, RerunRefusal, RerunStarted, RerunsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import type { Dispatcher } from "./dispatcher.js";
-import { AppError, conflict, forbidden, notFound } from "./errors.js";
+import {
+  type AppError,
+  appError,
+  type CodeWithStatus,
+  conflict,
+  type ErrorCode,
+  forbidden,
+  transformNotFound,
+} from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { CodeGenerator, GeneratedCode, TransformerLauncher } from "./ports.js";
 import { type TransformStatusName, displayStatus, isTerminal } from "./status.js";
@@ -26,7 +34,7 @@ export interface RerunResult {
 }
 
 /** Stable codes of the 409 answers (docs/api.md). */
-export const RERUN_REFUSALS: Record<RerunRefusal, string> = {
+export const RERUN_REFUSALS: Record<RerunRefusal, ErrorCode> = {
   active: "rerun_request_active",
   not_complete: "rerun_not_complete",
   no_failed_files: "rerun_no_failed_files",
@@ -51,7 +59,7 @@ export class RerunService {
   /** The request, if `who` may re-run it (404 unknown; 403 another user's, as cancel and delete). */
   async load(id: string, who: Requester): Promise<RequestRecord> {
     const r = await this.requests.find(id);
-    if (!r) throw notFound(`Transformation request not found with id: ${id}`);
+    if (!r) throw transformNotFound(id);
     if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
       throw forbidden("You are not authorized to re-run this request");
     }
@@ -85,11 +93,7 @@ export class RerunService {
       try {
         await this.objectStore.createBucket(rec.requestId);
       } catch (err) {
-        throw new AppError(
-          "object_store_unavailable",
-          `The object store is unavailable: ${(err as Error).message}`,
-          503,
-        );
+        throw appError("object_store_unavailable", { why: (err as Error).message });
       }
     }
 
@@ -164,7 +168,7 @@ export class RerunService {
     r: Pick<RequestRecord, "requestId" | "status" | "filesFailed">,
   ): AppError {
     const id = r.requestId;
-    const code = RERUN_REFUSALS[why];
+    const code = RERUN_REFUSALS[why] as CodeWithStatus<409>; // "gone" (404) does not use it
     switch (why) {
       case "active":
         return conflict(
@@ -184,7 +188,7 @@ export class RerunService {
           code,
         );
       case "gone":
-        return notFound(`Transformation request not found with id: ${id}`);
+        return transformNotFound(id);
     }
   }
 
@@ -202,11 +206,7 @@ export class RerunService {
     } catch (err) {
       // The selection was accepted at submit: whatever the generator says now is its problem, not the
       // caller's input.
-      throw new AppError(
-        "codegen_unavailable",
-        `Code generator ${codegen} unavailable: ${(err as Error).message}`,
-        503,
-      );
+      throw appError("codegen_unavailable", { codegen, why: (err as Error).message });
     }
   }
 }

@@ -11,7 +11,7 @@
 // The token is the account's current one (re-created from its record, not rotated), so the servicex.yaml
 // the person already has keeps working.
 import type { Logger } from "../logger.js";
-import { AppError, forbidden } from "./errors.js";
+import { appError, AppError, forbidden } from "./errors.js";
 import type { SignInIdentity, UserService } from "./users.service.js";
 
 export interface TerminalIdentity extends SignInIdentity {
@@ -64,11 +64,9 @@ export class TerminalSignIn {
         if (again?.refreshToken) return this.result(again.id, false);
       }
       if (err.code === "email_taken") {
-        throw new AppError(
-          "email_taken",
-          `An account with e-mail ${email} exists but belongs to another sign-in identity: sign in with that identity, or ask an administrator`,
-          409,
-        );
+        throw appError("email_taken", {
+          detail: `An account with e-mail ${email} exists but belongs to another sign-in identity: sign in with that identity, or ask an administrator`,
+        });
       }
       throw err;
     }
@@ -77,7 +75,7 @@ export class TerminalSignIn {
   private async result(userId: number, created: boolean): Promise<TerminalSignInResult> {
     const token = await this.users.currentApiToken(userId);
     const user = await this.users.repo.byId(userId);
-    if (!user) throw new AppError("user_deleted", "The account was deleted meanwhile; try again", 409);
+    if (!user) throw appError("user_deleted_meanwhile");
     return { token, email: user.email, pending: user.pending, admin: user.admin, created };
   }
 }

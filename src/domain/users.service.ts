@@ -9,17 +9,19 @@ import type { JwtService, TokenRecord } from "../adapters/auth/jwt.js";
 import { decodeTokenRecord, encodeTokenRecord, storedJti } from "../adapters/auth/jwt.js";
 import type { NewUser, UserRecord, UsersRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
-import { AppError, notFound } from "./errors.js";
+import { appError, ERROR_CATALOGUE, notFound } from "./errors.js";
 import type { Notifier } from "./ports.js";
 
 export const MSG_DELETED =
   "Not Authorized: No user found matching this API token. Your account may have been deleted. Please visit the ServiceX website to obtain a new API token.";
 export const MSG_PENDING =
   "Not Authorized: Your account is still pending. An administrator should approve it shortly. If not, please contact the ServiceX admins via email or Slack.";
-export const MSG_ADMIN_ONLY = "Not Authorized: This resource is restricted to administrators.";
+export const MSG_ADMIN_ONLY = ERROR_CATALOGUE.admin_only.message;
 
-export const unauthorized = (message: string, code = "unauthorized") =>
-  new AppError(code, message, 401, { message });
+export const unauthorized = (
+  message: string,
+  code: "unauthorized" | "user_deleted" | "user_pending" = "unauthorized",
+) => appError(code, { detail: message }, { body: "message" });
 
 export interface UserServiceOptions {
   /** JWT_ADMIN: the e-mail that becomes admin (and approved) at sign-up. */
@@ -63,14 +65,10 @@ function verifiedEmail(email: string, verified: readonly string[]): boolean {
 }
 
 export const unverifiedEmail = (verified: readonly string[]) =>
-  new AppError(
-    "unverified_email",
-    `Use an e-mail address of your sign-in identity (${verified.join(", ")})`,
-    422,
-  );
+  appError("email_not_of_identity", { verified: verified.join(", ") });
 
 const emailTaken = (email: string) =>
-  new AppError("email_taken", `A user with e-mail ${email} already exists`, 409);
+  appError("email_taken", { detail: `A user with e-mail ${email} already exists` });
 
 /** The hash a session id is stored under (the id itself only ever lives in the encrypted cookie). */
 export function sessionKey(sid: string): string {
@@ -92,7 +90,7 @@ export class UserService {
   ) {}
 
   private get tokens(): JwtService {
-    if (!this.jwt) throw new AppError("auth_disabled", "Authentication is disabled on this instance", 400);
+    if (!this.jwt) throw appError("auth_disabled");
     return this.jwt;
   }
 
@@ -142,7 +140,7 @@ export class UserService {
     const user = await this.byIdentity(claims.sub);
     if (!user) throw unauthorized(MSG_DELETED, "user_deleted"); // docs/decisions.md D9: upstream answered 500 (#535)
     if (storedJti(user.refreshToken) !== claims.jti) {
-      throw unauthorized("Invalid or outdated refresh token", "outdated_refresh_token");
+      throw appError("outdated_refresh_token", {}, { body: "message" });
     }
     return this.tokens.issue("access", user.email).token;
   }
@@ -213,11 +211,7 @@ export class UserService {
     const verified = verifiedEmail(email, p.verifiedEmails);
     if (!verified && this.isAdminEmail(email)) {
       // Reserved: an unverified sign-up holding it would lock the real administrator out.
-      throw new AppError(
-        "email_reserved",
-        `The e-mail ${email} is reserved for the administrator: sign in with an identity whose provider vouches for it`,
-        409,
-      );
+      throw appError("email_reserved", { email });
     }
     const subjects = p.subjects?.length ? [...p.subjects] : [p.sub];
     const mine = p.iss
@@ -227,7 +221,7 @@ export class UserService {
     let user: UserRecord;
     if (mine) {
       if (mine.user.refreshToken || !p.iss) {
-        throw new AppError("sub_taken", "A profile already exists for this sign-in identity", 409);
+        throw appError("sub_taken", { detail: "A profile already exists for this sign-in identity" });
       }
       // Provisioned for this very subject: the identity claims it (with its own e-mail or an unused one).
       if (mine.user.email.toLowerCase() !== email.toLowerCase()) {
@@ -267,11 +261,9 @@ export class UserService {
         } catch (err) {
           // users.sub and users' lower(email) are unique: a concurrent sign-up got there first.
           if ((err as { code?: string }).code === "23505") {
-            throw new AppError(
-              "sub_taken",
-              "A profile already exists for this sign-in identity or e-mail",
-              409,
-            );
+            throw appError("sub_taken", {
+              detail: "A profile already exists for this sign-in identity or e-mail",
+            });
           }
           throw err;
         }
@@ -383,7 +375,7 @@ export class UserService {
   async reject(email: string): Promise<UserRecord> {
     const user = await this.repo.byEmail(email);
     if (!user) throw notFound(`No user registered with email: ${email}`, "user_not_found");
-    if (!user.pending) throw new AppError("not_pending", `User ${email} is already approved`, 409);
+    if (!user.pending) throw appError("not_pending", { email });
     await this.repo.delete(user.id);
     this.forget(user);
     return user;

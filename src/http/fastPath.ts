@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Request } from "express";
 import type { Requester } from "../domain/transformation.service.js";
-import { AppError } from "../domain/errors.js";
+import { appError } from "../domain/errors.js";
 import type { AppDeps } from "./deps.js";
 import { errorBody, toAppError } from "./middleware/errorHandler.js";
 import { describeZodError } from "./openapi.js";
@@ -107,16 +107,15 @@ async function handle(
   raw: Buffer,
 ): Promise<[number, unknown]> {
   try {
-    if (tooLarge)
-      throw new AppError("body_too_large", `Request body too large: the limit is ${MAX_BODY} bytes.`, 413);
+    if (tooLarge) throw appError("body_too_large", { limit: MAX_BODY, advice: "" });
     let json: unknown;
     try {
       json = JSON.parse(raw.toString("utf8"));
     } catch (e) {
-      throw new AppError("malformed_json", `The json request was malformed: ${(e as Error).message}`, 400);
+      throw appError("malformed_json", { detail: (e as Error).message });
     }
     const parsed = FileCompleteBody.safeParse(json);
-    if (!parsed.success) throw new AppError("validation_failed", describeZodError(parsed.error), 400);
+    if (!parsed.success) throw appError("validation_failed", { detail: describeZodError(parsed.error) });
     await recordFileComplete(deps, requestId, parsed.data);
     return [200, "Ok"];
   } catch (err) {

@@ -2,7 +2,7 @@
 // OpenAPI 3.1 document served at /openapi.json (docs/decisions.md D15).
 import type { NextFunction, Request, Response, Router } from "express";
 import { z } from "zod";
-import { AppError } from "../domain/errors.js";
+import { appError, type AppError } from "../domain/errors.js";
 
 type Method = "get" | "post" | "put" | "delete";
 
@@ -42,7 +42,7 @@ export function describeZodError(error: z.ZodError): string {
 }
 
 export const defaultInvalid = (_where: "body" | "query", e: z.ZodError) =>
-  new AppError("validation_failed", describeZodError(e), 400);
+  appError("validation_failed", { detail: describeZodError(e) });
 
 export function op<
   B extends z.ZodType = z.ZodUnknown,
@@ -69,7 +69,7 @@ export function op<
       if (spec.params) {
         const r = spec.params.safeParse(req.params);
         if (!r.success)
-          throw spec.notFound ? spec.notFound(req) : new AppError("not_found", "Not found", 404);
+          throw spec.notFound ? spec.notFound(req) : appError("not_found", { detail: "Not found" });
         params = r.data;
       }
       let query: unknown = req.query;

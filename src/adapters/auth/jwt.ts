@@ -4,7 +4,7 @@
 // the stored token record (see TokenRecord: the token itself is never stored, only what identifies it).
 import { type KeyObject, createSecretKey, randomUUID } from "node:crypto";
 import jwt from "jsonwebtoken";
-import { AppError } from "../../domain/errors.js";
+import { appError } from "../../domain/errors.js";
 
 export type TokenType = "access" | "refresh";
 
@@ -37,7 +37,8 @@ export interface JwtOptions {
 }
 
 /** flask-jwt-extended's error answers: `{"msg": ...}` with 401 (missing, expired) or 422 (invalid). */
-export const jwtError = (status: number, msg: string) => new AppError("invalid_token", msg, status, { msg });
+/** An invalid App JWT (422, body {"msg": …} as flask-jwt-extended); an expired one is 401 token_expired. */
+export const jwtError = (detail: string) => appError("invalid_token", { detail }, { body: "msg" });
 
 export class JwtService {
   /** Made once: given the secret as a string, jsonwebtoken builds a key per call (~0.5 ms; 12 µs with this). */
@@ -89,23 +90,22 @@ export class JwtService {
       claims = jwt.verify(token, this.key, { algorithms: ["HS256"] }) as TokenClaims;
     } catch (e) {
       const err = e as Error;
-      if (err.name === "TokenExpiredError") throw jwtError(401, "Token has expired");
-      if (err.name === "NotBeforeError") throw jwtError(422, "The token is not yet valid (nbf)");
+      if (err.name === "TokenExpiredError") throw appError("token_expired", {}, { body: "msg" });
+      if (err.name === "NotBeforeError") throw jwtError("The token is not yet valid (nbf)");
       const m = err.message;
-      if (m === "invalid signature") throw jwtError(422, "Signature verification failed");
+      if (m === "invalid signature") throw jwtError("Signature verification failed");
       if (m === "invalid algorithm" || m.startsWith("jwt signature is required"))
-        throw jwtError(422, "The specified alg value is not allowed");
-      if (m === "jwt malformed") throw jwtError(422, "Not enough segments");
-      throw jwtError(422, `Invalid token: ${m}`);
+        throw jwtError("The specified alg value is not allowed");
+      if (m === "jwt malformed") throw jwtError("Not enough segments");
+      throw jwtError(`Invalid token: ${m}`);
     }
     if (typeof claims !== "object" || claims === null || typeof claims.sub !== "string") {
-      throw jwtError(422, "Missing claim: sub");
+      throw jwtError("Missing claim: sub");
     }
-    if (typeof claims.jti !== "string") throw jwtError(422, "Missing claim: jti");
+    if (typeof claims.jti !== "string") throw jwtError("Missing claim: jti");
     const type = claims.type ?? "access";
-    if (expected === "refresh" && type !== "refresh") throw jwtError(422, "Only refresh tokens are allowed");
-    if (expected === "access" && type === "refresh")
-      throw jwtError(422, "Only non-refresh tokens are allowed");
+    if (expected === "refresh" && type !== "refresh") throw jwtError("Only refresh tokens are allowed");
+    if (expected === "access" && type === "refresh") throw jwtError("Only non-refresh tokens are allowed");
     return claims;
   }
 }
@@ -146,10 +146,9 @@ export function bearerToken(header: string | undefined, key: "msg" | "message" =
   if (header === undefined) return null;
   const parts = header.split(/,\s*/).filter((p) => /^Bearer(\s|$)/.test(p.trim()));
   if (parts.length !== 1) {
-    throw new AppError("missing_authorization", MSG_NO_BEARER, 401, { [key]: MSG_NO_BEARER });
+    throw appError("missing_authorization", { detail: MSG_NO_BEARER }, { body: key });
   }
   const words = parts[0]!.trim().split(/\s+/);
-  if (words.length !== 2)
-    throw jwtError(422, "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'");
+  if (words.length !== 2) throw jwtError("Bad Authorization header. Expected 'Authorization: Bearer <JWT>'");
   return words[1]!;
 }

@@ -6,7 +6,7 @@
 // App's confidential client and accepted only when it was issued to one of the allowed clients, so a token
 // that another application at the same provider obtained for the person cannot be traded in.
 import * as oidc from "openid-client";
-import { AppError } from "../../domain/errors.js";
+import { appError } from "../../domain/errors.js";
 import type { Logger } from "../../logger.js";
 import { GLOBUS_ISSUER, type OidcProviderKind, type SignedInIdentity, identityFromClaims } from "./oidc.js";
 
@@ -27,16 +27,10 @@ export interface ProviderTokenOptions {
 export type ProviderIdentity = Omit<SignedInIdentity, "tokens">;
 
 /** The token was refused by the provider (or by the introspection check): the caller's problem, 401. */
-export const providerTokenRefused = (why: string) =>
-  new AppError("provider_token_refused", `The identity provider's access token was refused: ${why}`, 401);
+export const providerTokenRefused = (why: string) => appError("provider_token_refused", { why });
 
 /** The provider could not be asked (down, timing out, answering 5xx or nonsense): retry later, 503. */
-export const providerUnavailable = (why: string) =>
-  new AppError(
-    "provider_unavailable",
-    `The identity provider could not check the token (${why}); please retry shortly.`,
-    503,
-  );
+export const providerUnavailable = (why: string) => appError("provider_unavailable", { why });
 
 /**
  * The URL of the discovery document that `metadataUrl` names, by the rule openid-client's discovery

@@ -10,16 +10,10 @@
 import type { Request } from "express";
 import { bearerToken } from "../../adapters/auth/jwt.js";
 import type { Config } from "../../config.js";
-import { AppError } from "../../domain/errors.js";
+import { appError } from "../../domain/errors.js";
 import { headRefused } from "./head.js";
 import type { Requester } from "../../domain/transformation.service.js";
-import {
-  MSG_ADMIN_ONLY,
-  MSG_DELETED,
-  MSG_PENDING,
-  type UserService,
-  unauthorized,
-} from "../../domain/users.service.js";
+import { MSG_DELETED, MSG_PENDING, type UserService, unauthorized } from "../../domain/users.service.js";
 
 export interface RequesterOptions {
   /** The call changes state: a session cookie is not enough (bearer token required). */
@@ -50,14 +44,16 @@ export function buildRequester(config: Config, users: UserService | null): Reque
     } else {
       const token = bearerToken(header, "message");
       if (token === null) {
-        throw new AppError("missing_authorization", "Missing Authorization Header", 401, {
-          message: "Missing Authorization Header",
-        });
+        throw appError(
+          "missing_authorization",
+          { detail: "Missing Authorization Header" },
+          { body: "message" },
+        );
       }
       user = await users.userForAccessToken(token);
     }
     if (opts.admin && !user.admin) {
-      throw new AppError("admin_only", MSG_ADMIN_ONLY, 403, { message: MSG_ADMIN_ONLY });
+      throw appError("admin_only", {}, { body: "message" });
     }
     return { user: { id: user.id, admin: user.admin } };
   };

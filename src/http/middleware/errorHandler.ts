@@ -2,7 +2,7 @@
 // (plus a stable `code`); an AppError may carry an exact wire body instead (e.g. {"msg": …}).
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { isTransientDbError } from "../../adapters/db/database.js";
-import { AppError } from "../../domain/errors.js";
+import { appError, AppError } from "../../domain/errors.js";
 
 function fromBodyParser(err: {
   type?: string;
@@ -12,25 +12,20 @@ function fromBodyParser(err: {
 }): AppError | null {
   switch (err.type) {
     case "entity.parse.failed":
-      return new AppError(
-        "malformed_json",
-        `The json request was malformed: ${err.message ?? "invalid JSON"}`,
-        400,
-      );
+      return appError("malformed_json", { detail: err.message ?? "invalid JSON" });
     case "entity.too.large":
-      return new AppError(
-        "body_too_large",
-        `Request body too large: the limit is ${err.limit ?? "?"} bytes. Split very large file lists across requests.`,
-        413,
-      );
+      return appError("body_too_large", {
+        limit: err.limit ?? "?",
+        advice: " Split very large file lists across requests.",
+      });
     case "encoding.unsupported":
     case "charset.unsupported":
-      return new AppError("unsupported_encoding", err.message ?? "Unsupported content encoding", 415);
+      return appError("unsupported_encoding", { detail: err.message ?? "Unsupported content encoding" });
     case "request.aborted":
-      return new AppError("request_aborted", "Request aborted", 400);
+      return appError("request_aborted");
     default:
       if (err.status && err.status >= 400 && err.status < 500) {
-        return new AppError("bad_request", err.message ?? "Bad request", err.status);
+        return appError("bad_request", { detail: err.message ?? "Bad request" }, { status: err.status });
       }
       return null;
   }
@@ -56,19 +51,12 @@ function unstorableText(err: unknown): boolean {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (unstorableText(err)) {
-    return new AppError(
-      "invalid_text",
-      "The request carries text that cannot be stored (a NUL character or invalid UTF-8)",
-      400,
-    );
+    return appError("invalid_text");
   }
   if (isTransientDbError(err)) {
-    return new AppError("database_unavailable", "The database is unavailable; please retry shortly.", 503);
+    return appError("database_unavailable");
   }
-  return (
-    fromBodyParser(err as Parameters<typeof fromBodyParser>[0]) ??
-    new AppError("internal", "Internal Server Error", 500)
-  );
+  return fromBodyParser(err as Parameters<typeof fromBodyParser>[0]) ?? appError("internal");
 }
 
 /** The JSON body of an error answer. */
@@ -91,10 +79,8 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(
-    new AppError(
-      "not_found",
-      `The requested URL ${req.method} ${req.path} was not found on the server.`,
-      404,
-    ),
+    appError("not_found", {
+      detail: `The requested URL ${req.method} ${req.path} was not found on the server.`,
+    }),
   );
 };

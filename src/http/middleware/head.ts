@@ -3,10 +3,9 @@
 // 405 with `Allow` instead of running them. The requester refuses HEAD for state-changing calls as well
 // (middleware/auth.ts), for any such route that forgets this.
 import type { Router } from "express";
-import { AppError } from "../../domain/errors.js";
+import { appError } from "../../domain/errors.js";
 
-export const headRefused = (allow: string) =>
-  new AppError("method_not_allowed", `HEAD is not allowed here (it would act); use ${allow}`, 405);
+export const headRefused = (allow: string) => appError("method_not_allowed", { allow });
 
 /** Answers HEAD on `path` with 405 and `Allow: <allow>`, before the GET route of the same path. */
 export function refuseHead(router: Router, path: string, allow: string): void {

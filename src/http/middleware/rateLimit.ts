@@ -8,7 +8,7 @@
 // budget by sending tokens that merely claim to be theirs.
 import type { Request, RequestHandler } from "express";
 import { type JwtService, type TokenType, bearerToken } from "../../adapters/auth/jwt.js";
-import { AppError } from "../../domain/errors.js";
+import { appError } from "../../domain/errors.js";
 
 export interface RateLimitOptions {
   /** Requests allowed per window and key. */
@@ -59,8 +59,8 @@ export function rateLimit(o: RateLimitOptions): RequestHandler {
     if (c.n > o.limit) {
       const retry = Math.max(1, Math.ceil((c.reset - now) / 1000));
       res.setHeader("Retry-After", String(retry));
-      const message = `Too many requests: at most ${o.limit} per ${Math.round(windowMs / 1000)} s. Retry in ${retry} s.`;
-      next(new AppError("rate_limited", message, 429, { message }));
+      const seconds = Math.round(windowMs / 1000);
+      next(appError("rate_limited", { limit: o.limit, seconds, retry }, { body: "message" }));
       return;
     }
     next();

@@ -10,7 +10,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
 import type { PendingAuthorization } from "../../adapters/auth/oidc.js";
-import { AppError } from "../../domain/errors.js";
+import { appError } from "../../domain/errors.js";
 
 export const SESSION_COOKIE = "sx_session";
 const MAX_AGE_S = 12 * 3600;
@@ -224,13 +224,7 @@ export const requireCsrf: RequestHandler = (req, _res, next) => {
     sent.length === expected.length &&
     timingSafeEqual(Buffer.from(sent), Buffer.from(expected));
   if (!ok) {
-    next(
-      new AppError(
-        "csrf_failed",
-        "The form has expired or did not come from this site. Please try again.",
-        403,
-      ),
-    );
+    next(appError("csrf_failed"));
     return;
   }
   next();

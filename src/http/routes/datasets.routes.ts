@@ -1,14 +1,13 @@
 // Client API for cached datasets (docs/api.md).
 import { type Request, Router } from "express";
 import { z } from "zod";
-import { AppError, badRequest, notFound } from "../../domain/errors.js";
+import { appError, badRequest } from "../../domain/errors.js";
 import type { AppDeps } from "../deps.js";
 import { op } from "../openapi.js";
 import { datasetFileJson, datasetJson } from "../presenters/dataset.presenter.js";
 import { MessageResponse, boolQuery, datasetIdParam, text } from "../schemas/common.js";
 
-const paramNotFound = (req: Request) =>
-  new AppError("not_found", `Dataset ${String(req.params.dataset_id)} not found`, 404);
+const paramNotFound = (req: Request) => appError("dataset_not_found", { id: String(req.params.dataset_id) });
 
 export function datasetRoutes(deps: AppDeps): Router {
   const r = Router();
@@ -49,7 +48,7 @@ export function datasetRoutes(deps: AppDeps): Router {
     async (req, res, { params }) => {
       await deps.requester(req);
       const d = await repo.get(params.dataset_id);
-      if (!d) throw notFound(`Dataset ${params.dataset_id} not found`);
+      if (!d) throw appError("dataset_not_found", { id: params.dataset_id });
       const files = await repo.files(d.id);
       res.json({ ...datasetJson(d), files: files.map(datasetFileJson) });
     },
@@ -75,7 +74,7 @@ export function datasetRoutes(deps: AppDeps): Router {
     async (req, res, { params }) => {
       await deps.requester(req);
       const d = await repo.get(params.dataset_id);
-      if (!d) throw notFound(`Dataset ${params.dataset_id} not found`);
+      if (!d) throw appError("dataset_not_found", { id: params.dataset_id });
       if (!(await repo.markStale(d.id)))
         throw badRequest(`Dataset ${params.dataset_id} has already been deleted`);
       res.json({ "dataset-id": d.id, stale: true });

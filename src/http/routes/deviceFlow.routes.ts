@@ -9,7 +9,7 @@
 // a GET as upstream's but acts (it may create the account), so HEAD answers 405.
 import { Router } from "express";
 import { z } from "zod";
-import { AppError, notFound } from "../../domain/errors.js";
+import { appError, notFound } from "../../domain/errors.js";
 import { TerminalSignIn } from "../../domain/terminalSignIn.service.js";
 import type { AppDeps } from "../deps.js";
 import { refuseHead } from "../middleware/head.js";
@@ -22,19 +22,13 @@ const NOT_CONFIGURED = "Device auth flow not configured";
 /** The provider's access token of `Authorization: Bearer <token>`; anything else is a 401. */
 function providerAccessToken(header: string | undefined): string {
   if (header === undefined || header.trim() === "") {
-    throw new AppError(
-      "missing_authorization",
-      "No bearer token provided: send Authorization: Bearer <access token of the identity provider>",
-      401,
-    );
+    throw appError("missing_authorization", {
+      detail: "No bearer token provided: send Authorization: Bearer <access token of the identity provider>",
+    });
   }
   const m = /^Bearer[ ]+([\x21-\x7e]{1,8192})$/i.exec(header.trim());
   if (!m) {
-    throw new AppError(
-      "bad_authorization",
-      "Bad Authorization header: expected Authorization: Bearer <access token of the identity provider>",
-      401,
-    );
+    throw appError("bad_authorization");
   }
   return m[1]!;
 }

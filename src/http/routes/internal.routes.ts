@@ -4,7 +4,7 @@
 import { type Request, Router } from "express";
 import { z } from "zod";
 import { whileDatabaseRestarts } from "../../domain/databaseWait.js";
-import { AppError, notFound } from "../../domain/errors.js";
+import { appError, type AppError } from "../../domain/errors.js";
 import { DATASET_LOOKUP_ERRORS, type DatasetLookupError } from "../../domain/status.js";
 import type { AppDeps } from "../deps.js";
 import { op } from "../openapi.js";
@@ -21,8 +21,8 @@ import {
 
 const BASE = "/servicex/internal/transformation";
 const datasetNotFound = (req: Request) =>
-  new AppError("dataset_not_found", `Dataset ${String(req.params.dataset_id)} not found`, 404);
-const requestNotFound = () => new AppError("request_not_found", "Request not found", 404);
+  appError("dataset_not_found", { id: String(req.params.dataset_id) });
+const requestNotFound = () => appError("request_not_found");
 const INFO_MAX = 2048;
 
 /**
@@ -52,27 +52,17 @@ export async function recordFileComplete(
   });
   if (outcome === "request_not_found") throw requestNotFound();
   if (outcome === "file_not_in_request") {
-    throw new AppError(
-      "file_not_in_request",
-      `File ${body["file-id"]} is not a file of request ${requestId}`,
-      400,
-    );
+    throw appError("file_not_in_request", { file: body["file-id"], request: requestId });
   }
   if (outcome === "request_not_running") {
     // No task of this request was ever published (its lookup has not completed): nothing can be lost.
-    throw new AppError(
-      "request_not_running",
-      `Request ${requestId} has no transform tasks yet (its dataset lookup has not completed); the report was not recorded`,
-      409,
-    );
+    throw appError("request_not_running", { id: requestId });
   }
 }
 
-const invalidAge = () =>
-  new AppError("invalid_age", "Invalid age parameter", 422, { message: "Invalid age parameter" });
+const invalidAge = () => appError("invalid_age", {}, { body: "message" });
 
-const invalidMaxAge = () =>
-  new AppError("invalid_max_age", "Invalid maxAge parameter", 422, { message: "Invalid maxAge parameter" });
+const invalidMaxAge = () => appError("invalid_max_age", {}, { body: "message" });
 
 /** Hours from a JSON body field or the query (docs/api.md): a non-negative number, default 24. */
 function hoursParam(req: Request, key: string, invalid: () => AppError): number {
@@ -141,11 +131,9 @@ export function lifecycleRoutes(deps: AppDeps): Router {
         "Cron: delete finished requests submitted at or before cutoff_timestamp (earlier when the cache exceeds MAX_DESIRED_TRANSFORM_CACHE_SIZE), their results and orphaned datasets",
       query: z.object({ cutoff_timestamp: z.string() }),
       invalid: () =>
-        new AppError(
-          "invalid_cutoff",
-          "cutoff_timestamp is required: an ISO 8601 time such as 2024-10-21T17:40:31",
-          400,
-        ),
+        appError("invalid_cutoff", {
+          detail: "cutoff_timestamp is required: an ISO 8601 time such as 2024-10-21T17:40:31",
+        }),
       responses: {
         200: {
           description: "What was deleted",
@@ -334,7 +322,7 @@ export function callbackRoutes(deps: AppDeps): Router {
       params: requestIdParam,
       notFound: requestNotFound,
       body: TransformStatusBody,
-      invalid: () => new AppError("bad_status", "bad status", 400),
+      invalid: () => appError("bad_status"),
       responses: {
         200: { description: "Recorded" },
         400: { description: "bad status", schema: MessageResponse },
@@ -373,7 +361,7 @@ export function callbackRoutes(deps: AppDeps): Router {
           const k = String(i.path[0] ?? "body");
           fields[k] ??= i.code === "invalid_type" ? "This field cannot be blank" : i.message;
         }
-        return new AppError("bad_request", "invalid file status", 400, { message: fields });
+        return appError("bad_request", { detail: "invalid file status" }, { body: { message: fields } });
       },
       responses: { 200: { description: '"Ok"' }, 400: { description: "Missing field" } },
     },
@@ -381,13 +369,9 @@ export function callbackRoutes(deps: AppDeps): Router {
       // An event log: a report repeated after a lost answer adds a second event row, which is harmless.
       await whileDatabaseRestarts(async () => {
         const rec = await deps.repos.requests.find(params.request_id);
-        if (!rec) throw notFound("Request not found", "request_not_found");
+        if (!rec) throw appError("request_not_found");
         if (!(await deps.repos.datasets.hasFile(rec.didId, params.file_id))) {
-          throw new AppError(
-            "file_not_in_request",
-            `File ${params.file_id} is not a file of request ${params.request_id}`,
-            400,
-          );
+          throw appError("file_not_in_request", { file: params.file_id, request: params.request_id });
         }
         await deps.db.sql.transaction((tx) =>
           deps.repos.results.addFileStatus(tx, {

@@ -7,7 +7,7 @@
 import type { NextFunction, Request, Response } from "express";
 import { Router } from "express";
 import { LocalResultFiles, validResultKey } from "../../adapters/localS3/resultFiles.js";
-import { AppError } from "../../domain/errors.js";
+import { notFound, transformNotFound } from "../../domain/errors.js";
 import type { Requester } from "../../domain/transformation.service.js";
 import type { AppDeps } from "../deps.js";
 import { pageKit } from "./pages/kit.js";
@@ -39,13 +39,13 @@ export function localResultsRoutes(deps: AppDeps): Router {
     const file = String(req.params.file);
     const missing = (what: string) => {
       if (req.accepts(["json", "html"]) === "html") return kit.errorPage(req, res, 404, "Not found", what);
-      throw new AppError("not_found", what, 404);
+      throw notFound(what);
     };
     const who: Requester = req.headers.authorization !== undefined ? await deps.requester(req) : kit.who(req);
     const rec = /^(?:\d{1,9}|[0-9a-fA-F-]{36})$/.test(id) ? await deps.repos.requests.find(id) : null;
     // Another user's request is answered exactly as an unknown one.
     if (!rec || (who.user && !who.user.admin && rec.submittedBy !== who.user.id)) {
-      return missing(`Transformation request not found with id: ${id}`);
+      return missing(transformNotFound(id).message);
     }
     const gone = () => missing(`Result file not found: ${file}`);
     if (!validResultKey(file)) return gone();

@@ -3,7 +3,7 @@
 // route (docs/decisions.md D10).
 import { Router } from "express";
 import { z } from "zod";
-import { AppError } from "../../domain/errors.js";
+import { transformNotFound } from "../../domain/errors.js";
 import { isTerminal } from "../../domain/status.js";
 import type { AppDeps } from "../deps.js";
 import { op } from "../openapi.js";
@@ -46,12 +46,7 @@ export function progressRoutes(deps: AppDeps): Router {
       summary:
         "Progress history: one point per status change and at most one per PROGRESS_INTERVAL_MS while running",
       params: requestIdParam,
-      notFound: (req) =>
-        new AppError(
-          "not_found",
-          `Transformation request not found with id: ${String(req.params.request_id)}`,
-          404,
-        ),
+      notFound: (req) => transformNotFound(String(req.params.request_id)),
       responses: {
         200: { description: "History, oldest first", schema: HistoryResponse },
         403: { description: "Not the owner", schema: MessageResponse },

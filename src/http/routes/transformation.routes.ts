@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { type Request, Router } from "express";
 import { z } from "zod";
 import { clampPresignExpiry } from "../../adapters/objectStore/objectStore.js";
-import { AppError, badRequest } from "../../domain/errors.js";
+import { appError, badRequest, notFound, transformNotFound } from "../../domain/errors.js";
 import type { Requester } from "../../domain/transformation.service.js";
 import type { AppDeps } from "../deps.js";
 import { isEncrypted, localS3Access, presignLocalResult } from "../localS3.js";
@@ -34,8 +34,7 @@ const RerunResponse = z.object({
   rerun: z.number().int().describe("1 for the request's first re-run, 2 for the second, …"),
 });
 
-const notFoundFor = (id: string) =>
-  new AppError("not_found", `Transformation request not found with id: ${id}`, 404);
+const notFoundFor = (id: string) => transformNotFound(id);
 const paramNotFound = (req: Request) => notFoundFor(String(req.params.request_id));
 
 /**
@@ -89,8 +88,7 @@ export function transformationRoutes(deps: AppDeps): Router {
       tag: "client",
       summary: "Submit a transform request (a DID or a file list, plus a selection)",
       body: SubmitBody,
-      invalid: (_w, e) =>
-        new AppError("malformed_request", `The json request was malformed: ${describeZodError(e)}`, 400),
+      invalid: (_w, e) => appError("malformed_request", { detail: describeZodError(e) }),
       responses: {
         200: { description: "Accepted", schema: SubmitResponse },
         400: { description: "Invalid request", schema: MessageResponse },
@@ -306,7 +304,7 @@ export function transformationRoutes(deps: AppDeps): Router {
         ? await deps.launcher.deploymentStatus(rec.requestId)
         : null;
       // Upstream answered 500 without a transformer manager; "not found" says what is true.
-      if (!status) throw new AppError("not_found", `Deployment not found: '${params.request_id}'`, 404);
+      if (!status) throw notFound(`Deployment not found: '${params.request_id}'`);
       res.json(status);
     },
   );

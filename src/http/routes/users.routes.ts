@@ -1,7 +1,7 @@
 // Token, user administration and Slack endpoints (docs/api.md, docs/sign-in.md, docs/decisions.md D8, D9).
 import express, { type Request, Router } from "express";
 import { z } from "zod";
-import { bearerToken, jwtError } from "../../adapters/auth/jwt.js";
+import { bearerToken } from "../../adapters/auth/jwt.js";
 import {
   approvedMessage,
   ephemeralMessage,
@@ -9,7 +9,7 @@ import {
   rejectedMessage,
 } from "../../adapters/notify/slack.js";
 import { parseSlackPayload, verifySlackRequest } from "../../adapters/notify/slackVerify.js";
-import { AppError } from "../../domain/errors.js";
+import { appError, AppError } from "../../domain/errors.js";
 import type { AppDeps } from "../deps.js";
 import { errorBody } from "../middleware/errorHandler.js";
 import { rateLimit, userOrClientKey } from "../middleware/rateLimit.js";
@@ -20,9 +20,7 @@ const UserJson = z.object({ email: z.string(), id: z.number(), admin: z.boolean(
 
 /** reqparse's answer for a missing required argument. */
 const blank = (field: string) =>
-  new AppError("missing_field", `${field}: This field cannot be blank`, 400, {
-    message: { [field]: "This field cannot be blank" },
-  });
+  appError("missing_field", { field }, { body: { message: { [field]: "This field cannot be blank" } } });
 
 /** An e-mail as the users table holds it (varchar(320)), without NUL characters. */
 const EmailArg = text(320);
@@ -31,7 +29,7 @@ const EmailArg = text(320);
 function emailArg(value: string, field = "email"): string {
   const r = EmailArg.safeParse(value);
   if (r.success) return r.data;
-  throw new AppError("invalid_field", `${field}: ${r.error.issues[0]?.message ?? "invalid"}`, 400);
+  throw appError("invalid_field", { field, problem: r.error.issues[0]?.message ?? "invalid" });
 }
 
 /** An argument from the JSON body, a form body or the query string (reqparse looked in all of them). */
@@ -85,7 +83,8 @@ export function userRoutes(deps: AppDeps): Router {
         return;
       }
       const token = bearerToken(req.headers.authorization);
-      if (token === null) throw jwtError(401, "Missing Authorization Header");
+      if (token === null)
+        throw appError("missing_authorization", { detail: "Missing Authorization Header" }, { body: "msg" });
       res.json({ access_token: await users.refresh(token), auth_disabled: false });
     },
   );
@@ -138,8 +137,8 @@ export function userRoutes(deps: AppDeps): Router {
           .max(2 ** 31 - 1),
       }),
       notFound: (req) => {
-        const message = `user ${String(req.params.user_id)} not found`;
-        return new AppError("user_not_found", message, 404, { message });
+        const detail = `user ${String(req.params.user_id)} not found`;
+        return appError("user_not_found", { detail }, { body: "message" });
       },
       responses: {
         200: { description: "Deleted", schema: MessageResponse },
@@ -235,7 +234,7 @@ export function userRoutes(deps: AppDeps): Router {
     async (req, res) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const parsed = parseSlackPayload(raw);
-      if (!parsed.ok) throw new AppError("bad_slack_payload", parsed.error, 400);
+      if (!parsed.ok) throw appError("bad_slack_payload", { detail: parsed.error });
       const it = parsed.interaction;
       const log = deps.logger.child({ module: "slack" });
       const reply = (body: Parameters<typeof postToResponseUrl>[1], verified: boolean) => {

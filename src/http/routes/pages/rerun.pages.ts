@@ -4,7 +4,7 @@
 // POST /servicex/transformation/<id>/rerun-failed (transformation.routes.ts).
 import { type Request, type Response, Router } from "express";
 import type { RequestRecord } from "../../../adapters/repositories/requests.repo.js";
-import { AppError } from "../../../domain/errors.js";
+import { AppError, transformNotFound } from "../../../domain/errors.js";
 import type { AppDeps } from "../../deps.js";
 import { flash, persistSession, requireCsrf } from "../../middleware/session.js";
 import type { PageKit } from "./kit.js";
@@ -20,8 +20,7 @@ export function rerunPages(deps: AppDeps, kit: PageKit): Router {
   const load = async (req: Request, res: Response): Promise<RequestRecord | null> => {
     const id = String(req.params.id);
     try {
-      if (!ID.test(id))
-        throw new AppError("not_found", `Transformation request not found with id: ${id}`, 404);
+      if (!ID.test(id)) throw transformNotFound(id);
       return await deps.reruns.load(id, kit.who(req));
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
