@@ -78,7 +78,7 @@ export function fastPath(
     req.on("end", () => {
       void handle(deps, requestId, tooLarge, Buffer.concat(chunks)).then(
         ([status, body]) => send(res, status, body),
-        () => send(res, 500, { message: "Internal Server Error", code: "internal" }),
+        () => send(res, 500, errorBody(appError("internal"))),
       );
     });
     return true;
