@@ -6,7 +6,7 @@
 //  - after a broker reconnect, a request whose queue vanished (transform queues are non-durable) gets
 //    every file without a result re-published (docs/decisions.md D2; upstream #229/#272).
 // Lookups work the same way: `datasets.lookup_published_at` stays NULL until the broker confirmed.
-import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
+import type { DatasetsRepo } from "./repositories.js";
 import type { DispatchRow, RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { whileDatabaseRestarts } from "./databaseWait.js";

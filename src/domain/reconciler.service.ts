@@ -11,7 +11,7 @@
 import { hostname } from "node:os";
 import type { Database } from "../adapters/db/database.js";
 import type { ReconcileRepo } from "./repositories.js";
-import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
+import type { DatasetsRepo } from "./repositories.js";
 import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import type { Dispatcher } from "./dispatcher.js";

@@ -1,7 +1,7 @@
 // Repository ports (issue 14): what the domain needs from the database, and the records it reads and
 // writes. The classes in src/adapters/repositories implement these interfaces and hold all SQL; the domain
 // imports only from here, so it never sees a query, a pool or Prisma.
-import type { TransformStatusName } from "./status.js";
+import type { DatasetLookupStatus, TransformStatusName } from "./status.js";
 
 /** A transaction handle: opaque to the domain, which only passes it from a UnitOfWork to repositories. */
 export interface Tx {
@@ -486,4 +486,129 @@ export interface UsersRepo {
   ): Promise<UserRecord | null>;
   delete(id: number): Promise<boolean>;
   deleteAll(opts?: { pending?: boolean }): Promise<number>;
+}
+
+// ---- datasets (src/adapters/repositories/datasets.repo.ts)
+
+export interface LockedDataset {
+  id: number;
+  name: string;
+  lookup_status: DatasetLookupStatus;
+  did_finder: string;
+  stale: boolean;
+}
+
+export interface FileEntry {
+  paths: string;
+  adler32: string | null;
+  fileSize: number;
+  fileEvents: number;
+}
+
+/** The datasets repository as the domain uses it (the adapter also serves the pages' Prisma-typed reads). */
+export interface DatasetsRepo {
+  /**
+   * The live (non-stale) dataset of that name, created when missing, locked FOR UPDATE so that concurrent
+   * submits of one DID serialise on it and share one lookup (docs/database.md).
+   */
+  lockOrCreateForDid(tx: Tx, name: string, scheme: string): Promise<LockedDataset>;
+  /**
+     * A database adopted from upstream's App keeps upstream's plain UNIQUE (name) on `datasets`, so a stale
+     * dataset would keep its name forever and a resubmit of its DID could never create a live one. The stale
+     * rows give their name up instead (`<name> (stale #<id>)`);
+    /** A file-list dataset: complete from birth, one file row per path (docs/database.md from_file_list). */
+  lockOrCreateForFileList(tx: Tx, name: string, paths: readonly string[]): Promise<LockedDataset>;
+  /** The dataset row, locked; `lookup_attempts`: how many times its lookup was re-sent. */
+  lockById(
+    tx: Tx,
+    id: number,
+  ): Promise<
+    | (LockedDataset & {
+        lookup_attempts: number;
+      })
+    | null
+  >;
+  markLooking(tx: Tx, id: number): Promise<void>;
+  markLookupPublished(id: number): Promise<void>;
+  /** Live datasets whose lookup was decided but never confirmed by the broker. */
+  unpublishedLookups(): Promise<
+    Array<{
+      id: number;
+      name: string;
+      did_finder: string;
+    }>
+  >;
+  countFiles(tx: Tx, datasetId: number): Promise<number>;
+  /**
+   * One statement (one round trip) for a DID finder's batch: lock the dataset while it is being looked up
+   * (and note the time, at most every 10 s: the reconciler's "no news from the DID finder" clock), insert
+   * the files whose path the dataset does not have yet, in order, and grow every request in Lookup on it by
+   * that many. A path is added once whatever is repeated: within the batch, by a retried or re-sent batch,
+   * or by batches arriving concurrently (the key in dataset_file_paths is unique, and the dataset lock
+   * keeps file ids in commit order for the dispatcher's watermark). Returns null when the dataset is not
+   * being looked up (or does not exist); then nothing was written.
+   */
+  addFilesToLookup(
+    datasetId: number,
+    files: readonly FileEntry[],
+  ): Promise<{
+    fedRequests: number[];
+    added: number;
+  } | null>;
+  exists(datasetId: number): Promise<boolean>;
+  hasFile(datasetId: number, fileId: number): Promise<boolean>;
+  /** The DID finder's last /complete whose count differed from the files that had arrived, if any. */
+  lastShortfall(
+    tx: Tx,
+    datasetId: number,
+  ): Promise<{
+    reported: number;
+    arrived: number;
+  } | null>;
+  noteShortfall(tx: Tx, datasetId: number, reported: number, arrived: number): Promise<void>;
+  markComplete(
+    tx: Tx,
+    id: number,
+    s: {
+      files: number;
+      events: number;
+      bytes: number;
+    },
+  ): Promise<void>;
+  markFailed(tx: Tx, id: number, errorType: string): Promise<void>;
+  /** Files of a dataset after a given id, in id order (the dispatcher's outbox read). */
+  filesAfter(
+    datasetId: number,
+    afterId: number,
+    limit: number,
+  ): Promise<
+    Array<{
+      id: number;
+      paths: string;
+    }>
+  >;
+  /** Files up to a watermark that have no result for the request yet (re-published after a broker restart). */
+  filesWithoutResult(
+    datasetId: number,
+    requestId: string,
+    afterId: number,
+    throughId: number,
+    limit: number,
+  ): Promise<
+    Array<{
+      id: number;
+      paths: string;
+    }>
+  >;
+  /** Soft delete; false when the dataset was already stale. */
+  markStale(id: number): Promise<boolean>;
+  /** Data lifecycle (docs/api.md): live datasets not updated for more than `ageHours` become stale. */
+  markStaleOlderThan(ageHours: number): Promise<number>;
+  /**
+   * Deletes every dataset no request references, with its files (docs/api.md). Rows a concurrent
+   * submit holds locked are skipped (that submit is about to reference them); returns the deleted names.
+   */
+  deleteOrphans(tx: Tx): Promise<string[]>;
+  /** Live (non-stale) datasets per lookup_status (the /metrics gauge). */
+  countByLookupStatus(): Promise<Record<string, number>>;
 }

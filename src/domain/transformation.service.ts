@@ -3,7 +3,7 @@
 // transaction, and whoever makes a request terminal triggers its shutdown once (lifecycle.ts).
 import { createHash, randomUUID } from "node:crypto";
 import type { Database } from "../adapters/db/database.js";
-import type { DatasetsRepo } from "../adapters/repositories/datasets.repo.js";
+import type { DatasetsRepo } from "./repositories.js";
 import type { IdempotencyRepo } from "./repositories.js";
 import type { RequestRecord, RequestsRepo } from "./repositories.js";
 import type { ObjectStore } from "./objectStore.js";

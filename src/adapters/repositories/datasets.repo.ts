@@ -1,28 +1,18 @@
 // SQL about `datasets` and `files`. File rows are written set-based (INSERT … SELECT unnest), since
 // DID finders stream tens of thousands of them.
 import type { Dataset, DatasetFile } from "../../generated/prisma/client.js";
-import type { DatasetLookupStatus } from "../../domain/status.js";
 import type { Database, Sql } from "../db/database.js";
-
-export interface LockedDataset {
-  id: number;
-  name: string;
-  lookup_status: DatasetLookupStatus;
-  did_finder: string;
-  stale: boolean;
-}
-
-export interface FileEntry {
-  paths: string;
-  adler32: string | null;
-  fileSize: number;
-  fileEvents: number;
-}
+import type {
+  LockedDataset,
+  FileEntry,
+  DatasetsRepo as DatasetsRepoPort,
+} from "../../domain/repositories.js";
+export type { LockedDataset, FileEntry } from "../../domain/repositories.js";
 
 /** Paths inserted per statement when a file-list dataset is created. */
 const FILE_LIST_SLICE = 20_000;
 
-export class DatasetsRepo {
+export class DatasetsRepo implements DatasetsRepoPort {
   constructor(private readonly db: Database) {}
 
   /**
