@@ -30,6 +30,20 @@
     var td = table.querySelector('td[data-live-id="' + id + '"]');
     return td ? td.parentNode : null;
   }
+  // The filters' counts follow a row that changes filter (e.g. Active to Failed when it completes with failures).
+  var FILTER_OF = { "Complete": "complete", "Canceled": "canceled", "Fatal": "failed", "Bad Dataset": "failed", "Complete with failures": "failed" };
+  function filterOf(badge) { return FILTER_OF[badge] || "active"; }
+  function bump(filter, by) {
+    var n = document.querySelector('nav.filters a[data-filter="' + filter + '"] .count');
+    if (!n) return;
+    var v = Number(n.textContent.replace(/,/g, "")) + by;
+    if (v >= 0) n.textContent = v.toLocaleString("en-US");
+  }
+  function move(was, now) {
+    if (!was || filterOf(was) === filterOf(now)) return;
+    bump(filterOf(was), -1);
+    bump(filterOf(now), 1);
+  }
   function show(text) {
     if (!state) return;
     state.hidden = !text;
@@ -69,7 +83,10 @@
           tr.innerHTML = row.html;
           if (window.sxBars) window.sxBars(tr);
           if (window.sxLocalTimes) window.sxLocalTimes(tr);
-          if (news && was !== row.status) news.textContent = row.title + ": " + row.status;
+          if (was !== row.status) {
+            if (news) news.textContent = row.title + ": " + row.status;
+            move(was, row.status);
+          }
         });
         var left = activeIds().length;
         show(left ? "Updating " + left + (left === 1 ? " active request" : " active requests") + " live." : "Nothing on this page is active: live updates stopped.");

@@ -122,6 +122,16 @@ async function shootAndAudit(page: Page, name: string): Promise<string[]> {
   ] as const) {
     await page.setViewportSize(size);
     shots.push(await screenshot(page, `dashboard-${name}-${label}`));
+    // Nothing wider than the screen (the table scrolls inside its own box if it must).
+    const overflow = await page.evaluate(() => {
+      const d = (
+        globalThis as unknown as {
+          document: { documentElement: { scrollWidth: number; clientWidth: number } };
+        }
+      ).document.documentElement;
+      return d.scrollWidth - d.clientWidth;
+    });
+    if (overflow > 0) found.push(`${name} @ ${label}: the page is ${overflow} px wider than the screen`);
     found.push(...(await audit(page, `${name} @ ${label}`)));
   }
   await page.setViewportSize(LAPTOP);
@@ -202,6 +212,8 @@ describe("the dashboard in a browser", () => {
       const row = page.locator("table.dashboard tbody tr").first();
       expect(await row.locator(".status").textContent()).toBe("Running");
       expect(await row.locator(".files").textContent()).toBe("0 of 6 completed");
+      expect(await page.locator('nav.filters a[data-filter="active"] .count').textContent()).toBe("1");
+      expect(await page.locator('nav.filters a[data-filter="failed"] .count').textContent()).toBe("0");
       await page.waitForFunction(
         () => (globalThis as unknown as Doc).document.querySelector("#live-state")?.hidden === false,
       );
@@ -244,6 +256,9 @@ describe("the dashboard in a browser", () => {
         `Jet pT live ${tag}: Complete with failures`,
       );
       expect(await page.locator("td[data-live-id]").count()).toBe(0);
+      // the filters' counts followed the row: Active to Failed
+      expect(await page.locator('nav.filters a[data-filter="active"] .count').textContent()).toBe("0");
+      expect(await page.locator('nav.filters a[data-filter="failed"] .count').textContent()).toBe("1");
       await page.waitForFunction(() =>
         ((globalThis as unknown as Doc).document.querySelector("#live-state")?.textContent ?? "").startsWith(
           "Nothing on this page is active",

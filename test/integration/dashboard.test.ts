@@ -108,7 +108,7 @@ const countsOf = (html: string) =>
   Object.fromEntries(
     [
       ...html.matchAll(
-        /<a href="([^"]*)"(?: aria-current="page")?>(\w+) <span class="count">([\d,]+)<\/span><\/a>/g,
+        /<a href="([^"]*)" data-filter="\w+"(?: aria-current="page")?>(\w+) <span class="count">([\d,]+)<\/span><\/a>/g,
       ),
     ].map((m) => [m[2]!, { href: m[1]!.replaceAll("&amp;", "&"), n: Number(m[3]!.replaceAll(",", "")) }]),
   ) as Record<string, { href: string; n: number }>;

@@ -282,7 +282,10 @@ export function dashboardPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): R
       });
     };
     let counted = await countsFor(scope, false);
-    let rows = await rowsFor(counted);
+    // A page past the end (by fresh counts) reads no rows: its OFFSET would skip every request.
+    if (offset > 0 && offset >= counted.counts[q.filter] && counted.cached)
+      counted = await countsFor(scope, true);
+    let rows = offset > 0 && offset >= counted.counts[q.filter] ? [] : await rowsFor(counted);
     // Reused counts only under a full page that they also call full; a short, empty or past-the-end page
     // (where the total shows) counts afresh, and reads its rows again if the counts cut them (status order).
     const full = rows.length === PER_PAGE && counted.counts[q.filter] - offset >= PER_PAGE;
