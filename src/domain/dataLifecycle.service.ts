@@ -1,7 +1,7 @@
 // Data lifecycle (docs/api.md): the cron-driven clean-up behind POST /servicex/internal/dataset-lifecycle
 // (old datasets become stale) and POST /servicex/internal/data-lifecycle (old finished requests, their
 // results, file events and orphaned datasets are deleted; optionally down to a cache-size budget).
-import type { Database } from "../adapters/db/database.js";
+import type { Database } from "./repositories.js";
 import type { DatasetsRepo } from "./repositories.js";
 import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";

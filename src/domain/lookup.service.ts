@@ -2,7 +2,7 @@
 // DID finders ignore HTTP status codes (docs/decisions.md D26), so each callback waits out a restarting database
 // (databaseWait.ts) and is safe to receive twice: a path is stored once, a repeated /complete or /error
 // changes nothing, and the first of /complete and /error to arrive decides how the lookup ended.
-import type { Database } from "../adapters/db/database.js";
+import type { Database } from "./repositories.js";
 import type { DatasetsRepo, FileEntry } from "./repositories.js";
 import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";

@@ -9,7 +9,7 @@
 // that says what happened. Every action is logged and reported to `onAction` (metrics). With several App
 // replicas one runs it at a time (a lease in Postgres).
 import { hostname } from "node:os";
-import type { Database } from "../adapters/db/database.js";
+import type { Database } from "./repositories.js";
 import type { ReconcileRepo } from "./repositories.js";
 import type { DatasetsRepo } from "./repositories.js";
 import type { RequestsRepo } from "./repositories.js";

@@ -8,6 +8,25 @@ export interface Tx {
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
 }
 
+/**
+ * What the domain needs of the database itself: running repository calls in one transaction (the adapter's
+ * Database, src/adapters/db/database.ts, provides it; a deadlock re-runs `fn`, so it must be safe to repeat).
+ */
+export interface Database {
+  readonly sql: { transaction<R>(fn: (tx: Tx) => Promise<R>): Promise<R> };
+}
+
+/** What makes a completed request reusable for a new submit (RequestsRepo.findReusable). */
+export interface ReusableQuery {
+  datasetName: string;
+  selection: string;
+  codeGenImage: string;
+  resultFormat: string;
+  resultDestination: string;
+  treeName: string | null;
+  submittedBy: number | null;
+}
+
 // ---- requests (src/adapters/repositories/requests.repo.ts)
 
 /** A `requests` row as the domain sees it (the status-polling hot path reads it with one raw query). */
@@ -73,6 +92,10 @@ export interface DispatchRow {
 }
 
 export interface RequestsRepo {
+  /** The user's requests that are not finished yet (submitted, pending_lookup, lookup, running). */
+  countActive(userId: number): Promise<number>;
+  /** The newest completed request a submit with these properties may reuse, or null. */
+  findReusable(q: ReusableQuery): Promise<string | null>;
   /** By UUID, or by integer primary key given as a numeric string (docs/api.md). */
   find(idOrUuid: string): Promise<RequestRecord | null>;
   list(opts: { submittedBy?: number; skip?: number; take?: number }): Promise<RequestRecord[]>;

@@ -4,7 +4,7 @@
 // Running and is refused with 409), the failed files get new tasks on its `transformer-<id>` queue as at
 // submit, transformers are started again, and the reports that follow merge into the same request, bucket
 // and counters; the last one makes it Complete again through the ordinary file-complete path.
-import type { Database } from "../adapters/db/database.js";
+import type { Database } from "./repositories.js";
 import type { ObjectStore } from "./objectStore.js";
 import type { RequestRecord, RequestsRepo } from "./repositories.js";
 import type { RerunRecord, RerunRefusal, RerunStarted, RerunsRepo } from "./repositories.js";

@@ -2,8 +2,7 @@
 // machine (docs/database.md); every write that decides a transition is a conditional statement inside one
 // transaction, and whoever makes a request terminal triggers its shutdown once (lifecycle.ts).
 import { createHash, randomUUID } from "node:crypto";
-import type { Database } from "../adapters/db/database.js";
-import type { DatasetsRepo } from "./repositories.js";
+import type { Database, DatasetsRepo } from "./repositories.js";
 import type { IdempotencyRepo } from "./repositories.js";
 import type { RequestRecord, RequestsRepo } from "./repositories.js";
 import type { ObjectStore } from "./objectStore.js";
@@ -48,8 +47,6 @@ export interface SubmitOptions {
   /** `Idempotency-Key` header (docs/decisions.md D17). */
   idempotencyKey?: string;
 }
-
-const ACTIVE_SQL = "('submitted','pending_lookup','lookup','running')";
 
 /**
  * sha256 of JSON.stringify(value) for a flat object whose arrays hold strings, written a few thousand
@@ -152,11 +149,7 @@ export class TransformationService {
   ): Promise<{ requestId: string; reused?: boolean }> {
     const limit = this.cfg.maxActivePerUser ?? 0;
     if (limit > 0 && who.user) {
-      const rows = await this.db.sql.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM requests WHERE submitted_by = $1 AND status IN ${ACTIVE_SQL}`,
-        [who.user.id],
-      );
-      const n = rows[0]?.n ?? 0;
+      const n = await this.requests.countActive(who.user.id);
       if (n >= limit) {
         throw new AppError(
           "too_many_active_requests",
@@ -187,25 +180,15 @@ export class TransformationService {
     } else if (input.fileList && input.fileList.length > 0) {
       name = fileListDatasetName(input.fileList);
     } else return null;
-    const rows = await this.db.sql.query<{ request_id: string }>(
-      `SELECT r.request_id FROM requests r JOIN datasets d ON d.id = r.did_id
-       WHERE d.name = $1 AND d.stale IS FALSE AND d.lookup_status = 'complete'
-         AND r.status = 'complete' AND r.files_failed = 0
-         AND r.selection = $2 AND r.code_gen_image = $3 AND r.result_format = $4
-         AND r.result_destination = $5 AND r.tree_name IS NOT DISTINCT FROM $6
-         AND r.submitted_by IS NOT DISTINCT FROM $7
-       ORDER BY r.id DESC LIMIT 1`,
-      [
-        name,
-        input.selection,
-        image,
-        input.resultFormat,
-        input.resultDestination,
-        input.treeName,
-        who.user?.id ?? null,
-      ],
-    );
-    return rows[0]?.request_id ?? null;
+    return this.requests.findReusable({
+      datasetName: name,
+      selection: input.selection,
+      codeGenImage: image,
+      resultFormat: input.resultFormat,
+      resultDestination: input.resultDestination,
+      treeName: input.treeName,
+      submittedBy: who.user?.id ?? null,
+    });
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Database } from "../db/database.js";
 import type { TransformStatusName } from "../../domain/status.js";
 import type {
   RequestRecord,
+  ReusableQuery,
   NewRequest,
   DispatchRow,
   RequestsRepo as RequestsRepoPort,
@@ -85,6 +86,42 @@ export class RequestsRepo implements RequestsRepoPort {
       [requestId],
     );
     return rows[0]?.result_format ?? null;
+  }
+
+  /** The user's requests that are not finished yet (submitted, pending_lookup, lookup, running). */
+  async countActive(userId: number): Promise<number> {
+    const rows = await this.db.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM requests
+       WHERE submitted_by = $1 AND status IN ('submitted','pending_lookup','lookup','running')`,
+      [userId],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /**
+   * The newest completed request, without failed files, of that dataset (live, looked up) with the same
+   * selection, generator image, format, destination, tree and submitter: the one a submit may reuse.
+   */
+  async findReusable(q: ReusableQuery): Promise<string | null> {
+    const rows = await this.db.sql.query<{ request_id: string }>(
+      `SELECT r.request_id FROM requests r JOIN datasets d ON d.id = r.did_id
+       WHERE d.name = $1 AND d.stale IS FALSE AND d.lookup_status = 'complete'
+         AND r.status = 'complete' AND r.files_failed = 0
+         AND r.selection = $2 AND r.code_gen_image = $3 AND r.result_format = $4
+         AND r.result_destination = $5 AND r.tree_name IS NOT DISTINCT FROM $6
+         AND r.submitted_by IS NOT DISTINCT FROM $7
+       ORDER BY r.id DESC LIMIT 1`,
+      [
+        q.datasetName,
+        q.selection,
+        q.codeGenImage,
+        q.resultFormat,
+        q.resultDestination,
+        q.treeName,
+        q.submittedBy,
+      ],
+    );
+    return rows[0]?.request_id ?? null;
   }
 
   async count(opts: { submittedBy?: number }): Promise<number> {
