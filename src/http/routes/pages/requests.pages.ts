@@ -189,7 +189,7 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     const broker = deps.broker as typeof deps.broker & {
       queueDepth?: (q: string) => Promise<number | null>;
     };
-    const [history, errors, deployment, queueDepth, submitter] = await Promise.all([
+    const [history, errors, deployment, queueDepth, submitter, reruns] = await Promise.all([
       deps.progress.history(rec.requestId),
       rec.filesFailed > 0 || rec.status === "fatal"
         ? pages.errorGroups(rec.requestId, ERROR_GROUPS_SHOWN, ERROR_SAMPLE)
@@ -209,6 +209,8 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
           )
         : Promise.resolve(null),
       rec.submittedBy !== null ? deps.users.repo.byId(rec.submittedBy) : Promise.resolve(null),
+      // Who re-ran the failed files and when (docs/decisions.md D35).
+      deps.reruns.history(rec.requestId),
     ]);
     const now = Date.now();
     const end = rec.finishTime ?? new Date(now);
@@ -216,6 +218,7 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     kit.render(req, res, "request", {
       title: rec.title || `Request ${rec.requestId.slice(0, 8)}`,
       rec,
+      reruns,
       statusText: displayStatus(rec.status),
       terminal,
       lookup: rec.status === "lookup" || rec.status === "pending_lookup" || rec.status === "submitted",

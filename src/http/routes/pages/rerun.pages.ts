@@ -31,20 +31,6 @@ export function rerunPages(deps: AppDeps, kit: PageKit): Router {
     }
   };
 
-  // The request page shows who re-ran it and when (views/request.ejs reads `locals.reruns`). Never stops
-  // the page: the request page itself decides who may see it.
-  r.get(path(":id"), async (req, res, next) => {
-    const id = String(req.params.id);
-    if (ID.test(id)) {
-      try {
-        res.locals.reruns = await deps.reruns.history(id);
-      } catch (err) {
-        deps.logger.warn({ err: String(err), requestId: id }, "could not read the re-runs of a request");
-      }
-    }
-    next();
-  });
-
   r.get(`${path(":id")}/rerun-failed`, kit.oauthRequired, async (req, res) => {
     const rec = await load(req, res);
     if (!rec) return;
