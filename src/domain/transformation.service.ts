@@ -10,7 +10,7 @@ import type { Logger } from "../logger.js";
 import { canonicalFileList, didProblem, fileListDatasetName, parseDid } from "./did.js";
 import { ownValue } from "./ownValue.js";
 import type { Dispatcher } from "./dispatcher.js";
-import { AppError, CodeGenError, badRequest, forbidden, notFound } from "./errors.js";
+import { appError, badRequest, CodeGenError, forbidden, transformNotFound } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { CodeGenerator, GeneratedCode, TransformerLauncher } from "./ports.js";
 import { type TransformStatusName, isLookupRequired, isTerminal } from "./status.js";
@@ -124,20 +124,12 @@ export class TransformationService {
       }
       const row = await this.idempotency.get(userKey, key);
       if (row && row.bodyHash !== hash) {
-        throw new AppError(
-          "idempotency_key_reused",
-          "This Idempotency-Key was already used with a different request body",
-          422,
-        );
+        throw appError("idempotency_key_reused");
       }
       if (row?.requestId) return { requestId: row.requestId };
       // The first submit with this key is still running (or just failed and freed the key): wait and look again.
       if (Date.now() > deadline) {
-        throw new AppError(
-          "idempotency_in_progress",
-          "A submit with this Idempotency-Key is still in progress",
-          409,
-        );
+        throw appError("idempotency_in_progress");
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -151,11 +143,7 @@ export class TransformationService {
     if (limit > 0 && who.user) {
       const n = await this.requests.countActive(who.user.id);
       if (n >= limit) {
-        throw new AppError(
-          "too_many_active_requests",
-          `You have ${n} transform requests in progress; the limit is ${limit}. Wait for one to finish or cancel one.`,
-          429,
-        );
+        throw appError("too_many_active_requests", { n, limit });
       }
     }
     if (this.cfg.reuseResults) {
@@ -238,11 +226,7 @@ export class TransformationService {
       try {
         await this.objectStore.createBucket(requestId);
       } catch (err) {
-        throw new AppError(
-          "object_store_unavailable",
-          `The object store is unavailable: ${(err as Error).message}`,
-          503,
-        );
+        throw appError("object_store_unavailable", { why: (err as Error).message });
       }
     }
 
@@ -340,19 +324,15 @@ export class TransformationService {
         // A generator that rejects the selection is the user's input problem: 400, shown by the client as
         // "Invalid transform request: …". An unreachable generator is ours: 503.
         const status = err.status === 400 || err.status === 500 ? 400 : err.status;
-        throw new AppError("codegen_failed", err.message, status);
+        throw appError("codegen_failed", { detail: err.message }, { status });
       }
-      throw new AppError(
-        "codegen_unavailable",
-        `Code generator ${codegen} unavailable: ${(err as Error).message}`,
-        503,
-      );
+      throw appError("codegen_unavailable", { codegen, why: (err as Error).message });
     }
   }
 
   async get(id: string, who: Requester): Promise<RequestRecord> {
     const r = await this.requests.find(id);
-    if (!r) throw notFound(`Transformation request not found with id: ${id}`);
+    if (!r) throw transformNotFound(id);
     this.assertMayRead(r, who);
     return r;
   }
@@ -377,7 +357,7 @@ export class TransformationService {
   /** newer upstream; docs/api.md: GET or POST; owner or admin; terminal → 400. */
   async cancel(id: string, who: Requester): Promise<string> {
     const r = await this.requests.find(id);
-    if (!r) throw notFound(`Transformation request not found with id: ${id}`);
+    if (!r) throw transformNotFound(id);
     if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
       throw forbidden("You are not authorized to cancel this request");
     }
@@ -395,7 +375,7 @@ export class TransformationService {
     removeBucket?: (requestId: string) => Promise<void>,
   ): Promise<string> {
     const r = await this.requests.find(id);
-    if (!r) throw notFound(`Transformation request not found with id: ${id}`);
+    if (!r) throw transformNotFound(id);
     // Ownership first: a non-owner learns nothing about the request's state.
     if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
       throw forbidden("You are not authorized to delete this request");
@@ -421,7 +401,7 @@ export class TransformationService {
       return;
     }
     const r = await this.requests.find(requestId);
-    if (!r) throw notFound(`Transformation request not found with id: ${requestId}`);
+    if (!r) throw transformNotFound(requestId);
     await this.fail(r.requestId, report.info);
   }
 
