@@ -92,11 +92,7 @@ export class LookupService {
         if (!ds) throw appError("unknown_dataset", { id: datasetId });
         if (ds.lookup_status === "complete") {
           // Sent twice (e.g. our first answer was lost): the requests it started may need their tasks.
-          const rows = await tx.query<{ id: number }>(
-            "SELECT id FROM requests WHERE did_id = $1 AND status = 'running' ORDER BY id",
-            [datasetId],
-          );
-          return { kind: "repeated", running: rows.map((r) => r.id) };
+          return { kind: "repeated", running: await this.requests.runningOnDataset(tx, datasetId) };
         }
         if (ds.lookup_status !== "looking") return { kind: "already_failed", status: ds.lookup_status };
         const nFiles = await this.datasets.countFiles(tx, datasetId);
@@ -137,13 +133,10 @@ export class LookupService {
         for (const r of waiting) {
           if (nFiles === 0 || (r.status === "lookup" && r.files > 0 && r.done >= nFiles)) {
             await this.requests.finish(tx, r.request_id, "complete", null, ["lookup", "pending_lookup"]);
-            if (nFiles === 0) await tx.query("UPDATE requests SET files = 0 WHERE id = $1", [r.id]);
+            if (nFiles === 0) await this.requests.setFiles(tx, r.id, 0);
             finished.push(r.request_id);
           } else {
-            await tx.query("UPDATE requests SET status = 'running', files = $2 WHERE id = $1", [
-              r.id,
-              nFiles,
-            ]);
+            await this.requests.startRunning(tx, r.id, nFiles);
             running.push(r.id);
           }
         }

@@ -92,6 +92,12 @@ export interface DispatchRow {
 }
 
 export interface RequestsRepo {
+  /** The running requests on a dataset, in id order. */
+  runningOnDataset(tx: Tx, datasetId: number): Promise<number[]>;
+  /** Sets the request's file count. */
+  setFiles(tx: Tx, id: number, files: number): Promise<void>;
+  /** A request waiting on its dataset's lookup starts running with that many files. */
+  startRunning(tx: Tx, id: number, files: number): Promise<void>;
   /** The user's requests that are not finished yet (submitted, pending_lookup, lookup, running). */
   countActive(userId: number): Promise<number>;
   /** The newest completed request a submit with these properties may reuse, or null. */

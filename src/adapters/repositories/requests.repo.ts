@@ -196,6 +196,25 @@ export class RequestsRepo implements RequestsRepoPort {
     );
   }
 
+  /** The running requests on a dataset, in id order (a repeated DID-finder complete re-dispatches them). */
+  async runningOnDataset(tx: Sql, datasetId: number): Promise<number[]> {
+    const rows = await tx.query<{ id: number }>(
+      "SELECT id FROM requests WHERE did_id = $1 AND status = 'running' ORDER BY id",
+      [datasetId],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Sets the request's file count (a lookup that completed with no files). */
+  async setFiles(tx: Sql, id: number, files: number): Promise<void> {
+    await tx.query("UPDATE requests SET files = $2 WHERE id = $1", [id, files]);
+  }
+
+  /** A request waiting on its dataset's lookup starts running with the dataset's file count. */
+  async startRunning(tx: Sql, id: number, files: number): Promise<void> {
+    await tx.query("UPDATE requests SET status = 'running', files = $2 WHERE id = $1", [id, files]);
+  }
+
   async dispatchRow(id: number): Promise<DispatchRow | null> {
     const rows = await this.db.sql.query<DispatchRow>(
       `SELECT id, request_id, did_id, status, tasks_published_through, result_destination, result_format
