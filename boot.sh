@@ -32,5 +32,6 @@ if [[ -f "$DEFAULT_USERS_FILE" ]]; then
 fi
 
 # 3. The server, as this process (exec): the SIGTERM of `docker stop` or Kubernetes reaches it and it shuts
-#    down gracefully (SHUTDOWN_GRACE_MS).
-exec node dist/main.js
+#    down gracefully (SHUTDOWN_GRACE_MS). The young generation is capped at 16 MB per semi-space, as in
+#    `npm start` (package.json; docs/decisions.md D37): V8's default lets it grow to about 130 MB.
+exec node --max-semi-space-size=16 dist/main.js

@@ -155,11 +155,14 @@ export async function startProcess(
   entry: string,
   env: Record<string, string>,
   readyUrl: string,
+  nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
-  const extra =
-    process.env.BENCH_APP_NODE_ARGS && entry.includes("main")
+  const extra = [
+    ...nodeArgs,
+    ...(process.env.BENCH_APP_NODE_ARGS && entry.includes("main")
       ? process.env.BENCH_APP_NODE_ARGS.split(" ")
-      : [];
+      : []),
+  ];
   // A compiled entry (dist/*.js) runs on plain node, as in production; a TypeScript one through tsx.
   const loader = entry.endsWith(".js") ? [] : ["--import", "tsx"];
   const child = spawn(process.execPath, [...extra, ...loader, entry], {
@@ -214,6 +217,13 @@ export function appEntry(): string {
   const r = spawnSync(process.execPath, ["scripts/build-if-stale.mjs"], { stdio: "inherit" });
   if (r.status !== 0) throw new Error("building dist/ failed");
   return "dist/main.js";
+}
+
+/** The node options of `npm start` (package.json), so that a benchmark runs the App as a site runs it. */
+export function appNodeArgs(): string[] {
+  const start = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts
+    .start;
+  return /\bnode\s+(.*?)\s*dist\/main\.js/.exec(start)?.[1]?.split(/\s+/).filter(Boolean) ?? [];
 }
 
 /**

@@ -14,6 +14,8 @@
 //   W8 file-complete with the progress history on vs off, two App processes, same run (ratio ≥ 0.95)
 //   W9 pages with 100,000 requests: global dashboard and 100,000-file request page p95 (goal < 150 ms)
 //   W10 request and results pages of a 100,000-file request with 40,000 failures (goal ≤ 150 ms each)
+//   WE the embedded default (PGlite, in-process broker) with a BENCH_EMBEDDED_FILES (100,000) file list and
+//      as many streamed by a DID finder: time, App peak RSS, page p95 (bench/embedded.ts)
 //   W5 Kubernetes launcher (fake API): 200 submits in a row with 20 running, 3 creates each, no K8s calls
 //      during file-complete traffic, zero objects left (bench/w5.k8s.ts)
 //   ADOPT the compiled migration command adopting upstream's fixture database (goal ≤ 5 s; bench/adopt.ts)
@@ -23,6 +25,7 @@ import { spawn } from "node:child_process";
 import {
   RssWatch,
   appEntry,
+  appNodeArgs,
   closedLoop,
   fmt,
   freePort,
@@ -32,6 +35,7 @@ import {
   startProcess,
   stopProcess,
 } from "./lib.js";
+import { runWE } from "./embedded.js";
 import { runW6 } from "./w6.local.js";
 import { runW7 } from "./w7.auth.js";
 import { runW8 } from "./w8.history.js";
@@ -54,7 +58,7 @@ const FILL_TIMEOUT_MS = Math.max(120_000, BIG * 0.3);
 const tag = randomBytes(4).toString("hex");
 /** BENCH_ONLY=W1,W3 runs a subset (W4 always rides along with W1; W5 takes about 15 s). */
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? "W1,W2,W3,W5,W6,W7,W8,W9,W10,ADOPT")
+  (process.env.BENCH_ONLY ?? "W1,W2,W3,W5,W6,WE,W7,W8,W9,W10,ADOPT")
     .split(",")
     .map((s) => s.trim().toUpperCase()),
 );
@@ -136,6 +140,8 @@ async function main() {
   }
   // W6: local mode (its own App process on the embedded database with local worker processes)
   if (ONLY.has("W6")) await runW6({ line });
+  // WE: the embedded default with a large request (its own App process on PGlite)
+  if (ONLY.has("WE")) await runWE({ line });
   // W7: authenticated vs open status polls (two App processes of their own)
   if (ONLY.has("W7")) await runW7({ pgAdminUrl: PG_ADMIN, line });
   // W8: file-complete with the progress history on vs off (two App processes of their own)
@@ -156,6 +162,7 @@ async function runCore() {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const entry = appEntry();
+  const nodeArgs = appNodeArgs();
   const app = await startProcess(
     entry,
     {
@@ -169,6 +176,7 @@ async function runCore() {
       DATABASE_POOL_SIZE: "10",
     },
     `${base}/healthz`,
+    nodeArgs,
   );
   const rss = new RssWatch(app.pid!);
   const tport = await freePort();
@@ -207,7 +215,7 @@ async function runCore() {
     );
     await stopProcess(trivial);
     line(
-      `App RSS idle (${entry}, Postgres)`,
+      `App RSS idle (node ${[...nodeArgs, entry].join(" ")}, Postgres)`,
       `${fmt(rss.nowMb())} MB`,
       `(goal ≤ 150; peak since start ${fmt(rss.peakMb())} MB)`,
     );

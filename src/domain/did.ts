@@ -39,7 +39,7 @@ export function didProblem(did: string): string | null {
  */
 export function fileListDatasetName(files: readonly string[]): string {
   const hash = createHash("sha256");
-  const STEP = 4096;
+  const STEP = 1024;
   for (let i = 0; i < files.length; i += STEP) {
     const part = files.slice(i, i + STEP).join(" ");
     hash.update(i + STEP < files.length ? `${part} ` : part);

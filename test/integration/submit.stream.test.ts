@@ -103,6 +103,25 @@ describe("Given the streamed submit body", () => {
     expect(rec?.files).toBe(500);
   });
 
+  it("When paths hold quotes, backslashes, braces, commas, spaces, tabs, lone surrogates or the word NULL, then they are stored exactly as sent", async () => {
+    const tag = Math.random().toString(36).slice(2);
+    const plain = ['a"b', "c\\d", "{e,f}", "NULL", " g ", 'h\\"i', "ü😀", "j\\\\"];
+    for (const extra of [[], ["\ud800", "k\tl"]]) {
+      const odd = [...plain, ...extra].map((x) => `root://eos.example//odd/${tag}/${extra.length}/${x}`);
+      const r = await post(`${app.url}/servicex/transformation`, [
+        Buffer.from(JSON.stringify({ ...submitDefaults, "file-list": odd })),
+      ]);
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      const rec = await app.deps.repos.requests.find(String(r.json.request_id));
+      const rows = await app.deps.db.sql.query<{ paths: string }>(
+        "SELECT paths FROM files WHERE dataset_id = $1 ORDER BY id",
+        [rec!.didId],
+      );
+      // A lone surrogate cannot be UTF-8: it is stored as U+FFFD, as the driver always sent it.
+      expect(rows.map((x) => x.paths)).toEqual([...odd].sort().map((x) => x.replace("\ud800", "\ufffd")));
+    }
+  });
+
   it("When the body is gzip-compressed or starts with a byte-order mark, then it is read as express.json read it", async () => {
     const tag = Math.random().toString(36).slice(2);
     const body = Buffer.from(JSON.stringify({ ...submitDefaults, "file-list": [`root://x//${tag}/a.root`] }));

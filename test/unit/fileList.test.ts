@@ -2,9 +2,13 @@
 // exactly what the whole-list forms gave: the canonical list, the dataset name and the Idempotency-Key hash.
 import { createHash } from "node:crypto";
 import fc from "fast-check";
+import { z } from "zod";
 import { describe, expect, it } from "vitest";
 import { canonicalFileList, fileListDatasetName } from "../../src/domain/did.js";
 import { jsonSha256 } from "../../src/domain/transformation.service.js";
+import { describeZodError } from "../../src/http/openapi.js";
+import { text } from "../../src/http/schemas/common.js";
+import { MAX_FILE_LIST, SubmitBody } from "../../src/http/schemas/transformation.schemas.js";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const paths = fc.array(
@@ -26,7 +30,7 @@ describe("File-list helpers", () => {
   });
 
   it("When lists are longer than one hashing slice, then the dataset name is sha256 of the paths joined by spaces", () => {
-    for (const n of [0, 1, 4095, 4096, 4097, 10_000]) {
+    for (const n of [0, 1, 1023, 1024, 1025, 4096, 10_000]) {
       const list = Array.from({ length: n }, (_, i) => `root://eos.example//store/${i}.root`);
       expect(fileListDatasetName(list), String(n)).toBe(sha256(list.join(" ")));
     }
@@ -49,7 +53,7 @@ describe("File-list helpers", () => {
       resultDestination: "object-store",
       resultFormat: "parquet",
     });
-    for (const n of [0, 1, 4096, 9000]) {
+    for (const n of [0, 1, 1024, 1025, 9000]) {
       const v = input(Array.from({ length: n }, (_, i) => `root://x//"${i}"\\.root`));
       expect(jsonSha256(v), String(n)).toBe(sha256(JSON.stringify(v)));
     }
@@ -60,5 +64,38 @@ describe("File-list helpers", () => {
         expect(jsonSha256(v)).toBe(sha256(JSON.stringify(v)));
       }),
     );
+  });
+
+  it("When a file-list breaks a rule or keeps them all, then SubmitBody answers as the element-by-element zod schema did", () => {
+    const reference = z.object({
+      "file-list": z
+        .array(text(4096).min(1, { message: "file paths must not be empty" }))
+        .max(MAX_FILE_LIST, { message: `at most ${MAX_FILE_LIST} files per request` })
+        .nullish(),
+    });
+    const rest = { selection: "s", codegen: "c", "result-destination": "object-store" };
+    const lists: unknown[] = [
+      undefined,
+      null,
+      [],
+      ["a", "b"],
+      ["a", ""],
+      ["a", "x".repeat(4097), 3, null, "b\u0000c"],
+      "not a list",
+      { 0: "a" },
+      [["nested"]],
+      Array(MAX_FILE_LIST + 1).fill("a"),
+    ];
+    for (const list of lists) {
+      const body = list === undefined ? rest : { ...rest, "file-list": list };
+      const want = reference.safeParse(body);
+      const got = SubmitBody.safeParse(body);
+      const label = JSON.stringify(list)?.slice(0, 80) ?? "undefined";
+      expect(got.success, label).toBe(want.success);
+      if (want.success && got.success) expect(got.data["file-list"], label).toEqual(want.data["file-list"]);
+      if (!want.success && !got.success) {
+        expect(describeZodError(got.error), label).toBe(describeZodError(want.error));
+      }
+    }
   });
 });

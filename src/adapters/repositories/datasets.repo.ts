@@ -12,6 +12,19 @@ export type { LockedDataset, FileEntry } from "../../domain/repositories.js";
 /** Paths inserted per statement when a file-list dataset is created. */
 const FILE_LIST_SLICE = 20_000;
 
+/**
+ * items[from, to) as a Postgres text[] literal, escaped as pg escapes array elements (a backslash before
+ * each `\\` and `"`) but made in one native step: pg's own conversion concatenates element by element,
+ * leaving garbage several times the slice's size. JSON writes the same two escapes; text that JSON escapes
+ * otherwise (control characters, lone surrogates) takes the element-by-element way.
+ */
+function textArrayLiteral(items: readonly string[], from: number, to: number): string {
+  const slice = items.slice(from, to);
+  const json = JSON.stringify(slice);
+  if (!/\\[^"\\]/.test(json)) return `{${json.slice(1, -1)}}`;
+  return `{${slice.map((s) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`).join(",")}}`;
+}
+
 export class DatasetsRepo implements DatasetsRepoPort {
   constructor(private readonly db: Database) {}
 
@@ -84,12 +97,12 @@ export class DatasetsRepo implements DatasetsRepoPort {
     );
     if (created[0]) {
       // In slices, in list order (file ids follow it): one statement with 1,000,000 paths would build its
-      // 100 MB array parameter as one string, and then again as the bytes sent.
+      // 100 MB parameter as one string, and then again as the bytes sent.
       for (let i = 0; i < paths.length; i += FILE_LIST_SLICE) {
         await tx.query(
           `INSERT INTO files (dataset_id, adler32, file_size, file_events, paths)
            SELECT $1, 'xxx', 0, 0, p FROM unnest($2::text[]) WITH ORDINALITY AS t(p, ord) ORDER BY ord`,
-          [created[0].id, paths.slice(i, i + FILE_LIST_SLICE)],
+          [created[0].id, textArrayLiteral(paths, i, i + FILE_LIST_SLICE)],
         );
       }
     }

@@ -272,6 +272,19 @@ export class JsonStreamParser {
 
   /** A string whose opening quote was just before chunk[i]. */
   private string(chunk: Buffer, i: number, isKey: boolean, start: number): number {
+    // The common case, without allocating anything but the string: it ends in this chunk with no escape.
+    const q = chunk.indexOf(QUOTE, i);
+    if (q !== -1) {
+      const b = this.backslashFrom(chunk, i);
+      if (b === -1 || b > q) {
+        const value = this.decode(chunk, i, q, false, start);
+        if (isKey) {
+          this.stack[this.stack.length - 1]!.key = value;
+          this.state = State.Colon;
+        } else this.emit(value);
+        return q + 1;
+      }
+    }
     return this.stringFrom(chunk, i, {
       kind: "string",
       isKey,
@@ -311,7 +324,13 @@ export class JsonStreamParser {
       if (q === -1) break;
       // The closing quote.
       const parts = p.pieces.length === 0 ? null : [...p.pieces, chunk.subarray(i, q)];
-      const value = this.decode(parts ? Buffer.concat(parts) : chunk, parts ? 0 : i, parts ? -1 : q, p);
+      const value = this.decode(
+        parts ? Buffer.concat(parts) : chunk,
+        parts ? 0 : i,
+        parts ? -1 : q,
+        p.escaped,
+        p.start,
+      );
       if (p.isKey) {
         this.stack[this.stack.length - 1]!.key = value;
         this.state = State.Colon;
@@ -333,15 +352,15 @@ export class JsonStreamParser {
   }
 
   /** The text of a string's bytes [from, to) (to = -1: to the end). */
-  private decode(buf: Buffer, from: number, to: number, p: { escaped: boolean; start: number }): string {
+  private decode(buf: Buffer, from: number, to: number, escaped: boolean, start: number): string {
     const end = to === -1 ? buf.length : to;
     const raw = buf.toString("utf8", from, end);
-    if (p.escaped) {
+    if (escaped) {
       try {
         return JSON.parse(`"${raw}"`) as string;
       } catch (e) {
         const m = /position (\d+)/.exec((e as Error).message);
-        const at = m ? p.start + Number(m[1]) : p.start;
+        const at = m ? start + Number(m[1]) : start;
         throw new SyntaxError(
           CONTROL.test(raw)
             ? `Bad control character in string literal in JSON at position ${at}`
@@ -351,7 +370,7 @@ export class JsonStreamParser {
     }
     if (CONTROL.test(raw)) {
       const k = raw.search(CONTROL);
-      throw new SyntaxError(`Bad control character in string literal in JSON at position ${p.start + 1 + k}`);
+      throw new SyntaxError(`Bad control character in string literal in JSON at position ${start + 1 + k}`);
     }
     return raw;
   }
