@@ -374,17 +374,14 @@ export interface ResultsRepo {
       info: string | null;
     }>
   >;
-  addFileStatus(
-    tx: Tx,
-    row: {
-      requestId: string;
-      fileId: number;
-      status: string;
-      timestamp: string;
-      podName: string | null;
-      info: string | null;
-    },
-  ): Promise<void>;
+  addFileStatus(row: {
+    requestId: string;
+    fileId: number;
+    status: string;
+    timestamp: string;
+    podName: string | null;
+    info: string | null;
+  }): Promise<void>;
 }
 
 // ---- idempotency (src/adapters/repositories/idempotency.repo.ts)

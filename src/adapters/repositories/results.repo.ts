@@ -56,18 +56,16 @@ export class ResultsRepo implements ResultsRepoPort {
     );
   }
 
-  async addFileStatus(
-    tx: Sql,
-    row: {
-      requestId: string;
-      fileId: number;
-      status: string;
-      timestamp: string;
-      podName: string | null;
-      info: string | null;
-    },
-  ): Promise<void> {
-    await tx.query(
+  /** One event of a transformer's file-status log (a single INSERT: it needs no transaction of its own). */
+  async addFileStatus(row: {
+    requestId: string;
+    fileId: number;
+    status: string;
+    timestamp: string;
+    podName: string | null;
+    info: string | null;
+  }): Promise<void> {
+    await this.db.sql.query(
       `INSERT INTO file_status (file_id, request_id, status, timestamp, pod_name, info)
        VALUES ($1, $2, $3, ($4::timestamptz AT TIME ZONE 'UTC'), $5, $6)`,
       [row.fileId, row.requestId, row.status, row.timestamp, row.podName, row.info],

@@ -373,16 +373,14 @@ export function callbackRoutes(deps: AppDeps): Router {
         if (!(await deps.repos.datasets.hasFile(rec.didId, params.file_id))) {
           throw appError("file_not_in_request", { file: params.file_id, request: params.request_id });
         }
-        await deps.db.sql.transaction((tx) =>
-          deps.repos.results.addFileStatus(tx, {
-            requestId: rec.requestId,
-            fileId: params.file_id,
-            status: body["status-code"],
-            timestamp: normaliseIsoTime(body.timestamp)!,
-            podName: body["pod-name"] ?? null,
-            info: body.info ? body.info.slice(0, INFO_MAX) : null,
-          }),
-        );
+        await deps.repos.results.addFileStatus({
+          requestId: rec.requestId,
+          fileId: params.file_id,
+          status: body["status-code"],
+          timestamp: normaliseIsoTime(body.timestamp)!,
+          podName: body["pod-name"] ?? null,
+          info: body.info ? body.info.slice(0, INFO_MAX) : null,
+        });
       });
       res.json("Ok");
     },
