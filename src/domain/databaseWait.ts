@@ -2,7 +2,7 @@
 // with a 5xx is lost. So the internal callbacks wait out a database that is restarting or unreachable —
 // bounded, with capped exponential backoff — and answer 503 only after that. One mechanism for all of them
 // (file-complete batches, the DID-finder callbacks, the legacy status reports).
-import { isTransientDbError } from "../adapters/db/database.js";
+import { isTransientDbError } from "./dbErrors.js";
 import { appError, AppError } from "./errors.js";
 
 export interface DatabaseWaitOptions {
