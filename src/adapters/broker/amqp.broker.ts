@@ -451,7 +451,8 @@ export class AmqpBroker implements TaskBroker {
    * it is closing, up to the moment the connection itself goes.
    */
   private connectionInUse(): ChannelModel {
-    if (!this.conn) throw new BrokerUnavailableError(this.closing ? "broker closed" : "not connected to RabbitMQ");
+    if (!this.conn)
+      throw new BrokerUnavailableError(this.closing ? "broker closed" : "not connected to RabbitMQ");
     return this.conn;
   }
 
