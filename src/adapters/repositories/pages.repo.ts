@@ -274,7 +274,8 @@ export class PagesRepo {
     };
     const owner = o.submittedBy === undefined ? "" : `AND r.submitted_by = ${param(o.submittedBy)}`;
     const parts = o.slices.map((s, i) => {
-      const failed = s.failed === undefined ? "" : s.failed ? "AND r.files_failed > 0" : "AND r.files_failed = 0";
+      const failed =
+        s.failed === undefined ? "" : s.failed ? "AND r.files_failed > 0" : "AND r.files_failed = 0";
       return `(SELECT r.id, ${i} AS b FROM requests r
                WHERE r.status = ${param(s.status)}::transformstatus ${failed} ${owner}
                ORDER BY r.id DESC LIMIT ${param(s.take)} OFFSET ${param(s.skip)})`;
