@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_FILE_LIST } from "../../src/http/schemas/transformation.schemas.js";
 import { slackBlockActionsPayload, slackInteractionBody, slackSignedHeaders } from "../helpers/fakeSlack.js";
 import { type TestApp, startTestApp } from "../helpers/testApp.js";
 
@@ -743,8 +744,8 @@ describe("When a submit carries a 100,000-entry file-list with bad entries", () 
     expect((r.json as { message: string }).message).toMatch(/^The json request was malformed/);
   });
 
-  it("then 200,001 entries are rejected as too many", async () => {
-    const list = Array.from({ length: 200_001 }, (_, i) => `r://e/${i}`);
+  it("then one entry more than MAX_FILE_LIST (1,000,000) is rejected as too many", async () => {
+    const list = Array.from({ length: MAX_FILE_LIST + 1 }, (_, i) => `r://e/${i}`);
     await rejected(
       () => sendJson("POST", "/servicex/transformation", { ...submitDefaults, "file-list": list }),
       {

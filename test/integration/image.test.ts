@@ -333,7 +333,9 @@ describe("The image's file set (Dockerfile + .dockerignore)", () => {
       expect(existsSync(path.join(image.dir, "node_modules", dev)), `${dev} is not installed`).toBe(false);
     }
     expect(image.cmd).toEqual(["./boot.sh"]);
-    expect(readFileSync(path.join(image.dir, "boot.sh"), "utf8")).toMatch(/^exec node dist\/main\.js$/m);
+    expect(readFileSync(path.join(image.dir, "boot.sh"), "utf8")).toMatch(
+      /^exec node (--[\w-]+=\S+ )*dist\/main\.js$/m,
+    );
     expect(image.user).toBe("node");
     expect(statSync(path.join(image.dir, "boot.sh")).mode & 0o111).not.toBe(0);
   });
@@ -347,7 +349,9 @@ describe("The image's file set (Dockerfile + .dockerignore)", () => {
         if (e.isDirectory()) walk(p);
         else if (e.isFile()) {
           bytes += statSync(p).size;
-          if (/\.map$|\.d\.[mc]?ts$|\.(sqlserver|cockroachdb|mysql|sqlite)\.wasm/.test(e.name)) left.push(p);
+          const pruned = /\.map$|\.d\.[mc]?ts$|\.(sqlserver|cockroachdb|mysql|sqlite)\.wasm/.test(e.name);
+          // The App's own dist/ keeps its source maps (stack traces); node_modules is pruned.
+          if (pruned && p.includes(`${path.sep}node_modules${path.sep}`)) left.push(p);
         }
       }
     };
