@@ -92,6 +92,37 @@ async function waitDepthOr(
   }
 }
 
+/**
+ * Reference for W2/W3: how fast this RabbitMQ confirms `n` ~1 KB messages from plain amqplib (2,000 in
+ * flight), on the machine as loaded as the workloads find it.
+ */
+async function brokerConfirmRate(conn: amqp.ChannelModel, n = 20_000): Promise<number> {
+  const ch = await conn.createConfirmChannel();
+  const q = `bench-confirm-probe-${tag}`;
+  await ch.assertQueue(q, { durable: false, autoDelete: false });
+  const body = Buffer.alloc(1000, 120);
+  const t = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    let sent = 0;
+    let done = 0;
+    const pump = () => {
+      while (sent < n && sent - done < 2000) {
+        sent++;
+        ch.publish("", q, body, {}, (err) => {
+          if (err) reject(err);
+          if (++done === n) resolve();
+          else if (sent - done < 1000) setImmediate(pump);
+        });
+      }
+    };
+    pump();
+  });
+  const rate = n / ((performance.now() - t) / 1000);
+  await ch.deleteQueue(q).catch(() => {});
+  await ch.close().catch(() => {});
+  return rate;
+}
+
 async function waitDepth(conn: amqp.ChannelModel, q: string, n: number, timeoutMs: number): Promise<number> {
   const t0 = performance.now();
   for (;;) {
@@ -331,6 +362,14 @@ async function runCore() {
         "W4 status GET at 500 req/s during W1",
         `p99 ${fmt(w4.p99, 1)} ms`,
         `(goal < 20)  p50 ${fmt(w4.p50, 1)} ms  achieved ${fmt(w4.rate)} req/s  errors ${w4.errors}`,
+      );
+    }
+
+    if (ONLY.has("W2") || ONLY.has("W3")) {
+      line(
+        "reference: RabbitMQ confirms, plain amqplib",
+        `${fmt(await brokerConfirmRate(conn))} msg/s`,
+        "20,000 messages of 1 KB, 2,000 in flight: the ceiling of W2/W3's publishing on this machine now",
       );
     }
 

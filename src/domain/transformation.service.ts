@@ -54,7 +54,7 @@ export interface SubmitOptions {
  */
 export function jsonSha256(value: object): string {
   const hash = createHash("sha256");
-  const STEP = 4096;
+  const STEP = 1024;
   let first = true;
   hash.update("{");
   for (const [key, v] of Object.entries(value)) {
