@@ -16,17 +16,25 @@ export class ProgressRepo implements ProgressRepoPort {
   async snapshotRunning(requestIds: readonly string[], minGapMs: number): Promise<number> {
     if (requestIds.length === 0) return 0;
     const rows = await this.db.sql.query<{ n: number }>(
-      `WITH ins AS (
-         INSERT INTO request_progress (request_id, recorded_at, status, files_completed, files_failed,
-                                       total_bytes, total_events)
-         SELECT r.request_id, (clock_timestamp() AT TIME ZONE 'UTC'), r.status::text, r.files_completed,
-                r.files_failed, COALESCE(r.total_bytes, 0), COALESCE(r.total_events, 0)
+      // A request whose row another transaction is changing is skipped (SKIP LOCKED): that transaction may be
+      // the one ending it, whose status row (written by the trigger, docs/database.md) would otherwise be
+      // followed by a snapshot of the state before it, and the history would end on Running. A row locked
+      // here makes the other transaction wait, so its status row comes after this snapshot.
+      `WITH due AS (
+         SELECT r.request_id, r.status, r.files_completed, r.files_failed, r.total_bytes, r.total_events
          FROM requests r
          WHERE r.request_id = ANY($1::text[]) AND r.status = 'running'
            AND NOT EXISTS (
              SELECT 1 FROM request_progress p
              WHERE p.request_id = r.request_id
                AND p.recorded_at > (clock_timestamp() AT TIME ZONE 'UTC') - $2::float8 * interval '1 millisecond')
+         FOR UPDATE OF r SKIP LOCKED),
+       ins AS (
+         INSERT INTO request_progress (request_id, recorded_at, status, files_completed, files_failed,
+                                       total_bytes, total_events)
+         SELECT d.request_id, (clock_timestamp() AT TIME ZONE 'UTC'), d.status::text, d.files_completed,
+                d.files_failed, COALESCE(d.total_bytes, 0), COALESCE(d.total_events, 0)
+         FROM due d
          RETURNING 1)
        SELECT count(*)::int AS n FROM ins`,
       [requestIds, minGapMs],
