@@ -1,4 +1,10 @@
-// Builds every dependency from the configuration: the composition root shared by main.ts and the tests.
+// The composition root shared by main.ts and the tests, in two steps:
+//  - compose() builds every object from the configuration. It opens the database (the migrations run there:
+//    nothing may use a schema older than the code) and starts nothing else: no broker connection, timer,
+//    lease or consumer. Observers (metrics, progress history) are handed to the objects they observe when
+//    those are constructed, so no object is changed after it was built.
+//  - startDeps() connects the broker, checks the launcher and starts the background work (publishing, the
+//    scheduled jobs); shutdownDeps() stops it and closes the connections.
 import { AmqpBroker } from "./adapters/broker/amqp.broker.js";
 import { MemoryBroker } from "./adapters/broker/memory.broker.js";
 import { BuiltinCodeGenerator, CompositeCodeGenerator } from "./adapters/codegen/builtin.codegen.js";
@@ -48,6 +54,7 @@ import type { Logger } from "./logger.js";
 import { Metrics } from "./observability/metrics.js";
 import { observeBroker } from "./observability/observedBroker.js";
 
+/** Objects to use instead of those the configuration selects (tests, the embedded default's own launcher). */
 export interface Overrides {
   notifier?: BackgroundNotifier;
   db?: Database;
@@ -57,9 +64,10 @@ export interface Overrides {
   objectStore?: ObjectStore | null;
 }
 
-export async function compose(config: Config, logger: Logger, o: Overrides = {}): Promise<AppDeps> {
+/** Builds the App's dependencies; nothing runs until startDeps(). */
+export async function compose(config: Config, logger: Logger, overrides: Overrides = {}): Promise<AppDeps> {
   const db =
-    o.db ??
+    overrides.db ??
     (await openDatabase({
       url: config.databaseUrl,
       dataDir: config.DATA_DIR === "memory://" ? "memory://" : `${config.DATA_DIR}/pglite`,
@@ -67,34 +75,31 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
       log: (m) => logger.info(m),
       onPoolError: (err) => logger.warn({ err: err.message }, "database connection lost"),
     }));
-  const broker = o.broker ?? (await openBroker(config, logger));
+  const broker = overrides.broker ?? buildBroker(config, logger);
   const codegen =
-    o.codegen ??
+    overrides.codegen ??
     new CompositeCodeGenerator([
       ...(Object.keys(config.CODE_GEN_SERVICE_URLS).length > 0
         ? [new HttpCodeGenerator({ serviceUrls: config.CODE_GEN_SERVICE_URLS, logger })]
         : []),
       new BuiltinCodeGenerator(),
     ]);
-  const objectStore = o.objectStore !== undefined ? o.objectStore : await openObjectStore(config, logger);
-  const localS3 = openLocalS3(config, objectStore);
-  const launcher = o.launcher ?? (await openLauncher(config, broker, objectStore, logger));
-  if (launcher.verifyStartup) {
-    try {
-      await launcher.verifyStartup();
-    } catch (err) {
-      if (!o.broker) await broker.close();
-      if (!o.db) await db.close();
-      throw err;
-    }
-  }
+  const objectStore =
+    overrides.objectStore !== undefined ? overrides.objectStore : await buildObjectStore(config, logger);
+  const localS3 = buildLocalS3(config, objectStore);
+  const launcher = overrides.launcher ?? (await buildLauncher(config, broker, objectStore, logger));
   const repos = {
     requests: new RequestsRepo(db),
     datasets: new DatasetsRepo(db),
     results: new ResultsRepo(db),
   };
-  const metrics = config.ENABLE_METRICS ? openMetrics(config, db, repos, logger) : null;
-  const lifecycle = new Lifecycle(launcher, broker, logger);
+  const metrics = config.ENABLE_METRICS ? buildMetrics(config, db, repos, logger) : null;
+  const progress = new ProgressService(
+    new ProgressRepo(db),
+    logger.child({ module: "progress" }),
+    config.PROGRESS_INTERVAL_MS,
+  );
+  const lifecycle = new Lifecycle(launcher, broker, logger, [(id) => progress.forget(id)]);
   const reconcileRepo = new ReconcileRepo(db);
   const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const dispatcher = new Dispatcher(
@@ -231,24 +236,12 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     lifecycle,
     logger,
     (id) => repos.requests.resultFormat(id),
-    {
-      maxBatch: config.FILE_COMPLETE_MAX_BATCH,
-    },
+    { maxBatch: config.FILE_COMPLETE_MAX_BATCH },
+    metrics ? (size) => metrics.observeFileCompleteBatch(size) : null,
+    [(ids) => progress.noteProgress(ids)],
   );
-  if (metrics) fileComplete.onBatch = (size) => metrics.observeFileCompleteBatch(size);
-  const progress = new ProgressService(
-    new ProgressRepo(db),
-    logger.child({ module: "progress" }),
-    config.PROGRESS_INTERVAL_MS,
-  );
-  fileComplete.touchedListeners.push((ids) => progress.noteProgress(ids));
-  lifecycle.listeners.push((id) => progress.forget(id));
-  const notifier = o.notifier ?? openNotifier(config, logger);
+  const notifier = overrides.notifier ?? notifierFor(config, logger);
   const { users, jwt } = userServiceFor(config, db, notifier, logger);
-  const oidc = openOidc(config, logger);
-  const providerTokens = openProviderTokens(config, logger);
-  dispatcher.start();
-  scheduler.start();
   return {
     config,
     logger,
@@ -272,8 +265,8 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
     progress,
     users,
     jwt,
-    oidc,
-    providerTokens,
+    oidc: buildOidc(config, logger),
+    providerTokens: buildProviderTokens(config, logger),
     notifier,
     sessions: new SessionCodec(config.SECRET_KEY ?? randomBytes(32).toString("hex")),
     requester: buildRequester(config, users),
@@ -281,8 +274,21 @@ export async function compose(config: Config, logger: Logger, o: Overrides = {})
   };
 }
 
+/**
+ * Starts what compose() built: connects to RabbitMQ (start-up does not wait for a broker that is down: its
+ * first attempt is made, later ones go on in the background), checks the launcher's prerequisites (a
+ * Kubernetes launcher: its namespace and claim), then starts publishing and the scheduled jobs. Rejects only
+ * when the launcher check fails, before any job started; the caller then calls shutdownDeps().
+ */
+export async function startDeps(deps: AppDeps): Promise<void> {
+  if (deps.broker instanceof AmqpBroker) await deps.broker.start();
+  await deps.launcher.verifyStartup?.();
+  deps.dispatcher.start();
+  deps.scheduler.start();
+}
+
 /** The /metrics series; the database gauges read the repositories at each scrape. */
-function openMetrics(
+function buildMetrics(
   config: Config,
   db: Database,
   repos: { requests: RequestsRepo; datasets: DatasetsRepo },
@@ -322,7 +328,7 @@ export function userServiceFor(
   return { users, jwt };
 }
 
-export function openNotifier(config: Config, logger: Logger): BackgroundNotifier {
+export function notifierFor(config: Config, logger: Logger): BackgroundNotifier {
   const log = logger.child({ module: "notify" });
   return buildNotifier({
     logger: log,
@@ -340,7 +346,7 @@ export function openNotifier(config: Config, logger: Logger): BackgroundNotifier
 }
 
 /** OAUTH_* (any OIDC provider) or GLOBUS_* (Globus's issuer); null when neither is configured. */
-function openOidc(config: Config, logger: Logger): OidcClient | null {
+function buildOidc(config: Config, logger: Logger): OidcClient | null {
   const clientId = config.OAUTH_CLIENT_ID ?? config.GLOBUS_CLIENT_ID;
   const clientSecret = config.OAUTH_CLIENT_SECRET ?? config.GLOBUS_CLIENT_SECRET;
   if (!clientId || !clientSecret) return null;
@@ -357,7 +363,7 @@ function openOidc(config: Config, logger: Logger): OidcClient | null {
  * Sign-in from a terminal (docs/sign-in.md): on with ENABLE_AUTH, OAUTH_METADATA_URL and
  * OAUTH_DEVICE_FLOW_CLIENT_ID (upstream's condition for /device-flow-info); null otherwise.
  */
-function openProviderTokens(config: Config, logger: Logger): ProviderTokens | null {
+function buildProviderTokens(config: Config, logger: Logger): ProviderTokens | null {
   if (!config.ENABLE_AUTH || !config.OAUTH_METADATA_URL || !config.OAUTH_DEVICE_FLOW_CLIENT_ID) return null;
   const clientId = config.OAUTH_CLIENT_ID ?? config.GLOBUS_CLIENT_ID;
   const clientSecret = config.OAUTH_CLIENT_SECRET ?? config.GLOBUS_CLIENT_SECRET;
@@ -383,7 +389,7 @@ function openProviderTokens(config: Config, logger: Logger): ProviderTokens | nu
  * local files, i.e. transformers run locally and no object store is configured (OBJECT_STORE_ENABLED says
  * the site has one, even when the App itself does not manage its buckets: clients are sent there).
  */
-function openLocalS3(config: Config, objectStore: ObjectStore | null): LocalS3 | null {
+function buildLocalS3(config: Config, objectStore: ObjectStore | null): LocalS3 | null {
   const enabled =
     config.LOCAL_S3_ENABLED ??
     (objectStore === null && !config.OBJECT_STORE_ENABLED && config.launcherMode === "local");
@@ -397,7 +403,7 @@ function openLocalS3(config: Config, objectStore: ObjectStore | null): LocalS3 |
 
 // The S3 and Kubernetes clients are loaded only when configured: together they are about 0.7 s of start-up
 // and 120 MB of memory that an App without an object store or without Kubernetes would carry for nothing.
-async function openObjectStore(config: Config, logger: Logger): Promise<ObjectStore | null> {
+async function buildObjectStore(config: Config, logger: Logger): Promise<ObjectStore | null> {
   if (!config.OBJECT_STORE_ENABLED || !config.MINIO_URL) return null;
   const { S3ObjectStore } = await import("./adapters/objectStore/s3.store.js");
   return new S3ObjectStore({
@@ -411,7 +417,7 @@ async function openObjectStore(config: Config, logger: Logger): Promise<ObjectSt
   });
 }
 
-async function openLauncher(
+async function buildLauncher(
   config: Config,
   broker: TaskBroker,
   objectStore: ObjectStore | null,
@@ -498,11 +504,10 @@ async function openLauncher(
   }
 }
 
-async function openBroker(config: Config, logger: Logger): Promise<TaskBroker> {
+/** RabbitMQ when RABBIT_MQ_URL is set (connected by startDeps), else the in-process broker. */
+function buildBroker(config: Config, logger: Logger): TaskBroker {
   if (config.rabbitUrls.length === 0) return new MemoryBroker();
-  const amqp = new AmqpBroker({ urls: config.rabbitUrls, logger: logger.child({ module: "broker" }) });
-  await amqp.start();
-  return amqp;
+  return new AmqpBroker({ urls: config.rabbitUrls, logger: logger.child({ module: "broker" }) });
 }
 
 /** Stops background work, waits for in-flight writes and confirms, then closes connections. */

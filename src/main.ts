@@ -1,5 +1,5 @@
 // Process entry: configuration, dependencies, HTTP server, graceful shutdown.
-import { compose, shutdownDeps } from "./compose.js";
+import { compose, shutdownDeps, startDeps } from "./compose.js";
 import { DataDirLockedError } from "./adapters/db/dataDirLock.js";
 import { ConfigError, loadProcessConfig } from "./config.js";
 import { startListeners } from "./http/listeners.js";
@@ -35,11 +35,20 @@ async function main(): Promise<void> {
   process.on("SIGTERM", early);
   process.on("SIGINT", early);
   const deps = await compose(config, logger);
-  if (stopDuringStartup) {
+  const stopIfAsked = async () => {
+    if (!stopDuringStartup) return;
     await shutdownDeps(deps);
     logger.info("bye");
     process.exit(0);
+  };
+  await stopIfAsked();
+  try {
+    await startDeps(deps);
+  } catch (err) {
+    await shutdownDeps(deps).catch(() => {});
+    throw err;
   }
+  await stopIfAsked();
   const state = { draining: false };
   const server = await startListeners(deps, state, config);
   logger.info(

@@ -15,7 +15,7 @@ import { readFile } from "node:fs/promises";
 import { pino } from "pino";
 import { DataDirLockedError } from "../adapters/db/dataDirLock.js";
 import { openDatabase } from "../adapters/db/database.js";
-import { openNotifier, userServiceFor } from "../compose.js";
+import { notifierFor, userServiceFor } from "../compose.js";
 import { ConfigError, loadProcessConfig } from "../config.js";
 import { AppError } from "../domain/errors.js";
 
@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const notifier = openNotifier(config, logger);
+  const notifier = notifierFor(config, logger);
   const { users } = userServiceFor(config, db, notifier, logger);
   const need = (n: number) => {
     if (args.length < n) throw new CliError(USAGE, 2);

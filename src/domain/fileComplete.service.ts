@@ -26,10 +26,6 @@ export class FileCompleteService {
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   readonly stats: FileCompleteStats = { batches: 0, retries: 0, reports: 0, lastBatchSize: 0 };
-  /** Observers of batch sizes (metrics). */
-  onBatch: ((size: number) => void) | null = null;
-  /** Observers of the request ids each committed batch touched (progress history); must not throw. */
-  readonly touchedListeners: Array<(requestIds: Set<string>) => void> = [];
 
   constructor(
     private readonly results: ResultsRepo,
@@ -39,6 +35,10 @@ export class FileCompleteService {
     private readonly opts: { maxBatch: number; retryForMs?: number; retryDelayMs?: number } = {
       maxBatch: 128,
     },
+    /** Observer of batch sizes (metrics), given at construction. */
+    private readonly onBatch: ((size: number) => void) | null = null,
+    /** Observers of the request ids each committed batch touched (progress history); must not throw. */
+    private readonly touchedListeners: ReadonlyArray<(requestIds: Set<string>) => void> = [],
   ) {}
 
   /** result_format by request_id, for deriving object names; formats never change, so this only grows. */

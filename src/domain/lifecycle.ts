@@ -7,13 +7,13 @@ import type { TransformStatusName } from "./status.js";
 
 export class Lifecycle {
   private readonly inflight = new Set<Promise<void>>();
-  /** Observers (metrics, live pages). */
-  readonly listeners: Array<(requestId: string, status: TransformStatusName) => void> = [];
 
   constructor(
     private readonly launcher: TransformerLauncher,
     private readonly broker: TaskBroker,
     private readonly log: Logger,
+    /** Observers of every request that ended (progress history), given at construction; must not throw. */
+    readonly listeners: Array<(requestId: string, status: TransformStatusName) => void> = [],
   ) {}
 
   terminated(requestId: string, status: TransformStatusName): void {

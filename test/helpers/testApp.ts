@@ -1,4 +1,4 @@
-// Boots the real App (buildApp + compose) on a real port, against the real Postgres/RabbitMQ or the
+// Boots the real App (compose + startDeps + buildHandler) on a real port, against the real Postgres/RabbitMQ or the
 // embedded PGlite + in-process broker. The transformer launcher is a recording fake (Kubernetes cannot
 // run here; the core service only needs to know start/shutdown were called).
 import { randomBytes } from "node:crypto";
@@ -6,7 +6,7 @@ import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { buildHandler } from "../../src/app.js";
-import { compose, shutdownDeps } from "../../src/compose.js";
+import { compose, shutdownDeps, startDeps } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
 import type { LaunchSpec, TransformerLauncher } from "../../src/domain/ports.js";
 import type { AppDeps } from "../../src/http/deps.js";
@@ -78,7 +78,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     ...opts.env,
   };
   const launcher = new RecordingLauncher();
-  let deps: AppDeps;
+  let deps: AppDeps | undefined;
   try {
     const config = loadConfig(env);
     const logger = pino({ level: config.LOG_LEVEL });
@@ -86,14 +86,17 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       ...(opts.launcher === "config" ? {} : { launcher }),
       ...(opts.objectStore ? { objectStore: opts.objectStore } : {}),
     });
+    await startDeps(deps);
   } catch (e) {
+    if (deps) await shutdownDeps(deps).catch(() => {});
     await new Promise((r) => server.close(r));
     await db?.drop();
     throw e;
   }
-  server.on("request", buildHandler(deps));
+  const started = deps;
+  server.on("request", buildHandler(started));
   return {
-    deps,
+    deps: started,
     url: `http://127.0.0.1:${port}`,
     port,
     launcher,
@@ -102,7 +105,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     async close() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
-      await shutdownDeps(deps);
+      await shutdownDeps(started);
       await db?.drop();
     },
   };

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../bench/lib.js";
-import { compose, shutdownDeps } from "../../src/compose.js";
+import { compose, shutdownDeps, startDeps } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
 import type { AppDeps } from "../../src/http/deps.js";
 import { type Listeners, startListeners } from "../../src/http/listeners.js";
@@ -68,6 +68,7 @@ async function start(env: Record<string, string>, split: boolean): Promise<Start
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const deps = await compose(config, logger, { launcher: new RecordingLauncher() });
+  await startDeps(deps);
   const listeners = await startListeners(deps, { draining: false });
   const s: Started = {
     deps,

@@ -14,7 +14,7 @@ import { BuiltinCodeGenerator } from "../../src/adapters/codegen/builtin.codegen
 import { LocalLauncher } from "../../src/adapters/launcher/local.launcher.js";
 import { type TransformOutcome, transformFile } from "../../src/adapters/launcher/reference.transformer.js";
 import { buildHandler } from "../../src/app.js";
-import { compose, shutdownDeps } from "../../src/compose.js";
+import { compose, shutdownDeps, startDeps } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
 import { objectNameFor } from "../../src/domain/objectName.js";
 import type { TransformTask } from "../../src/domain/ports.js";
@@ -53,6 +53,7 @@ beforeAll(async () => {
   });
   const logger = pino({ level: config.LOG_LEVEL });
   deps = await compose(config, logger, { broker, launcher, codegen: new BuiltinCodeGenerator() });
+  await startDeps(deps);
   server.on("request", buildHandler(deps));
   url = `http://127.0.0.1:${port}`;
 });
