@@ -10,6 +10,7 @@ import { type DatabaseWaitOptions, whileDatabaseRestarts } from "./databaseWait.
 import type { Dispatcher } from "./dispatcher.js";
 import { appError, conflict, notFound } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
+import { RequestEnd } from "./requestEnd.js";
 import type { DatasetLookupError } from "./status.js";
 
 export interface LookupOptions {
@@ -28,15 +29,19 @@ type CompleteOutcome =
   | { kind: "abandoned"; nFiles: number; failed: string[] };
 
 export class LookupService {
+  private readonly ends: RequestEnd;
+
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly datasets: DatasetsRepo,
     private readonly requests: RequestsRepo,
     private readonly dispatcher: Dispatcher,
-    private readonly lifecycle: Lifecycle,
+    lifecycle: Lifecycle,
     private readonly log: Logger,
     private readonly opts: LookupOptions,
-  ) {}
+  ) {
+    this.ends = new RequestEnd(db, requests, lifecycle);
+  }
 
   private waiting<R>(what: string, datasetId: number, fn: () => Promise<R>): Promise<R> {
     return whileDatabaseRestarts(fn, {
@@ -87,7 +92,7 @@ export class LookupService {
     summary: { files: number; totalEvents: number; totalBytes: number },
   ): Promise<void> {
     const out = await this.waiting("DID-finder complete", datasetId, () =>
-      this.db.sql.transaction(async (tx): Promise<CompleteOutcome> => {
+      this.ends.inTransaction(async (tx, end): Promise<CompleteOutcome> => {
         const ds = await this.datasets.lockById(tx, datasetId);
         if (!ds) throw appError("unknown_dataset", { id: datasetId });
         if (ds.lookup_status === "complete") {
@@ -118,7 +123,7 @@ export class LookupService {
           await this.datasets.markFailed(tx, datasetId, "internal_failure");
           const failed: string[] = [];
           for (const r of await this.requests.lockAwaitingDataset(tx, datasetId)) {
-            if (await this.requests.finish(tx, r.request_id, "fatal", reason)) failed.push(r.request_id);
+            if (await end(r.request_id, "fatal", reason)) failed.push(r.request_id);
           }
           return { kind: "abandoned", nFiles, failed };
         }
@@ -132,7 +137,7 @@ export class LookupService {
         const finished: string[] = [];
         for (const r of waiting) {
           if (nFiles === 0 || (r.status === "lookup" && r.files > 0 && r.done >= nFiles)) {
-            await this.requests.finish(tx, r.request_id, "complete", null, ["lookup", "pending_lookup"]);
+            await end(r.request_id, "complete", null, ["lookup", "pending_lookup"]);
             if (nFiles === 0) await this.requests.setFiles(tx, r.id, 0);
             finished.push(r.request_id);
           } else {
@@ -151,7 +156,6 @@ export class LookupService {
           "dataset lookup complete",
         );
         for (const id of out.running) this.dispatcher.kick(id);
-        for (const id of out.finished) this.lifecycle.terminated(id, "complete");
         return;
       case "repeated":
         this.log.info({ datasetId }, "dataset lookup complete again: nothing to do");
@@ -170,7 +174,6 @@ export class LookupService {
           { datasetId, reported: summary.files, arrived: out.nFiles, requests: out.failed.length },
           "dataset lookup abandoned: files kept going missing",
         );
-        for (const id of out.failed) this.lifecycle.terminated(id, "fatal");
         return;
     }
   }
@@ -201,7 +204,7 @@ export class LookupService {
    */
   async error(datasetId: number, report: { errorType: DatasetLookupError; message: string }): Promise<void> {
     const out = await this.waiting("DID-finder error", datasetId, () =>
-      this.db.sql.transaction(async (tx) => {
+      this.ends.inTransaction(async (tx, end) => {
         const ds = await this.datasets.lockById(tx, datasetId);
         if (!ds) throw appError("unknown_dataset", { id: datasetId });
         if (ds.lookup_status === "complete") return { kind: "already_complete" as const };
@@ -212,7 +215,7 @@ export class LookupService {
         const failed: string[] = [];
         for (const r of await this.requests.lockAwaitingDataset(tx, datasetId)) {
           const reason = `DID lookup failed (${report.errorType}): ${report.message}`;
-          if (await this.requests.finish(tx, r.request_id, "bad_dataset", reason)) failed.push(r.request_id);
+          if (await end(r.request_id, "bad_dataset", reason)) failed.push(r.request_id);
         }
         return { kind: "failed" as const, failed };
       }),
@@ -231,6 +234,5 @@ export class LookupService {
       { datasetId, errorType: report.errorType, requests: out.failed.length },
       "dataset lookup failed",
     );
-    for (const id of out.failed) this.lifecycle.terminated(id, "bad_dataset");
   }
 }

@@ -20,6 +20,7 @@ import {
   transformNotFound,
 } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
+import { RequestEnd } from "./requestEnd.js";
 import type { CodeGenerator, GeneratedCode, TransformerLauncher } from "./ports.js";
 import { type TransformStatusName, displayStatus, isTerminal } from "./status.js";
 import type { Requester } from "./transformation.service.js";
@@ -43,6 +44,8 @@ export const RERUN_REFUSALS: Record<RerunRefusal, ErrorCode> = {
 };
 
 export class RerunService {
+  private readonly ends: RequestEnd;
+
   constructor(
     private readonly db: Database,
     private readonly requests: RequestsRepo,
@@ -54,7 +57,9 @@ export class RerunService {
     private readonly objectStore: ObjectStore | null,
     private readonly log: Logger,
     private readonly cfg: { codeGenImages: Record<string, string> },
-  ) {}
+  ) {
+    this.ends = new RequestEnd(db, requests, lifecycle);
+  }
 
   /** The request, if `who` may re-run it (404 unknown; 403 another user's, as cancel and delete). */
   async load(id: string, who: Requester): Promise<RequestRecord> {
@@ -147,10 +152,7 @@ export class RerunService {
       // As at submit: a request whose transformers cannot start ends Fatal, saying why.
       log.error({ err }, "could not start transformers for the re-run");
       const reason = `Could not start transformers: ${(err as Error).message}`;
-      const done = await this.db.sql.transaction((tx) =>
-        this.requests.finish(tx, rec.requestId, "fatal", reason, ["running"]),
-      );
-      if (done) this.lifecycle.terminated(rec.requestId, "fatal");
+      await this.ends.one(rec.requestId, "fatal", reason, ["running"]);
     }
     return { requestId: rec.requestId, files: s.files, rerun: s.rerun, at: s.at };
   }
