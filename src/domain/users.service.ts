@@ -59,6 +59,25 @@ export interface SignInIdentity {
   verifiedEmails: readonly string[];
 }
 
+/** The longest e-mail the users table holds (varchar(320)). */
+export const EMAIL_MAX = 320;
+
+/**
+ * `value` as an e-mail argument of the admin calls (POST /accept, the Slack buttons): at most EMAIL_MAX
+ * characters and no NUL character (Postgres cannot store one), else a 400 naming the field and the reason,
+ * never a database error (docs/api.md "Rules for every route").
+ */
+export function emailArgument(value: string, field = "email"): string {
+  const problem =
+    value.length > EMAIL_MAX
+      ? `must be at most ${EMAIL_MAX} characters`
+      : value.includes("\u0000")
+        ? "must not contain NUL characters"
+        : null;
+  if (problem) throw appError("invalid_field", { field, problem });
+  return value;
+}
+
 /** True when the provider vouches for `email`; with no e-mails from the provider nothing is verified. */
 function verifiedEmail(email: string, verified: readonly string[]): boolean {
   return verified.includes(email.trim().toLowerCase());
@@ -358,6 +377,11 @@ export class UserService {
   async endSessions(o: { sid?: string; userId?: number; iss?: string; sub?: string }): Promise<number> {
     const { sid, ...rest } = o;
     return this.repo.endSessions({ ...(sid ? { id: sessionKey(sid) } : {}), ...rest });
+  }
+
+  /** GET /users, GET /pending: every user, or those waiting for approval, in id order. */
+  list(opts: { pending?: boolean } = {}): Promise<UserRecord[]> {
+    return this.repo.list(opts);
   }
 
   /** POST /accept, Slack approve, CLI approve: pending → approved, then the welcome e-mail. */

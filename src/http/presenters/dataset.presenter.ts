@@ -1,10 +1,18 @@
-// Dataset wire JSON (docs/database.md, docs/decisions.md D25).
-import type { Dataset, DatasetFile } from "../../generated/prisma/client.js";
+// Dataset wire JSON (docs/database.md, docs/decisions.md D25), typed by the response schemas the OpenAPI
+// document publishes (src/http/schemas/datasets.schemas.ts).
+import type { DatasetFileRecord, DatasetRecord, DatasetWithFiles } from "../../domain/datasets.service.js";
+import type {
+  DatasetFileJson,
+  DatasetJson,
+  DatasetListResponse,
+  DatasetStaleResponse,
+  DatasetWithFilesResponse,
+} from "../schemas/datasets.schemas.js";
 import { isoZ } from "./time.js";
 
 const big = (v: bigint | null) => (v === null ? null : Number(v));
 
-export function datasetJson(d: Dataset): Record<string, unknown> {
+export function datasetJson(d: DatasetRecord): DatasetJson {
   return {
     id: d.id,
     name: d.name,
@@ -19,7 +27,7 @@ export function datasetJson(d: Dataset): Record<string, unknown> {
   };
 }
 
-export function datasetFileJson(f: DatasetFile): Record<string, unknown> {
+export function datasetFileJson(f: DatasetFileRecord): DatasetFileJson {
   return {
     id: f.id,
     adler32: f.adler32,
@@ -28,3 +36,20 @@ export function datasetFileJson(f: DatasetFile): Record<string, unknown> {
     paths: f.paths,
   };
 }
+
+/** GET /servicex/datasets. */
+export const datasetListJson = (rows: readonly DatasetRecord[]): DatasetListResponse => ({
+  datasets: rows.map(datasetJson),
+});
+
+/** GET /servicex/datasets/:dataset_id: the dataset's fields and its files. */
+export const datasetWithFilesJson = (d: DatasetWithFiles): DatasetWithFilesResponse => ({
+  ...datasetJson(d.dataset),
+  files: d.files.map(datasetFileJson),
+});
+
+/** DELETE /servicex/datasets/:dataset_id. */
+export const datasetStaleJson = (d: DatasetRecord): DatasetStaleResponse => ({
+  "dataset-id": d.id,
+  stale: d.stale,
+});

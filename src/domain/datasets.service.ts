@@ -1,0 +1,73 @@
+// Cached datasets as the client API serves them (docs/api.md "Client routes", docs/decisions.md D25): the
+// list, one dataset with its files, and "delete", which only marks a dataset stale so that the next submit
+// of its DID looks it up again (docs/database.md). The lookups that fill datasets are lookup.service.ts.
+import { appError, badRequest } from "./errors.js";
+import type { DatasetLookupStatus } from "./status.js";
+
+/** A `datasets` row as the client API shows it (docs/database.md). */
+export interface DatasetRecord {
+  id: number;
+  name: string;
+  didFinder: string;
+  nFiles: number | null;
+  size: bigint | null;
+  events: bigint | null;
+  lastUsed: Date;
+  lastUpdated: Date | null;
+  /** One of DatasetLookupStatus; a string because an adopted upstream database may hold others. */
+  lookupStatus: DatasetLookupStatus | string;
+  stale: boolean;
+}
+
+/** A `files` row of a dataset (docs/database.md). */
+export interface DatasetFileRecord {
+  id: number;
+  adler32: string | null;
+  fileSize: bigint | null;
+  fileEvents: bigint | null;
+  paths: string;
+}
+
+/** The reads and the soft delete this service needs (src/adapters/repositories/datasets.repo.ts). */
+export interface DatasetCatalog {
+  /** In id order; stale ones only when `showDeleted`. */
+  list(opts: { didFinder?: string; showDeleted: boolean }): Promise<DatasetRecord[]>;
+  get(id: number): Promise<DatasetRecord | null>;
+  /** The dataset's files in id order. */
+  files(id: number): Promise<DatasetFileRecord[]>;
+  /** Soft delete; false when the dataset was already stale. */
+  markStale(id: number): Promise<boolean>;
+}
+
+export interface DatasetWithFiles {
+  dataset: DatasetRecord;
+  files: DatasetFileRecord[];
+}
+
+const datasetNotFound = (id: number) => appError("dataset_not_found", { id });
+
+export class DatasetService {
+  constructor(private readonly catalog: DatasetCatalog) {}
+
+  /** GET /servicex/datasets: live datasets, or every one with `showDeleted`, optionally of one DID finder. */
+  list(opts: { didFinder?: string; showDeleted: boolean }): Promise<DatasetRecord[]> {
+    return this.catalog.list(opts);
+  }
+
+  /** GET /servicex/datasets/:id: the dataset (stale ones too) and its files; 404 when unknown. */
+  async withFiles(id: number): Promise<DatasetWithFiles> {
+    const dataset = await this.catalog.get(id);
+    if (!dataset) throw datasetNotFound(id);
+    return { dataset, files: await this.catalog.files(dataset.id) };
+  }
+
+  /** DELETE /servicex/datasets/:id: marks it stale; 404 when unknown, 400 when it already is. */
+  async markStale(id: number): Promise<DatasetRecord> {
+    const dataset = await this.catalog.get(id);
+    if (!dataset) throw datasetNotFound(id);
+    if (!(await this.catalog.markStale(dataset.id))) {
+      throw badRequest(`Dataset ${id} has already been deleted`);
+    }
+    return { ...dataset, stale: true };
+  }
+}
