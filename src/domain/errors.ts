@@ -151,6 +151,11 @@ export const ERROR_CATALOGUE = {
     message: "{detail}",
     doc: "The caller may not act on this transform request (another user's request).",
   },
+  sign_in_required: {
+    status: 401,
+    message: "Sign in to see your requests.",
+    doc: "A page's JSON companion (the dashboards' live updates) asked without a signed-in browser session.",
+  },
   csrf_failed: {
     status: 403,
     message: "The form has expired or did not come from this site. Please try again.",

@@ -13,6 +13,7 @@ import {
   type SearchPlan,
   type SortOrder,
 } from "../../../adapters/repositories/pages.repo.js";
+import { appError, badRequest } from "../../../domain/errors.js";
 import { dashboardRowView } from "../../presenters/dashboard.presenter.js";
 import type { AppDeps } from "../../deps.js";
 import { requestScheme } from "../../middleware/session.js";
@@ -191,16 +192,13 @@ export function dashboardPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): R
   r.get("/dashboard/live", async (req, res) => {
     res.set("cache-control", "no-store");
     const signedIn = Boolean(req.session.isAuthenticated && req.session.userId);
-    if (config.ENABLE_AUTH && !signedIn) {
-      return res.status(401).json({ code: "unauthenticated", message: "Sign in to see your requests." });
-    }
+    if (config.ENABLE_AUTH && !signedIn) throw appError("sign_in_required");
     const raw = one(req.query.ids) ?? "";
     const items = raw === "" ? [] : raw.split(",").map((s) => LIVE_ITEM.exec(s));
     if (items.length > LIVE_IDS_MAX || items.some((m) => m === null)) {
-      return res.status(400).json({
-        code: "bad_request",
-        message: `ids must be up to ${LIVE_IDS_MAX} request numbers (each optionally :version) separated by commas.`,
-      });
+      throw badRequest(
+        `ids must be up to ${LIVE_IDS_MAX} request numbers (each optionally :version) separated by commas.`,
+      );
     }
     const known = new Map(items.map((m) => [Number(m![1]), m![2]]));
     const admin = !config.ENABLE_AUTH || Boolean(req.session.admin);
