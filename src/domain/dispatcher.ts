@@ -23,7 +23,7 @@ interface HeldLease {
   stop(): void;
 }
 
-export interface DispatcherOptions {
+export interface DispatcherSettings {
   /**
    * Several replicas: take (or renew) the right to publish this request now (false: someone else has it);
    * and give it back. The claim is a short lease renewed every `leaseHeartbeatMs` while publishing, so a
@@ -84,7 +84,7 @@ export class Dispatcher {
     private readonly datasets: DatasetsRepo,
     private readonly broker: TaskBroker & { queueDepth?: QueueDepth },
     private readonly log: Logger,
-    private readonly opts: DispatcherOptions,
+    private readonly settings: DispatcherSettings,
   ) {}
 
   /** Subscribes to broker (re)connections and resumes whatever the database says is unfinished. */
@@ -98,7 +98,7 @@ export class Dispatcher {
       this.firstConnect = false;
       void this.resume(false);
     }
-    if (this.opts.unclaimed) this.scheduleSweep();
+    if (this.settings.unclaimed) this.scheduleSweep();
   }
 
   /** Looks for requests nobody is publishing (their publisher died) and publishes them. */
@@ -107,7 +107,7 @@ export class Dispatcher {
     this.sweepTimer = setTimeout(async () => {
       try {
         if (this.broker.isConnected()) {
-          const ids = await this.opts.unclaimed!();
+          const ids = await this.settings.unclaimed!();
           const fresh = ids.filter((id) => !this.active.has(id) && !this.pending.has(id));
           if (fresh.length > 0) {
             this.log.info({ requestDbIds: fresh }, "publishing requests whose publisher stopped");
@@ -118,7 +118,7 @@ export class Dispatcher {
         this.log.warn({ err: String(err) }, "looking for unpublished requests failed");
       }
       this.scheduleSweep();
-    }, this.opts.sweepMs ?? 3000);
+    }, this.settings.sweepMs ?? 3000);
     this.sweepTimer.unref?.();
   }
 
@@ -162,7 +162,7 @@ export class Dispatcher {
       const gen = ++this.generation;
       // With several replicas one re-publishes after a broker restart (replayGate.ts); the others only
       // carry on publishing from their watermarks.
-      const replayAll = afterReconnect && (this.opts.mayReplay ? await this.opts.mayReplay() : true);
+      const replayAll = afterReconnect && (this.settings.mayReplay ? await this.settings.mayReplay() : true);
       const ids = await this.requests.activeDispatchIds();
       for (const id of ids) {
         if (replayAll) this.replay.set(id, gen);
@@ -191,7 +191,7 @@ export class Dispatcher {
   }
 
   private pump(): void {
-    const limit = this.opts.concurrency ?? 4;
+    const limit = this.settings.concurrency ?? 4;
     while (this.running < limit && this.pending.size > 0 && !this.stopped) {
       let id: number | undefined;
       for (const p of this.pending) {
@@ -240,7 +240,7 @@ export class Dispatcher {
       this.retryTimer = null;
       if (this.resumeNeeded) void this.resume(this.resumeNeeded.afterReconnect);
       else if (this.broker.isConnected()) this.pump();
-    }, this.opts.retryDelayMs ?? 1000);
+    }, this.settings.retryDelayMs ?? 1000);
     this.retryTimer.unref?.();
   }
 
@@ -249,7 +249,7 @@ export class Dispatcher {
       request_id: row.request_id,
       file_id: f.id,
       paths: f.paths.split(","),
-      service_endpoint: `http://${this.opts.advertisedHostname}/servicex/internal/transformation/${row.request_id}`,
+      service_endpoint: `http://${this.settings.advertisedHostname}/servicex/internal/transformation/${row.request_id}`,
       result_destination: row.result_destination,
       result_format: row.result_format,
     };
@@ -258,13 +258,13 @@ export class Dispatcher {
   private async publishRequest(id: number): Promise<void> {
     // With several replicas, one publishes a request at a time (both would read the same watermark and
     // publish the same files); the other tries again shortly and publishes whatever is left.
-    if (this.opts.claim && !(await this.opts.claim(id))) throw new RequestBusy();
-    const lease = this.opts.claim ? this.holdLease(id, this.opts.claim) : null;
+    if (this.settings.claim && !(await this.settings.claim(id))) throw new RequestBusy();
+    const lease = this.settings.claim ? this.holdLease(id, this.settings.claim) : null;
     try {
       await this.publishClaimed(id, lease);
     } finally {
       lease?.stop();
-      if (this.opts.release && !lease?.lost) await this.opts.release(id).catch(() => {});
+      if (this.settings.release && !lease?.lost) await this.settings.release(id).catch(() => {});
     }
   }
 
@@ -273,8 +273,8 @@ export class Dispatcher {
    * succeeded for most of its lifetime (the database is unreachable: another replica may take it soon).
    */
   private holdLease(id: number, renew: (id: number) => Promise<boolean>): HeldLease {
-    const ttl = this.opts.leaseTtlMs ?? 6000;
-    const every = this.opts.leaseHeartbeatMs ?? Math.max(100, Math.floor(ttl / 3));
+    const ttl = this.settings.leaseTtlMs ?? 6000;
+    const every = this.settings.leaseHeartbeatMs ?? Math.max(100, Math.floor(ttl / 3));
     let renewedAt = Date.now();
     let timer: NodeJS.Timeout | null = null;
     const held: HeldLease = {
@@ -324,7 +324,7 @@ export class Dispatcher {
           row.request_id,
           after,
           row.tasks_published_through,
-          this.opts.chunk,
+          this.settings.chunk,
         );
         if (files.length === 0) break;
         checkLease();
@@ -344,8 +344,8 @@ export class Dispatcher {
     // slice once it and every slice before it were confirmed. At most one chunk of tasks is published and
     // not yet recorded at any time: a replica that takes over after this one died publishes at most that
     // many again.
-    const chunk = this.opts.chunk;
-    const window = Math.max(1, this.opts.window ?? 3);
+    const chunk = this.settings.chunk;
+    const window = Math.max(1, this.settings.window ?? 3);
     const inflight: Array<{ through: number; n: number; confirmed: Promise<void> }> = [];
     let unrecorded = 0;
     const settleOldest = async () => {
@@ -427,12 +427,12 @@ export class Dispatcher {
 
   /** Sends the DID-finder lookup for a dataset and records the broker's confirmation. */
   async publishLookup(d: { id: number; name: string; did_finder: string }): Promise<void> {
-    const parsed = parseDid(d.name, this.opts.defaultScheme);
+    const parsed = parseDid(d.name, this.settings.defaultScheme);
     await this.broker.publishLookup({
       scheme: d.did_finder,
       did: parsed.did,
       datasetId: d.id,
-      endpoint: `http://${this.opts.advertisedHostname}/servicex/internal/transformation/`,
+      endpoint: `http://${this.settings.advertisedHostname}/servicex/internal/transformation/`,
     });
     await this.datasets.markLookupPublished(d.id);
     this.counters.lookups += 1;

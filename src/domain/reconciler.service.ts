@@ -26,7 +26,7 @@ export type ReconcileAction =
   | "transformers_restarted"
   | "run_failed";
 
-export interface ReconcilerOptions {
+export interface ReconcilerSettings {
   lookupTimeoutS: number;
   runningStallTimeoutS: number;
   maxAttempts: number;
@@ -56,28 +56,28 @@ export class Reconciler {
     private readonly launcher: TransformerLauncher,
     private readonly transformations: TransformationService,
     private readonly log: Logger,
-    private readonly o: ReconcilerOptions,
+    private readonly settings: ReconcilerSettings,
   ) {
-    this.holder = o.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+    this.holder = settings.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   }
 
   /** One pass, if this replica holds (or takes) the reconciler lease. */
   async run(): Promise<ReconcileReport> {
     const report: ReconcileReport = { ran: false, actions: [] };
-    if (!(await this.repo.lease("reconciler", this.holder, this.o.leaseMs ?? 90_000))) return report;
+    if (!(await this.repo.lease("reconciler", this.holder, this.settings.leaseMs ?? 90_000))) return report;
     report.ran = true;
     const act = (action: ReconcileAction, requestId: string, detail?: string) => {
       report.actions.push({ action, requestId, ...(detail ? { detail } : {}) });
-      this.o.onAction?.(action, requestId);
+      this.settings.onAction?.(action, requestId);
       this.log.warn({ action, requestId, detail }, "reconciler");
     };
 
     const datasetsDone = new Set<number>();
-    for (const l of await this.repo.stalledLookups(this.o.lookupTimeoutS)) {
+    for (const l of await this.repo.stalledLookups(this.settings.lookupTimeoutS)) {
       // Several requests may wait on one dataset: one lookup (or one failure) per dataset and pass.
       if (datasetsDone.has(l.datasetId)) continue;
       datasetsDone.add(l.datasetId);
-      if (l.attempts >= this.o.maxAttempts) {
+      if (l.attempts >= this.settings.maxAttempts) {
         await this.failLookup(l.datasetId, l.attempts);
         act("lookup_failed", l.requestId, `after ${l.attempts} attempts`);
         continue;
@@ -97,10 +97,10 @@ export class Reconciler {
       act("lookup_resent", l.requestId, `attempt ${l.attempts + 1}`);
     }
 
-    for (const r of await this.repo.stalledRuns(this.o.runningStallTimeoutS)) {
-      if (r.attempts >= this.o.maxAttempts) {
+    for (const r of await this.repo.stalledRuns(this.settings.runningStallTimeoutS)) {
+      if (r.attempts >= this.settings.maxAttempts) {
         const reason =
-          `No file was reported for ${this.o.runningStallTimeoutS} s, ${r.attempts} times in a row ` +
+          `No file was reported for ${this.settings.runningStallTimeoutS} s, ${r.attempts} times in a row ` +
           `(${r.done} of ${r.files} files done); the transformers appear to be gone or stuck.`;
         const done = await this.db.sql.transaction((tx) =>
           this.requests.finish(tx, r.requestId, "fatal", reason, ["running"]),
@@ -142,7 +142,7 @@ export class Reconciler {
   /** The DID finder never answered: the dataset is marked failed (stale) and its requests end Fatal. */
   private async failLookup(datasetId: number, attempts: number): Promise<void> {
     const reason =
-      `The DID finder did not answer for ${this.o.lookupTimeoutS} s, ${attempts + 1} times ` +
+      `The DID finder did not answer for ${this.settings.lookupTimeoutS} s, ${attempts + 1} times ` +
       `(the lookup was sent ${attempts + 1} times); the dataset lookup was abandoned.`;
     const failed = await this.db.sql.transaction(async (tx) => {
       const ds = await this.datasets.lockById(tx, datasetId);

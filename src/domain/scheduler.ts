@@ -1,5 +1,6 @@
-// Built-in scheduler for the lifecycle jobs (docs/api.md), for sites without the Helm CronJobs: each job
-// runs every `intervalMs`, never overlapping itself; a failing run is logged and retried at the next tick.
+// Built-in scheduler for the maintenance jobs, for sites without the Helm CronJobs: the work of the routes the
+// CronJobs call (dataset-lifecycle, data-lifecycle, kubernetes-cleanup; docs/api.md) and the reconciler. Each
+// job runs every `intervalMs`, never overlapping itself; a failing run is logged and retried at the next tick.
 // With several replicas a lease in Postgres lets one run each job at a time (the jobs are idempotent anyway).
 import type { Logger } from "../logger.js";
 

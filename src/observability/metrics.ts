@@ -20,7 +20,7 @@ export interface MetricsSource {
   users(): Promise<{ pending: number; approved: number }>;
 }
 
-export interface MetricsOptions {
+export interface MetricsSettings {
   version: string;
   instance: string;
   /** Omitted: no database gauges (unit tests). */
@@ -55,7 +55,7 @@ export class Metrics {
   /** The database round of the scrape in progress, shared by every gauge's collect(). */
   private snapshot: Promise<DbSnapshot | null> | null = null;
 
-  constructor(private readonly opts: MetricsOptions) {
+  constructor(private readonly settings: MetricsSettings) {
     const registers = [this.registry];
     this.httpTotal = new Counter({
       name: "servicex_app_http_request_total",
@@ -75,7 +75,7 @@ export class Metrics {
       help: "ServiceX App version and instance name (always 1)",
       labelNames: ["version", "instance"],
       registers,
-    }).set({ version: opts.version, instance: opts.instance }, 1);
+    }).set({ version: settings.version, instance: settings.instance }, 1);
     this.published = new Counter({
       name: "servicex_broker_published_total",
       help: "Messages handed to the broker (transform tasks, DID-finder lookups)",
@@ -121,7 +121,7 @@ export class Metrics {
         await self.refresh();
       },
     });
-    if (!opts.source) return;
+    if (!settings.source) return;
     new Gauge({
       name: "servicex_transform_requests",
       help: "Transform requests by status",
@@ -223,7 +223,7 @@ export class Metrics {
 
   /** One database round per scrape, however many gauges ask for it. */
   private refresh(): Promise<DbSnapshot | null> {
-    const source = this.opts.source;
+    const source = this.settings.source;
     if (!source) return Promise.resolve(null);
     this.snapshot ??= this.readDatabase(source).finally(() => {
       this.snapshot = null;
@@ -237,7 +237,7 @@ export class Metrics {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error("database did not answer in time")),
-          this.opts.dbTimeoutMs ?? 5000,
+          this.settings.dbTimeoutMs ?? 5000,
         );
       });
       const [requests, datasets, users] = await Promise.race([
@@ -247,7 +247,7 @@ export class Metrics {
       return { requests, datasets, users };
     } catch (err) {
       this.scrapeErrors.inc();
-      this.opts.logger?.warn({ err: String(err) }, "metrics: database gauges not refreshed");
+      this.settings.logger?.warn({ err: String(err) }, "metrics: database gauges not refreshed");
       return null;
     } finally {
       clearTimeout(timer);

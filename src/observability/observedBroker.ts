@@ -16,12 +16,12 @@ export interface PublishObserver {
  * The same broker (every other member, adapter-specific ones such as queueDepth included, reaches the
  * original object), with publishTransformTasks and publishLookup observed.
  */
-export function observeBroker<B extends TaskBroker>(broker: B, o: PublishObserver): B {
+export function observeBroker<B extends TaskBroker>(broker: B, observer: PublishObserver): B {
   const observe = (kind: PublishKind, n: number, p: Promise<void>): Promise<void> => {
-    o.published(kind, n);
+    observer.published(kind, n);
     p.then(
-      () => o.confirmed(kind, n),
-      () => o.failed(kind, n),
+      () => observer.confirmed(kind, n),
+      () => observer.failed(kind, n),
     );
     return p;
   };
