@@ -121,7 +121,7 @@ export class MemoryBroker implements TaskBroker {
     this.origin = opts.origin ?? defaultOrigin();
   }
 
-  /** Nothing to connect; present so both brokers share a lifecycle. */
+  /** Nothing to connect; present so both brokers offer start() and close(). */
   async start(): Promise<void> {}
 
   isConnected(): boolean {
