@@ -5,6 +5,7 @@ import express, { type Express } from "express";
 import type { AppDeps } from "./http/deps.js";
 import { fastPath } from "./http/fastPath.js";
 import { localS3Handler } from "./http/localS3.js";
+import { authGuards } from "./http/middleware/auth.js";
 import { errorHandler, notFoundHandler } from "./http/middleware/errorHandler.js";
 import { requestLog } from "./http/middleware/requestLog.js";
 import { securityHeaders } from "./http/middleware/securityHeaders.js";
@@ -41,7 +42,9 @@ export function buildApp(
   listener: Listener = "combined",
 ): Express {
   const internal = listener === "internal";
-  const auth = deps.config.ENABLE_AUTH;
+  const authEnabled = deps.config.ENABLE_AUTH;
+  // The guards of docs/api.md (auth_required, admin_required) over the one identification function.
+  const auth = authGuards(deps.requester);
   const app = express();
   app.disable("x-powered-by");
   // TRUST_PROXY (src/http/trustProxy.ts): which X-Forwarded-For hops give req.ip, the rate limits' client.
@@ -83,17 +86,9 @@ export function buildApp(
   if (deps.metrics) app.use(metricsRoutes(deps.metrics));
   // The lifecycle routes delete and expire every user's data: on the public port, with ENABLE_AUTH, only for
   // an admin's bearer token (before the body is read, as auth_required).
-  const lifecycleOnPublic = listener === "combined" || auth;
-  if (lifecycleOnPublic && auth) {
-    app.post([...LIFECYCLE_PATHS], async (req, _res, next) => {
-      try {
-        await deps.requester(req, { admin: true, changesState: true });
-        next();
-      } catch (err) {
-        next(err);
-      }
-    });
-  }
+  const lifecycleOnPublic = listener === "combined" || authEnabled;
+  if (lifecycleOnPublic && authEnabled)
+    app.post([...LIFECYCLE_PATHS], auth({ admin: true, changesState: true }));
   // The browser session (pages, and safe API reads of a signed-in user); internal routes never look at it.
   // With sign-in on, a signed-in cookie counts only while its server-side session record lives.
   const session = sessionMiddleware(deps.sessions, deps.config.ENABLE_AUTH ? deps.users : null);
@@ -102,14 +97,8 @@ export function buildApp(
   );
   // auth_required runs before the body is read (upstream's decorator order): a caller without credentials
   // learns that first, whatever the body.
-  app.post("/servicex/transformation", async (req, res, next) => {
-    try {
-      res.locals.who = await deps.requester(req);
-      next();
-    } catch (err) {
-      next(err);
-    }
-  });
+  // The route's own guard (transformation.routes.ts) then reuses this answer.
+  app.post("/servicex/transformation", auth());
   // The submit's body is parsed as it streams in, up to MAX_SUBMIT_BODY (a 1,000,000-entry file list is
   // held once, as its parsed paths: docs/decisions.md D37); express.json below then leaves it alone.
   app.post("/servicex/transformation", streamJsonBody({ limit: deps.config.MAX_SUBMIT_BODY }));

@@ -10,15 +10,14 @@ import type { Logger } from "../logger.js";
 import { canonicalFileList, didProblem, fileListDatasetName, parseDid } from "./did.js";
 import { ownValue } from "./ownValue.js";
 import type { Dispatcher } from "./dispatcher.js";
-import { appError, badRequest, CodeGenError, forbidden, transformNotFound } from "./errors.js";
+import { appError, badRequest, CodeGenError, transformNotFound } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { CodeGenerator, GeneratedCode, TransformerLauncher } from "./ports.js";
+import { type Requester, assertMayRequest, requestListScope } from "./policy.js";
 import { type TransformStatusName, isLookupRequired, isTerminal } from "./status.js";
 
-/** Who is asking. `null` user = authentication disabled (docs/sign-in.md). */
-export interface Requester {
-  user: { id: number; admin: boolean } | null;
-}
+// Defined with the rules that read it (policy.ts); re-exported for the modules that import it from here.
+export type { Requester } from "./policy.js";
 
 export interface SubmitInput {
   title: string | null;
@@ -333,18 +332,12 @@ export class TransformationService {
   async get(id: string, who: Requester): Promise<RequestRecord> {
     const r = await this.requests.find(id);
     if (!r) throw transformNotFound(id);
-    this.assertMayRead(r, who);
+    assertMayRequest(who, r, "view");
     return r;
   }
 
   async list(who: Requester, submittedBy: number | undefined, page?: { page: number; perPage: number }) {
-    let scope = submittedBy;
-    if (who.user && !who.user.admin) {
-      if (submittedBy !== undefined && submittedBy !== who.user.id) {
-        throw forbidden("You are not authorized to view these requests");
-      }
-      scope = who.user.id;
-    }
+    const scope = requestListScope(who, submittedBy);
     const rows = await this.requests.list({
       submittedBy: scope,
       skip: page ? (page.page - 1) * page.perPage : undefined,
@@ -358,9 +351,7 @@ export class TransformationService {
   async cancel(id: string, who: Requester): Promise<string> {
     const r = await this.requests.find(id);
     if (!r) throw transformNotFound(id);
-    if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
-      throw forbidden("You are not authorized to cancel this request");
-    }
+    assertMayRequest(who, r, "cancel");
     const done = await this.db.sql.transaction((tx) => this.requests.finish(tx, r.requestId, "canceled"));
     if (!done) throw badRequest(`Transform request with id ${id} is not in progress.`, "not_in_progress");
     this.log.info({ requestId: r.requestId, from: r.status, to: "canceled" }, "transform request canceled");
@@ -377,9 +368,7 @@ export class TransformationService {
     const r = await this.requests.find(id);
     if (!r) throw transformNotFound(id);
     // Ownership first: a non-owner learns nothing about the request's state.
-    if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
-      throw forbidden("You are not authorized to delete this request");
-    }
+    assertMayRequest(who, r, "delete");
     if (!isTerminal(r.status))
       throw badRequest(`Transform request with id ${id} is still in progress.`, "in_progress");
     if (this.objectStore && r.resultDestination === "object-store") {
@@ -412,16 +401,5 @@ export class TransformationService {
       this.lifecycle.terminated(requestId, "fatal");
     }
     return done;
-  }
-
-  private assertMayRead(r: RequestRecord, who: Requester): void {
-    // docs/decisions.md D10: a non-admin sees only their own requests
-    if (who.user && !who.user.admin && r.submittedBy !== who.user.id) {
-      throw forbidden("You are not authorized to view this request");
-    }
-  }
-
-  assertOwnerOrAdmin(r: RequestRecord, who: Requester): void {
-    this.assertMayRead(r, who);
   }
 }

@@ -19,6 +19,8 @@ export interface OpSpec<B extends z.ZodType, Q extends z.ZodType, P extends z.Zo
   invalid?: (where: "body" | "query", error: z.ZodError) => AppError;
   /** Paths that do not match `params` answer this (e.g. a non-numeric dataset id is simply not found). */
   notFound?: (req: Request) => AppError;
+  /** Middleware run after the input is validated, before the handler (the route's auth guard). */
+  guard?: (req: Request, res: Response, next: NextFunction) => unknown;
 }
 
 export interface Parsed<B, Q, P> {
@@ -84,12 +86,24 @@ export function op<
         if (!r.success) throw invalid("body", r.error);
         body = r.data;
       }
+      if (spec.guard) await runGuard(spec.guard, req, res);
       await handler(req, res, { body, query, params } as Parsed<z.output<B>, z.output<Q>, z.output<P>>);
     } catch (e) {
       next(e);
     }
   };
   for (const m of methods) router[m](spec.path, h);
+}
+
+/** Runs a middleware as one step of a handler: resolves when it calls next(), rejects with its error. */
+function runGuard(
+  guard: NonNullable<OpSpec<z.ZodType, z.ZodType, z.ZodType>["guard"]>,
+  req: Request,
+  res: Response,
+) {
+  return new Promise<void>((resolve, reject) => {
+    guard(req, res, (err?: unknown) => (err ? reject(err) : resolve()));
+  });
 }
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): unknown {

@@ -7,12 +7,12 @@
 // site cannot trigger them with the user's cookie; the web pages do these through CSRF-checked form POSTs.
 // HEAD never acts: a state-changing call made with HEAD (Express runs GET handlers for it) is refused with
 // 405 before anything else, with or without authentication (middleware/head.ts).
-import type { Request } from "express";
+import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { bearerToken } from "../../adapters/auth/jwt.js";
 import type { Config } from "../../config.js";
 import { appError } from "../../domain/errors.js";
 import { headRefused } from "./head.js";
-import type { Requester } from "../../domain/transformation.service.js";
+import type { Requester } from "../../domain/policy.js";
 import { MSG_DELETED, MSG_PENDING, type UserService, unauthorized } from "../../domain/users.service.js";
 
 export interface RequesterOptions {
@@ -57,4 +57,57 @@ export function buildRequester(config: Config, users: UserService | null): Reque
     }
     return { user: { id: user.id, admin: user.admin } };
   };
+}
+
+/** What a guard found, kept on `res.locals` for the handlers after it (read with requester(res)). */
+interface Identified {
+  who: Requester;
+  admin: boolean;
+  changesState: boolean;
+}
+
+declare global {
+  namespace Express {
+    interface Locals {
+      /** Set by an auth() guard (below); read with requester(res). */
+      identified?: Identified;
+    }
+  }
+}
+
+/** A guard per route: `auth()` = auth_required, `auth({ admin: true })` = admin_required (docs/api.md). */
+export type Auth = (opts?: RequesterOptions) => RequestHandler;
+
+/**
+ * The guards over one identification function (buildRequester, or a test's). A guard identifies the caller
+ * once per HTTP request: a later guard with no stronger options (admin, changesState) reuses the answer, so
+ * the submit route, identified in app.ts before its body is read, does not verify the token twice.
+ */
+export function authGuards(identify: RequesterFn): Auth {
+  return (opts = {}) =>
+    async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const admin = Boolean(opts.admin);
+        const changesState = Boolean(opts.changesState);
+        const prev = res.locals.identified;
+        if (!prev || (admin && !prev.admin) || (changesState && !prev.changesState)) {
+          res.locals.identified = { who: await identify(req, opts), admin, changesState };
+        }
+        next();
+      } catch (err) {
+        next(err);
+      }
+    };
+}
+
+/** The caller identified by the route's guard. A handler without a guard is a programming error. */
+export function requester(res: Response): Requester {
+  const found = res.locals.identified;
+  if (!found) throw new Error("no auth() guard ran before this handler");
+  return found.who;
+}
+
+/** The caller, when a guard has identified one already (e.g. for a rate limit's key), else undefined. */
+export function identifiedRequester(res: Response | undefined): Requester | undefined {
+  return res?.locals.identified?.who;
 }

@@ -8,8 +8,9 @@ import type { NextFunction, Request, Response } from "express";
 import { Router } from "express";
 import { LocalResultFiles, validResultKey } from "../../adapters/localS3/resultFiles.js";
 import { notFound, transformNotFound } from "../../domain/errors.js";
-import type { Requester } from "../../domain/transformation.service.js";
+import { mayReadRequest } from "../../domain/policy.js";
 import type { AppDeps } from "../deps.js";
+import { authGuards, identifiedRequester } from "../middleware/auth.js";
 import { pageKit } from "./pages/kit.js";
 
 /** Lifetime of the presigned URL a download of an object-store result is redirected to. */
@@ -30,9 +31,10 @@ export function localResultsRoutes(deps: AppDeps): Router {
   const kit = pageKit(deps);
   const files = deps.localS3?.files ?? new LocalResultFiles(deps.config.resultsDir);
 
+  const apiGuard = authGuards(deps.requester)();
   // A bearer token (API callers) is checked by the API guard; a browser without one signs in first.
   const signedIn = (req: Request, res: Response, next: NextFunction) =>
-    req.headers.authorization !== undefined ? next() : kit.oauthRequired(req, res, next);
+    req.headers.authorization !== undefined ? apiGuard(req, res, next) : kit.oauthRequired(req, res, next);
 
   r.get("/transformation-request/:id/results/:file", signedIn, async (req, res) => {
     const id = String(req.params.id);
@@ -41,10 +43,10 @@ export function localResultsRoutes(deps: AppDeps): Router {
       if (req.accepts(["json", "html"]) === "html") return kit.errorPage(req, res, 404, "Not found", what);
       throw notFound(what);
     };
-    const who: Requester = req.headers.authorization !== undefined ? await deps.requester(req) : kit.who(req);
+    const who = identifiedRequester(res) ?? kit.who(req);
     const rec = /^(?:\d{1,9}|[0-9a-fA-F-]{36})$/.test(id) ? await deps.repos.requests.find(id) : null;
     // Another user's request is answered exactly as an unknown one.
-    if (!rec || (who.user && !who.user.admin && rec.submittedBy !== who.user.id)) {
+    if (!rec || !mayReadRequest(who, rec)) {
       return missing(transformNotFound(id).message);
     }
     const gone = () => missing(`Result file not found: ${file}`);

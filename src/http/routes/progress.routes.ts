@@ -6,6 +6,7 @@ import { z } from "zod";
 import { transformNotFound } from "../../domain/errors.js";
 import { isTerminal } from "../../domain/status.js";
 import type { AppDeps } from "../deps.js";
+import { authGuards, requester } from "../middleware/auth.js";
 import { op } from "../openapi.js";
 import { progressPointJson, statusDisplay } from "../presenters/progress.presenter.js";
 import { isoZ } from "../presenters/time.js";
@@ -37,11 +38,13 @@ export const HistoryResponse = z.object({
 
 export function progressRoutes(deps: AppDeps): Router {
   const r = Router();
+  const auth = authGuards(deps.requester);
   op(
     r,
     {
       method: "get",
       path: "/servicex/transformation/:request_id/history",
+      guard: auth(),
       tag: "client",
       summary:
         "Progress history: one point per status change and at most one per PROGRESS_INTERVAL_MS while running",
@@ -53,8 +56,8 @@ export function progressRoutes(deps: AppDeps): Router {
         404: { description: "Unknown request", schema: MessageResponse },
       },
     },
-    async (req, res, { params }) => {
-      const rec = await deps.transformations.get(params.request_id, await deps.requester(req));
+    async (_req, res, { params }) => {
+      const rec = await deps.transformations.get(params.request_id, requester(res));
       const points = await deps.progress.history(rec.requestId);
       res.set("Cache-Control", "no-store").json({
         history: points.map(progressPointJson),

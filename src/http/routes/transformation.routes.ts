@@ -4,17 +4,17 @@ import { type Request, Router } from "express";
 import { z } from "zod";
 import { clampPresignExpiry } from "../../adapters/objectStore/objectStore.js";
 import { appError, badRequest, notFound, transformNotFound } from "../../domain/errors.js";
-import type { Requester } from "../../domain/transformation.service.js";
+import { assertMayRequest, type Requester } from "../../domain/policy.js";
 import type { AppDeps } from "../deps.js";
 import { isEncrypted, localS3Access, presignLocalResult } from "../localS3.js";
+import { authGuards, identifiedRequester, requester } from "../middleware/auth.js";
 import { refuseHead } from "../middleware/head.js";
 import { clientKey, rateLimit } from "../middleware/rateLimit.js";
-import { describeZodError, op } from "../openapi.js";
+import { defaultInvalid, describeZodError, op } from "../openapi.js";
 import { requestDetailJson, requestJson } from "../presenters/request.presenter.js";
 import { resultJson } from "../presenters/result.presenter.js";
 import { isoZ } from "../presenters/time.js";
 import { MessageResponse, requestIdParam } from "../schemas/common.js";
-import { normaliseIsoTime } from "../schemas/isotime.js";
 import {
   FileUrlsBody,
   ListQuery,
@@ -68,13 +68,14 @@ export async function requestDetail(
 export function transformationRoutes(deps: AppDeps): Router {
   const r = Router();
   const { transformations, repos } = deps;
+  const auth = authGuards(deps.requester);
   r.post(
     "/servicex/transformation",
     rateLimit({
       limit: deps.config.SUBMIT_RATE_LIMIT_PER_MINUTE,
       // Per user: the caller was identified (token verified) before the body was read (app.ts).
       key: (req) => {
-        const who = req.res?.locals.who as Requester | undefined;
+        const who = identifiedRequester(req.res);
         return who?.user ? `user:${who.user.id}` : clientKey(req);
       },
     }),
@@ -85,6 +86,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: "post",
       path: "/servicex/transformation",
+      guard: auth(),
       tag: "client",
       summary: "Submit a transform request (a DID or a file list, plus a selection)",
       body: SubmitBody,
@@ -99,8 +101,7 @@ export function transformationRoutes(deps: AppDeps): Router {
       },
     },
     async (req, res, { body }) => {
-      // Identified before the body was parsed (app.ts); requester() again only for a router used alone.
-      const who = (res.locals.who as Requester | undefined) ?? (await deps.requester(req));
+      const who = requester(res);
       const key = req.get("idempotency-key");
       const out = await transformations.submitRequest(
         {
@@ -126,6 +127,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: "post",
       path: "/servicex/transformation/file-urls",
+      guard: auth(),
       tag: "client",
       summary: "Presigned download URLs for result objects of a request (owner or admin)",
       body: FileUrlsBody,
@@ -137,7 +139,7 @@ export function transformationRoutes(deps: AppDeps): Router {
       },
     },
     async (req, res, { body }) => {
-      const rec = await transformations.get(body.request_id, await deps.requester(req));
+      const rec = await transformations.get(body.request_id, requester(res));
       const store = deps.objectStore;
       const local = deps.localS3;
       // S3 signs for at most 7 days; the expiry reported is the one the URL really has.
@@ -167,6 +169,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/servicex/transformation",
+      guard: auth(),
       tag: "client",
       summary: "List transform requests (own requests for non-admins); optional pagination adds `total`",
       query: ListQuery,
@@ -178,8 +181,8 @@ export function transformationRoutes(deps: AppDeps): Router {
         403: { description: "Another user's requests", schema: MessageResponse },
       },
     },
-    async (req, res, { query }) => {
-      const who = await deps.requester(req);
+    async (_req, res, { query }) => {
+      const who = requester(res);
       const paged = query.page !== undefined || query.per_page !== undefined;
       const { rows, total } = await transformations.list(
         who,
@@ -197,6 +200,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/servicex/transformation/:request_id",
+      guard: auth(),
       tag: "client",
       summary: "One transform request (UUID or integer id): the client's polling call",
       params: requestIdParam,
@@ -208,7 +212,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     },
     async (req, res, { params }) => {
       res.json(
-        await requestDetail(deps, params.request_id, await deps.requester(req), {
+        await requestDetail(deps, params.request_id, requester(res), {
           headers: req.headers,
           encrypted: isEncrypted(req),
         }),
@@ -221,6 +225,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: "delete",
       path: "/servicex/transformation/:request_id",
+      guard: auth(),
       tag: "client",
       summary: "Delete a finished request with its results",
       params: requestIdParam,
@@ -232,8 +237,8 @@ export function transformationRoutes(deps: AppDeps): Router {
         404: { description: "Unknown request", schema: MessageResponse },
       },
     },
-    async (req, res, { params }) => {
-      const message = await transformations.delete(params.request_id, await deps.requester(req));
+    async (_req, res, { params }) => {
+      const message = await transformations.delete(params.request_id, requester(res));
       res.json({ message });
     },
   );
@@ -243,6 +248,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/servicex/transformation/:request_id/status",
+      guard: auth(),
       tag: "client",
       summary: "Legacy status with statistics (and per-file details with ?details=true)",
       params: requestIdParam,
@@ -253,8 +259,8 @@ export function transformationRoutes(deps: AppDeps): Router {
         404: { description: "Unknown request", schema: MessageResponse },
       },
     },
-    async (req, res, { params, query }) => {
-      const rec = await transformations.get(params.request_id, await deps.requester(req));
+    async (_req, res, { params, query }) => {
+      const rec = await transformations.get(params.request_id, requester(res));
       const s = await repos.requests.stats(rec.requestId);
       const remaining = rec.files ? rec.files - rec.filesCompleted - rec.filesFailed : null;
       const body: Record<string, unknown> = {
@@ -289,6 +295,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/servicex/transformation/:request_id/deployment-status",
+      guard: auth(),
       tag: "client",
       summary: "The transformer Deployment's status (Kubernetes, snake_case keys)",
       params: requestIdParam,
@@ -298,8 +305,8 @@ export function transformationRoutes(deps: AppDeps): Router {
         404: { description: "Unknown request or no Deployment", schema: MessageResponse },
       },
     },
-    async (req, res, { params }) => {
-      const rec = await transformations.get(params.request_id, await deps.requester(req));
+    async (_req, res, { params }) => {
+      const rec = await transformations.get(params.request_id, requester(res));
       const status = deps.launcher.deploymentStatus
         ? await deps.launcher.deploymentStatus(rec.requestId)
         : null;
@@ -316,6 +323,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: ["get", "post"],
       path: "/servicex/transformation/:request_id/cancel",
+      guard: auth({ changesState: true }),
       tag: "client",
       summary: "Cancel a running request (GET as the Python client sends it, or POST)",
       params: requestIdParam,
@@ -327,11 +335,8 @@ export function transformationRoutes(deps: AppDeps): Router {
         404: { description: "Unknown request", schema: MessageResponse },
       },
     },
-    async (req, res, { params }) => {
-      const message = await transformations.cancel(
-        params.request_id,
-        await deps.requester(req, { changesState: true }),
-      );
+    async (_req, res, { params }) => {
+      const message = await transformations.cancel(params.request_id, requester(res));
       res.json({ message });
     },
   );
@@ -341,6 +346,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: "post",
       path: "/servicex/transformation/:request_id/rerun-failed",
+      guard: auth({ changesState: true }),
       tag: "client",
       summary:
         "Re-run the failed files of a Complete request (owner or admin): it runs again and ends Complete, results merged",
@@ -358,11 +364,8 @@ export function transformationRoutes(deps: AppDeps): Router {
         503: { description: "Code generator or object store unavailable", schema: MessageResponse },
       },
     },
-    async (req, res, { params }) => {
-      const out = await deps.reruns.rerunFailed(
-        params.request_id,
-        await deps.requester(req, { changesState: true }),
-      );
+    async (_req, res, { params }) => {
+      const out = await deps.reruns.rerunFailed(params.request_id, requester(res));
       res.json({
         message: `Re-running ${out.files} failed file${out.files === 1 ? "" : "s"} of transformation request ${params.request_id}`,
         request_id: out.requestId,
@@ -377,29 +380,27 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/servicex/transformation/:request_id/results",
+      guard: auth(),
       tag: "client",
       summary: "Per-file results newer than `later_than` (ISO 8601), ordered by creation",
       params: requestIdParam,
       notFound: paramNotFound,
       query: ResultsQuery,
+      // An unparsable later_than is answered with its message alone (as upstream); other problems as usual.
+      invalid: (where, e) => {
+        const time = e.issues.find((i) => i.code === "custom" && i.path[0] === "later_than");
+        return time ? badRequest(time.message) : defaultInvalid(where, e);
+      },
       responses: {
         200: { description: "Results", schema: z.object({ results: z.array(TransformResultJson) }) },
         400: { description: "Invalid later_than", schema: MessageResponse },
       },
     },
-    async (req, res, { params, query }) => {
-      let later: string | null = null;
-      if (query.later_than !== undefined) {
-        later = normaliseIsoTime(query.later_than);
-        if (later === null) {
-          throw badRequest(`later_than value ${query.later_than} is not an ISO 8601 compliant datetime`);
-        }
-      }
+    async (_req, res, { params, query }) => {
       // Unknown ids answer an empty list (upstream); ownership is checked when the request exists.
-      const who = await deps.requester(req);
       const rec = await repos.requests.find(params.request_id);
-      if (rec) transformations.assertOwnerOrAdmin(rec, who);
-      const rows = rec ? await repos.results.listForRequest(rec.requestId, later) : [];
+      if (rec) assertMayRequest(requester(res), rec, "view");
+      const rows = rec ? await repos.results.listForRequest(rec.requestId, query.later_than) : [];
       res.json({ results: rows.map(resultJson) });
     },
   );
@@ -409,6 +410,7 @@ export function transformationRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/servicex/transformation/:request_id/errors",
+      guard: auth(),
       tag: "client",
       summary: "Per-file failures with pod name and message (from file_status)",
       params: requestIdParam,
@@ -429,8 +431,8 @@ export function transformationRoutes(deps: AppDeps): Router {
         },
       },
     },
-    async (req, res, { params }) => {
-      const rec = await transformations.get(params.request_id, await deps.requester(req));
+    async (_req, res, { params }) => {
+      const rec = await transformations.get(params.request_id, requester(res));
       const rows = await repos.results.failures(rec.requestId);
       res.json({
         errors: rows.map((e) => ({

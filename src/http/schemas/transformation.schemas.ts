@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { INT32_MAX, boolQuery, intLike, pageQuery, text } from "./common.js";
+import { normaliseIsoTime } from "./isotime.js";
 
 /** Most entries of a submit's file-list (docs/api.md). */
 export const MAX_FILE_LIST = 1_000_000;
@@ -62,7 +63,26 @@ export const SubmitResponse = z.object({ request_id: z.string() });
 
 export const ListQuery = z.object({ submitted_by: intLike(0, INT32_MAX).optional(), ...pageQuery });
 export const StatusQuery = z.object({ details: boolQuery });
-export const ResultsQuery = z.object({ later_than: z.string().max(64).optional() });
+/**
+ * `later_than`: an ISO 8601 time, normalised to the form the results are compared in (null when absent). An
+ * unparsable time is answered with this message alone (the results route's `invalid`), as upstream.
+ */
+export const ResultsQuery = z.object({
+  later_than: z
+    .string()
+    .max(64)
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return null;
+      const later = normaliseIsoTime(v);
+      if (later !== null) return later;
+      ctx.addIssue({
+        code: "custom",
+        message: `later_than value ${v} is not an ISO 8601 compliant datetime`,
+      });
+      return z.NEVER;
+    }),
+});
 
 export const TransformRequestJson = z
   .object({
