@@ -22,6 +22,7 @@ import { transformationRoutes } from "./http/routes/transformation.routes.js";
 import { userRoutes } from "./http/routes/users.routes.js";
 import { pageErrors, pageKit, pageNotFound } from "./http/routes/pages/kit.js";
 import { webRoutes } from "./http/routes/web.routes.js";
+import { callbackServices } from "./routeServices.js";
 import { sessionMiddleware } from "./http/middleware/session.js";
 
 export interface AppState {
@@ -76,7 +77,7 @@ export function buildApp(
       express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }),
     );
     app.use(lifecycleRoutes(deps));
-    app.use(callbackRoutes(deps));
+    app.use(callbackRoutes(callbackServices(deps)));
     app.use(notFoundHandler);
     app.use(errorHandler);
     return app;
@@ -116,7 +117,7 @@ export function buildApp(
   app.use(progressRoutes(deps));
   app.use(datasetRoutes(deps));
   if (lifecycleOnPublic) app.use(lifecycleRoutes(deps));
-  if (listener === "combined") app.use(callbackRoutes(deps));
+  if (listener === "combined") app.use(callbackRoutes(callbackServices(deps)));
   // A browser gets unknown URLs and failed pages as HTML in the layout; API clients keep the JSON answers.
   const kit = pageKit(deps);
   app.use(pageNotFound(kit));

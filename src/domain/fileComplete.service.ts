@@ -5,6 +5,7 @@
 import type { ApplyResult, FileReport, ReportOutcome, ResultsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { isDatabaseUnavailable, isRetryableDbError, whileDatabaseRestarts } from "./databaseWait.js";
+import { appError } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
 import { objectNameFor } from "./objectName.js";
 
@@ -51,6 +52,20 @@ export class FileCompleteService {
    */
   report(report: FileReport): Promise<ReportOutcome> {
     return this.enqueue(report);
+  }
+
+  /**
+   * PUT …/<request_id>/file-complete (docs/api.md): the report, recorded once its batch has committed; a
+   * report that was not recorded is the catalogue's error (404 unknown request, 400 a file of another
+   * request, 409 a request whose lookup has not completed: no task was published, so nothing is lost).
+   */
+  async record(report: FileReport): Promise<void> {
+    const outcome = await this.enqueue(report);
+    if (outcome === "request_not_found") throw appError("request_not_found");
+    if (outcome === "file_not_in_request") {
+      throw appError("file_not_in_request", { file: report.fileId, request: report.requestId });
+    }
+    if (outcome === "request_not_running") throw appError("request_not_running", { id: report.requestId });
   }
 
   private async withObjectNames(reports: FileReport[]): Promise<FileReport[]> {

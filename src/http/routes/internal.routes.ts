@@ -1,12 +1,17 @@
 // Internal API called by DID finders and transformer sidecars (docs/api.md). No authentication, as
 // upstream: it relies on network isolation, which INTERNAL_PORT provides (a listener of its own, app.ts).
 // Note the path id is a *dataset* id for the DID-finder calls and a request UUID for the transformer calls.
+// Each route reads its input and calls one service method; the routers are given those services only.
 import { type Request, Router } from "express";
 import { z } from "zod";
-import { whileDatabaseRestarts } from "../../domain/databaseWait.js";
+import type { Config } from "../../config.js";
+import type { DataLifecycleService } from "../../domain/dataLifecycle.service.js";
 import { appError, type AppError } from "../../domain/errors.js";
+import type { FileCompleteService } from "../../domain/fileComplete.service.js";
+import type { KubernetesCleanupService } from "../../domain/kubernetesCleanup.service.js";
+import type { LookupService } from "../../domain/lookup.service.js";
 import { DATASET_LOOKUP_ERRORS, type DatasetLookupError } from "../../domain/status.js";
-import type { AppDeps } from "../deps.js";
+import type { TransformerReportsService } from "../../domain/transformerReports.service.js";
 import { op } from "../openapi.js";
 import { MessageResponse, datasetIdParam, requestIdParam } from "../schemas/common.js";
 import { normaliseIsoTime } from "../schemas/isotime.js";
@@ -25,17 +30,31 @@ const datasetNotFound = (req: Request) =>
 const requestNotFound = () => appError("request_not_found");
 const INFO_MAX = 2048;
 
+/** The services of the cron routes (LIFECYCLE_PATHS). */
+export interface LifecycleRouteServices {
+  dataLifecycle: Pick<DataLifecycleService, "markStaleDatasets" | "purge">;
+  kubernetesCleanup: Pick<KubernetesCleanupService, "run">;
+  config: Pick<Config, "MAX_DESIRED_TRANSFORM_CACHE_SIZE">;
+}
+
+/** The services of the DID-finder and transformer callbacks. */
+export interface CallbackServices {
+  lookups: Pick<LookupService, "addFiles" | "complete" | "error">;
+  fileComplete: Pick<FileCompleteService, "record">;
+  transformerReports: Pick<TransformerReportsService, "status" | "fileStatus">;
+}
+
 /**
- * PUT …/<request_id>/file-complete. Shared by the Express route below and the fast path (fastPath.ts)
- * that serves this endpoint without Express at high rates.
+ * PUT …/<request_id>/file-complete: the sidecar's body as the service's report. Shared by the Express route
+ * below and the fast path (fastPath.ts) that serves this endpoint without Express at high rates.
  */
-export async function recordFileComplete(
-  deps: AppDeps,
+export function recordFileComplete(
+  s: Pick<CallbackServices, "fileComplete">,
   requestId: string,
   body: z.output<typeof FileCompleteBody>,
 ): Promise<void> {
   const info = body.error ?? body.info ?? null;
-  const outcome = await deps.fileComplete.report({
+  return s.fileComplete.record({
     requestId,
     fileId: body["file-id"],
     success: body.status === "success",
@@ -50,14 +69,6 @@ export async function recordFileComplete(
     podName: body.place?.host_name?.slice(0, 128) ?? null,
     info: info === null ? null : info.slice(0, INFO_MAX),
   });
-  if (outcome === "request_not_found") throw requestNotFound();
-  if (outcome === "file_not_in_request") {
-    throw appError("file_not_in_request", { file: body["file-id"], request: requestId });
-  }
-  if (outcome === "request_not_running") {
-    // No task of this request was ever published (its lookup has not completed): nothing can be lost.
-    throw appError("request_not_running", { id: requestId });
-  }
 }
 
 const invalidAge = () => appError("invalid_age", {}, { body: "message" });
@@ -88,18 +99,10 @@ export const LIFECYCLE_PATHS = [
   "/servicex/internal/kubernetes-cleanup",
 ] as const;
 
-/** Every internal route: the lifecycle (cron) routes and the DID-finder/sidecar callbacks. */
-export function internalRoutes(deps: AppDeps): Router {
-  const r = Router();
-  r.use(lifecycleRoutes(deps));
-  r.use(callbackRoutes(deps));
-  return r;
-}
-
 /** The lifecycle routes (LIFECYCLE_PATHS), called by the CronJobs; the guard in front is the caller's (app.ts). */
-export function lifecycleRoutes(deps: AppDeps): Router {
+export function lifecycleRoutes(s: LifecycleRouteServices): Router {
   const r = Router();
-  const { dataLifecycle } = deps;
+  const { dataLifecycle, kubernetesCleanup, config } = s;
 
   op(
     r,
@@ -152,7 +155,7 @@ export function lifecycleRoutes(deps: AppDeps): Router {
       res.json(
         await dataLifecycle.purge({
           cutoff: query.cutoff_timestamp,
-          maxCacheBytes: deps.config.MAX_DESIRED_TRANSFORM_CACHE_SIZE ?? null,
+          maxCacheBytes: config.MAX_DESIRED_TRANSFORM_CACHE_SIZE ?? null,
         }),
       );
     },
@@ -174,7 +177,7 @@ export function lifecycleRoutes(deps: AppDeps): Router {
       },
     },
     async (req, res) => {
-      await deps.kubernetesCleanup.run(hoursParam(req, "maxAge", invalidMaxAge));
+      await kubernetesCleanup.run(hoursParam(req, "maxAge", invalidMaxAge));
       res.json(null);
     },
   );
@@ -182,8 +185,9 @@ export function lifecycleRoutes(deps: AppDeps): Router {
 }
 
 /** The DID-finder and transformer-sidecar callbacks (anonymous, as upstream: they rely on the network). */
-export function callbackRoutes(deps: AppDeps): Router {
+export function callbackRoutes(s: CallbackServices): Router {
   const r = Router();
+  const { lookups, transformerReports } = s;
 
   op(
     r,
@@ -207,7 +211,7 @@ export function callbackRoutes(deps: AppDeps): Router {
     },
     async (_req, res, { params, body }) => {
       const list = Array.isArray(body) ? body : [body];
-      await deps.lookups.addFiles(
+      await lookups.addFiles(
         params.dataset_id,
         list.map((f) => ({
           paths: Array.isArray(f.paths) ? f.paths.join(",") : f.paths,
@@ -242,7 +246,7 @@ export function callbackRoutes(deps: AppDeps): Router {
       },
     },
     async (_req, res, { params, body }) => {
-      await deps.lookups.complete(params.dataset_id, {
+      await lookups.complete(params.dataset_id, {
         files: body.files,
         totalEvents: body["total-events"] ?? 0,
         totalBytes: body["total-bytes"] ?? 0,
@@ -277,7 +281,7 @@ export function callbackRoutes(deps: AppDeps): Router {
       const errorType: DatasetLookupError = DATASET_LOOKUP_ERRORS.includes(given as DatasetLookupError)
         ? (given as DatasetLookupError)
         : "internal_failure";
-      await deps.lookups.error(params.dataset_id, { errorType, message: body.message ?? "" });
+      await lookups.error(params.dataset_id, { errorType, message: body.message ?? "" });
       res.json(null);
     },
   );
@@ -307,7 +311,7 @@ export function callbackRoutes(deps: AppDeps): Router {
       },
     },
     async (_req, res, { params, body }) => {
-      await recordFileComplete(deps, params.request_id, body);
+      await recordFileComplete(s, params.request_id, body);
       res.json("Ok");
     },
   );
@@ -329,13 +333,11 @@ export function callbackRoutes(deps: AppDeps): Router {
       },
     },
     async (_req, res, { params, body }) => {
-      await whileDatabaseRestarts(() =>
-        deps.transformations.statusReport(params.request_id, {
-          severity: body.severity ?? "info",
-          source: body.source,
-          info: body.info,
-        }),
-      );
+      await transformerReports.status(params.request_id, {
+        severity: body.severity ?? "info",
+        source: body.source,
+        info: body.info,
+      });
       res.json(null);
     },
   );
@@ -366,21 +368,12 @@ export function callbackRoutes(deps: AppDeps): Router {
       responses: { 200: { description: '"Ok"' }, 400: { description: "Missing field" } },
     },
     async (_req, res, { params, body }) => {
-      // An event log: a report repeated after a lost answer adds a second event row, which is harmless.
-      await whileDatabaseRestarts(async () => {
-        const rec = await deps.repos.requests.find(params.request_id);
-        if (!rec) throw appError("request_not_found");
-        if (!(await deps.repos.datasets.hasFile(rec.didId, params.file_id))) {
-          throw appError("file_not_in_request", { file: params.file_id, request: params.request_id });
-        }
-        await deps.repos.results.addFileStatus({
-          requestId: rec.requestId,
-          fileId: params.file_id,
-          status: body["status-code"],
-          timestamp: normaliseIsoTime(body.timestamp)!,
-          podName: body["pod-name"] ?? null,
-          info: body.info ? body.info.slice(0, INFO_MAX) : null,
-        });
+      await transformerReports.fileStatus(params.request_id, {
+        fileId: params.file_id,
+        status: body["status-code"],
+        timestamp: normaliseIsoTime(body.timestamp)!,
+        podName: body["pod-name"] ?? null,
+        info: body.info ? body.info.slice(0, INFO_MAX) : null,
       });
       res.json("Ok");
     },
