@@ -60,3 +60,25 @@ export function expectAnswer(r: Answer, status: number, body: unknown): void {
   }
   expect({ status: r.status, body: got }).toEqual({ status, body });
 }
+
+/**
+ * `httpCall` bound to one App: `api.get("/path")`. `base` is its URL, anything with `url` (a TestApp), or a
+ * function giving the URL (for a module-level client of an App started in beforeAll).
+ */
+export function client(base: string | { url: string } | (() => string)) {
+  const root = () => (typeof base === "function" ? base() : typeof base === "string" ? base : base.url);
+  const call = (method: string, path: string, o: CallOptions = {}) => httpCall(`${root()}${path}`, method, o);
+  return {
+    call,
+    get: (path: string, o?: CallOptions) => call("GET", path, o),
+    post: (path: string, o?: CallOptions) => call("POST", path, o),
+    put: (path: string, o?: CallOptions) => call("PUT", path, o),
+    patch: (path: string, o?: CallOptions) => call("PATCH", path, o),
+    delete: (path: string, o?: CallOptions) => call("DELETE", path, o),
+  };
+}
+
+export type Client = ReturnType<typeof client>;
+
+/** The parsed JSON body of an answer, typed by the caller (undefined when the body was not JSON). */
+export const jsonOf = <T = Record<string, unknown>>(r: Answer): T => r.json as T;

@@ -1,7 +1,17 @@
 // Upstream concurrency and duplicate bugs, each as a named regression test (contract A.11, §2.4.2, §2.4.4).
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileCompleteBody, putJson } from "../helpers/fakeWorkers.js";
+import {
+  completeLookup,
+  fileReport,
+  postSubmit,
+  reportFile,
+  requestRow,
+  sendFiles,
+  submitDid,
+  submitFileList,
+  tag,
+} from "../helpers/factories.js";
+import { client } from "../helpers/http.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
 let app: TestApp;
@@ -12,67 +22,23 @@ afterAll(async () => {
   await app?.close();
 });
 
-const base = () => `${app.url}/servicex`;
-const internal = () => `${app.url}/servicex/internal/transformation`;
-
-async function submitFiles(n: number): Promise<{ id: string; fileIds: number[]; paths: string[] }> {
-  const paths = Array.from(
-    { length: n },
-    (_, i) => `root://eos//${randomBytes(4).toString("hex")}/f${i}.root`,
-  );
-  const r = await putJson(
-    `${base()}/transformation`,
-    { "file-list": paths, selection: "s", codegen: "passthrough", "result-destination": "object-store" },
-    "POST",
-  );
-  expect(r.status).toBe(200);
-  const id = (r.body as { request_id: string }).request_id;
-  const rows = await app.deps.db.sql.query<{ id: number; paths: string }>(
-    "SELECT f.id, f.paths FROM files f JOIN requests r ON r.did_id = f.dataset_id WHERE r.request_id = $1 ORDER BY f.id",
-    [id],
-  );
-  return { id, fileIds: rows.map((x) => x.id), paths: rows.map((x) => x.paths) };
-}
-
-async function submitDid(): Promise<{ id: string; datasetId: number }> {
-  const r = await putJson(
-    `${base()}/transformation`,
-    {
-      did: `${app.scheme}://ds.${randomBytes(4).toString("hex")}`,
-      selection: "s",
-      codegen: "passthrough",
-      "result-destination": "volume",
-    },
-    "POST",
-  );
-  const id = (r.body as { request_id: string }).request_id;
-  const row = await app.deps.db.sql.query<{ did_id: number }>(
-    "SELECT did_id FROM requests WHERE request_id = $1",
-    [id],
-  );
-  return { id, datasetId: row[0]!.did_id };
-}
-
+const api = client(() => app.url);
 const report = (id: string, fileId: number, status: "success" | "failure") =>
-  putJson(
-    `${internal()}/${id}/file-complete`,
-    fileCompleteBody({ request_id: id, file_id: fileId, paths: [`root://x//f${fileId}`] }, status),
-  );
-
-async function row(id: string) {
-  const r = await app.deps.db.sql.query<Record<string, number | string>>(
-    `SELECT status, files, files_completed, files_failed, finish_time IS NOT NULL AS finished,
-            total_bytes::float8 AS total_bytes FROM requests WHERE request_id = $1`,
-    [id],
-  );
-  return r[0]!;
-}
+  reportFile(app, id, fileId, status);
+const row = (id: string) => requestRow(app, id);
+/** A DID request of its own dataset (results to the volume). */
+const didRequest = async () => {
+  const { requestId: id, didId: datasetId } = await submitDid(app, {
+    body: { "result-destination": "volume" },
+  });
+  return { id, datasetId };
+};
 
 describe("file-complete accounting", () => {
   it("#460: concurrent file-complete reports for every file complete the request exactly once", async () => {
-    const { id, fileIds } = await submitFiles(300);
+    const { requestId: id, fileIds } = await submitFileList(app, 300);
     const answers = await Promise.all(fileIds.map((f) => report(id, f, "success")));
-    expect(answers.every((a) => a.status === 200 && a.body === "Ok")).toBe(true);
+    expect(answers.every((a) => a.status === 200 && a.json === "Ok")).toBe(true);
     const r = await row(id);
     expect(r).toMatchObject({
       status: "complete",
@@ -86,7 +52,7 @@ describe("file-complete accounting", () => {
   });
 
   it("#409: duplicate reports (sidecar retries, redelivered tasks) never count a file twice", async () => {
-    const { id, fileIds } = await submitFiles(50);
+    const { requestId: id, fileIds } = await submitFileList(app, 50);
     const reports = fileIds.flatMap((f) => [
       report(id, f, "success"),
       report(id, f, "success"),
@@ -109,7 +75,7 @@ describe("file-complete accounting", () => {
   });
 
   it("When a failure is followed by a success, then the file counts as a success; a later failure changes nothing", async () => {
-    const { id, fileIds } = await submitFiles(3);
+    const { requestId: id, fileIds } = await submitFileList(app, 3);
     const [a, b, c] = fileIds as [number, number, number];
     await report(id, a, "failure");
     expect(await row(id)).toMatchObject({ files_completed: 0, files_failed: 1 });
@@ -129,12 +95,15 @@ describe("file-complete accounting", () => {
   });
 
   it("#343: a request still in Lookup is never completed by file-complete, even when transformers catch up with the DID finder", async () => {
-    const { id, datasetId } = await submitDid();
-    const put = await putJson(`${internal()}/${datasetId}/files`, [
+    const { id, datasetId } = await didRequest();
+    const put = await sendFiles(app, datasetId, [
       { paths: ["root://a//1.root"], adler32: null, file_size: 0, file_events: 0 },
       { paths: ["root://a//2.root"], adler32: null, file_size: 0, file_events: 0 },
     ]);
-    expect(put).toEqual({ status: 200, body: { dataset_id: String(datasetId) } });
+    expect({ status: put.status, body: put.json }).toEqual({
+      status: 200,
+      body: { dataset_id: String(datasetId) },
+    });
     const files = await app.deps.db.sql.query<{ id: number }>(
       "SELECT id FROM files WHERE dataset_id = $1 ORDER BY id",
       [datasetId],
@@ -143,13 +112,7 @@ describe("file-complete accounting", () => {
     expect(await row(id)).toMatchObject({ status: "lookup", files: 2, files_completed: 2, finished: false });
     expect(app.launcher.shutdownCount(id)).toBe(0);
     // the DID finder closes the lookup: counters already add up → Complete, exactly once
-    await putJson(`${internal()}/${datasetId}/complete`, {
-      files: 2,
-      "files-skipped": 0,
-      "total-events": 0,
-      "total-bytes": 0,
-      "elapsed-time": 1,
-    });
+    await completeLookup(app, datasetId, { files: 2 });
     expect(await row(id)).toMatchObject({ status: "complete", files: 2, files_completed: 2, finished: true });
     await app.deps.lifecycle.idle();
     expect(app.launcher.shutdownCount(id)).toBe(1);
@@ -157,11 +120,11 @@ describe("file-complete accounting", () => {
 
   it("#413: cancel racing the last file ends in exactly one terminal state with one shutdown", async () => {
     for (let round = 0; round < 10; round++) {
-      const { id, fileIds } = await submitFiles(4);
+      const { requestId: id, fileIds } = await submitFileList(app, 4);
       await Promise.all(fileIds.slice(0, 3).map((f) => report(id, f, "success")));
       const [last, cancel] = await Promise.all([
         report(id, fileIds[3]!, "success"),
-        fetch(`${base()}/transformation/${id}/cancel`),
+        api.get(`/servicex/transformation/${id}/cancel`),
       ]);
       expect(last.status).toBe(200);
       const r = await row(id);
@@ -173,44 +136,33 @@ describe("file-complete accounting", () => {
   });
 
   it("When an old sidecar reports success without s3-object-name, then /results carries the derived object name", async () => {
-    const { id, fileIds } = await submitFiles(1);
-    const body = fileCompleteBody(
-      { request_id: id, file_id: fileIds[0]!, paths: ["root://eos//user/x/f.root"] },
-      "success",
-    ) as Record<string, unknown>;
+    const { requestId: id, fileIds } = await submitFileList(app, 1);
+    const body: Record<string, unknown> = fileReport(id, fileIds[0]!, "success", "root://eos//user/x/f.root");
     delete body["s3-object-name"];
-    expect((await putJson(`${internal()}/${id}/file-complete`, body)).status).toBe(200);
-    const res = (await (await fetch(`${base()}/transformation/${id}/results`)).json()) as {
+    expect((await reportFile(app, id, fileIds[0]!, "success", body)).status).toBe(200);
+    const res = (await api.get(`/servicex/transformation/${id}/results`)).json as {
       results: Array<Record<string, unknown>>;
     };
     expect(res.results[0]!["s3-object-name"]).toBe("root:::eos::user:x:f.root.parquet");
   });
 
   it("When reports for unknown requests or foreign files arrive, then 404/400 and nothing is written", async () => {
-    const { id } = await submitFiles(1);
-    const other = await submitFiles(1);
+    const { requestId: id } = await submitFileList(app, 1);
+    const other = await submitFileList(app, 1);
     const unknown = await report("00000000-0000-4000-8000-000000000000", other.fileIds[0]!, "success");
     expect(unknown.status).toBe(404);
     const foreign = await report(id, other.fileIds[0]!, "success");
     expect(foreign.status).toBe(400);
     expect(await row(id)).toMatchObject({ files_completed: 0, files_failed: 0 });
-    expect(await row(other.id)).toMatchObject({ files_completed: 0, files_failed: 0 });
+    expect(await row(other.requestId)).toMatchObject({ files_completed: 0, files_failed: 0 });
   });
 });
 
 describe("dataset cache (contract §3.4)", () => {
   it("When several requests on one new DID are submitted concurrently, then they share one dataset and one lookup", async () => {
-    const did = `${app.scheme}://shared.${randomBytes(4).toString("hex")}`;
-    const subs = await Promise.all(
-      Array.from({ length: 8 }, () =>
-        putJson(
-          `${base()}/transformation`,
-          { did, selection: "s", codegen: "passthrough", "result-destination": "object-store" },
-          "POST",
-        ),
-      ),
-    );
-    const ids = subs.map((s) => (s.body as { request_id: string }).request_id);
+    const did = `${app.scheme}://shared.${tag()}`;
+    const subs = await Promise.all(Array.from({ length: 8 }, () => postSubmit(app, { did })));
+    const ids = subs.map((s) => (s.json as { request_id: string }).request_id);
     const rows = await app.deps.db.sql.query<{ did_id: number; status: string }>(
       "SELECT did_id, status FROM requests WHERE request_id = ANY($1::text[])",
       [ids],
@@ -219,19 +171,13 @@ describe("dataset cache (contract §3.4)", () => {
     expect(rows.filter((r) => r.status === "lookup")).toHaveLength(1);
     expect(rows.filter((r) => r.status === "pending_lookup")).toHaveLength(7);
     const datasetId = rows[0]!.did_id;
-    await putJson(`${internal()}/${datasetId}/files`, {
+    await sendFiles(app, datasetId, {
       paths: ["root://x//only.root"],
       adler32: null,
       file_size: 5,
       file_events: 7,
     });
-    await putJson(`${internal()}/${datasetId}/complete`, {
-      files: 1,
-      "files-skipped": 0,
-      "total-events": 7,
-      "total-bytes": 5,
-      "elapsed-time": 1,
-    });
+    await completeLookup(app, datasetId, { files: 1, "total-events": 7, "total-bytes": 5 });
     const after = await app.deps.db.sql.query<{ status: string; files: number }>(
       "SELECT status, files FROM requests WHERE request_id = ANY($1::text[])",
       [ids],
@@ -251,35 +197,25 @@ describe("dataset cache (contract §3.4)", () => {
   });
 
   it("When the lookup finds no files, then every waiting request completes with zero files", async () => {
-    const { id, datasetId } = await submitDid();
-    await putJson(`${internal()}/${datasetId}/complete`, {
-      files: 0,
-      "files-skipped": 0,
-      "total-events": 0,
-      "total-bytes": 0,
-      "elapsed-time": 1,
-    });
+    const { id, datasetId } = await didRequest();
+    await completeLookup(app, datasetId, { files: 0 });
     expect(await row(id)).toMatchObject({ status: "complete", files: 0, finished: true });
     await app.deps.lifecycle.idle();
     expect(app.launcher.shutdownCount(id)).toBe(1);
   });
 
   it("When a dataset is deleted (stale), then the next submit of its DID looks it up again", async () => {
-    const { id, datasetId } = await submitDid();
+    const { id, datasetId } = await didRequest();
     const did =
       (await row(id)) &&
       (await app.deps.db.sql.query<{ did: string }>("SELECT did FROM requests WHERE request_id=$1", [id]))[0]!
         .did;
-    const del = await fetch(`${base()}/datasets/${datasetId}`, { method: "DELETE" });
-    expect(await del.json()).toEqual({ "dataset-id": datasetId, stale: true });
-    const again = await fetch(`${base()}/datasets/${datasetId}`, { method: "DELETE" });
+    const del = await api.delete(`/servicex/datasets/${datasetId}`);
+    expect(del.json).toEqual({ "dataset-id": datasetId, stale: true });
+    const again = await api.delete(`/servicex/datasets/${datasetId}`);
     expect(again.status).toBe(400);
-    const r2 = await putJson(
-      `${base()}/transformation`,
-      { did, selection: "s", codegen: "passthrough", "result-destination": "object-store" },
-      "POST",
-    );
-    const id2 = (r2.body as { request_id: string }).request_id;
+    const r2 = await postSubmit(app, { did });
+    const id2 = (r2.json as { request_id: string }).request_id;
     const rows = await app.deps.db.sql.query<{ did_id: number; status: string }>(
       "SELECT did_id, status FROM requests WHERE request_id = $1",
       [id2],
