@@ -22,7 +22,13 @@ import { transformationRoutes } from "./http/routes/transformation.routes.js";
 import { userRoutes } from "./http/routes/users.routes.js";
 import { pageErrors, pageKit, pageNotFound } from "./http/routes/pages/kit.js";
 import { webRoutes } from "./http/routes/web.routes.js";
-import { callbackServices } from "./routeServices.js";
+import {
+  callbackServices,
+  datasetServices,
+  deviceFlowServices,
+  opsServices,
+  userServices,
+} from "./routeServices.js";
 import { sessionMiddleware } from "./http/middleware/session.js";
 
 export interface AppState {
@@ -68,7 +74,7 @@ export function buildApp(
   // CSP without inline script/style, frame-ancestors 'none', nosniff, Referrer-Policy, HSTS over TLS.
   app.use(securityHeaders());
 
-  const ops = opsRoutes(deps, { draining: () => state.draining });
+  const ops = opsRoutes(opsServices(deps, () => state.draining));
   if (internal) {
     app.use((req, res, next) =>
       req.path === "/healthz" || req.path === "/readyz" ? ops(req, res, next) : next(),
@@ -110,12 +116,12 @@ export function buildApp(
   // No global form parser: the callers' bodies are JSON (upstream read them with get_json()).
   app.use(localResultsRoutes(deps));
   app.use(webRoutes(deps));
-  app.use(userRoutes(deps));
-  app.use(deviceFlowRoutes(deps));
-  app.use(infoRoutes(deps));
+  app.use(userRoutes(userServices(deps, auth)));
+  app.use(deviceFlowRoutes(deviceFlowServices(deps)));
+  app.use(infoRoutes({ config: deps.config }));
   app.use(transformationRoutes(deps));
   app.use(progressRoutes(deps));
-  app.use(datasetRoutes(deps));
+  app.use(datasetRoutes(datasetServices(deps, auth)));
   if (lifecycleOnPublic) app.use(lifecycleRoutes(deps));
   if (listener === "combined") app.use(callbackRoutes(callbackServices(deps)));
   // A browser gets unknown URLs and failed pages as HTML in the layout; API clients keep the JSON answers.

@@ -1,17 +1,30 @@
-// Client API for cached datasets (docs/api.md).
+// Client API for cached datasets (docs/api.md "Client routes"): the routes declare their schemas and guard,
+// the DatasetService (src/domain/datasets.service.ts) acts, the presenter writes the wire JSON.
 import { type Request, Router } from "express";
 import { z } from "zod";
-import { appError, badRequest } from "../../domain/errors.js";
-import type { AppDeps } from "../deps.js";
+import type { DatasetService } from "../../domain/datasets.service.js";
+import { appError } from "../../domain/errors.js";
+import type { Auth } from "../middleware/auth.js";
 import { op } from "../openapi.js";
-import { datasetFileJson, datasetJson } from "../presenters/dataset.presenter.js";
-import { MessageResponse, boolQuery, datasetIdParam, text } from "../schemas/common.js";
+import { datasetListJson, datasetStaleJson, datasetWithFilesJson } from "../presenters/dataset.presenter.js";
+import { boolQuery, datasetIdParam, text } from "../schemas/common.js";
+import {
+  DatasetListResponse,
+  DatasetStaleResponse,
+  DatasetWithFilesResponse,
+} from "../schemas/datasets.schemas.js";
+import { AUTH_ERRORS, ErrorResponse } from "../schemas/errors.schemas.js";
 
+export interface DatasetRoutesDeps {
+  datasets: DatasetService;
+  auth: Auth;
+}
+
+/** A dataset id that is not a number names no dataset (404, as an unknown one). */
 const paramNotFound = (req: Request) => appError("dataset_not_found", { id: String(req.params.dataset_id) });
 
-export function datasetRoutes(deps: AppDeps): Router {
+export function datasetRoutes({ datasets, auth }: DatasetRoutesDeps): Router {
   const r = Router();
-  const repo = deps.repos.datasets;
   op(
     r,
     {
@@ -20,15 +33,15 @@ export function datasetRoutes(deps: AppDeps): Router {
       tag: "client",
       summary: "Cached datasets (live ones unless show-deleted)",
       query: z.object({ "did-finder": text(64).optional(), "show-deleted": boolQuery }),
-      responses: { 200: { description: "Datasets" } },
+      guard: auth(),
+      responses: { 200: { description: "Datasets", schema: DatasetListResponse }, ...AUTH_ERRORS },
     },
-    async (req, res, { query }) => {
-      await deps.requester(req);
-      const rows = await repo.list({
+    async (_req, res, { query }) => {
+      const rows = await datasets.list({
         didFinder: query["did-finder"],
         showDeleted: query["show-deleted"] ?? false,
       });
-      res.json({ datasets: rows.map(datasetJson) });
+      res.json(datasetListJson(rows));
     },
   );
   op(
@@ -40,17 +53,15 @@ export function datasetRoutes(deps: AppDeps): Router {
       summary: "One dataset with its files",
       params: datasetIdParam,
       notFound: paramNotFound,
+      guard: auth(),
       responses: {
-        200: { description: "Dataset" },
-        404: { description: "Unknown", schema: MessageResponse },
+        200: { description: "Dataset", schema: DatasetWithFilesResponse },
+        404: { description: "Unknown", schema: ErrorResponse },
+        ...AUTH_ERRORS,
       },
     },
-    async (req, res, { params }) => {
-      await deps.requester(req);
-      const d = await repo.get(params.dataset_id);
-      if (!d) throw appError("dataset_not_found", { id: params.dataset_id });
-      const files = await repo.files(d.id);
-      res.json({ ...datasetJson(d), files: files.map(datasetFileJson) });
+    async (_req, res, { params }) => {
+      res.json(datasetWithFilesJson(await datasets.withFiles(params.dataset_id)));
     },
   );
   op(
@@ -62,22 +73,16 @@ export function datasetRoutes(deps: AppDeps): Router {
       summary: "Mark a dataset stale: the next submit of its DID looks it up again",
       params: datasetIdParam,
       notFound: paramNotFound,
+      guard: auth({ changesState: true }),
       responses: {
-        200: {
-          description: "Marked stale",
-          schema: z.object({ "dataset-id": z.number(), stale: z.boolean() }),
-        },
-        400: { description: "Already deleted", schema: MessageResponse },
-        404: { description: "Unknown", schema: MessageResponse },
+        200: { description: "Marked stale", schema: DatasetStaleResponse },
+        400: { description: "Already deleted", schema: ErrorResponse },
+        404: { description: "Unknown", schema: ErrorResponse },
+        ...AUTH_ERRORS,
       },
     },
-    async (req, res, { params }) => {
-      await deps.requester(req);
-      const d = await repo.get(params.dataset_id);
-      if (!d) throw appError("dataset_not_found", { id: params.dataset_id });
-      if (!(await repo.markStale(d.id)))
-        throw badRequest(`Dataset ${params.dataset_id} has already been deleted`);
-      res.json({ "dataset-id": d.id, stale: true });
+    async (_req, res, { params }) => {
+      res.json(datasetStaleJson(await datasets.markStale(params.dataset_id)));
     },
   );
   return r;

@@ -1,16 +1,16 @@
-// GET /servicex (docs/api.md) and GET /multiple-codegen-list (docs/api.md): public.
+// GET /servicex and GET /multiple-codegen-list (docs/api.md "Client routes"): public, answered from the
+// configuration by the presenters of src/http/presenters/info.presenter.ts.
 import { Router } from "express";
-import { z } from "zod";
-import type { AppDeps } from "../deps.js";
+import type { Config } from "../../config.js";
 import { op } from "../openapi.js";
+import { codeGenListJson, instanceInfoJson } from "../presenters/info.presenter.js";
+import { CodeGenListResponse, InstanceInfoResponse } from "../schemas/info.schemas.js";
 
-export const CAPABILITIES = [
-  "poll_local_transformation_results",
-  "long_sample_titles_10240",
-  "post_cancel_transform",
-];
+export interface InfoRoutesDeps {
+  config: Pick<Config, "appVersion" | "codeGenImages" | "CODE_GEN_SERVICE_URLS">;
+}
 
-export function infoRoutes(deps: AppDeps): Router {
+export function infoRoutes({ config }: InfoRoutesDeps): Router {
   const r = Router();
   op(
     r,
@@ -19,23 +19,10 @@ export function infoRoutes(deps: AppDeps): Router {
       path: "/servicex",
       tag: "client",
       summary: "Instance information: version, code generators, capabilities",
-      responses: {
-        200: {
-          description: "Info",
-          schema: z.object({
-            "app-version": z.string(),
-            "code-gen-image": z.record(z.string(), z.string()),
-            capabilities: z.array(z.string()),
-          }),
-        },
-      },
+      responses: { 200: { description: "Info", schema: InstanceInfoResponse } },
     },
     (_req, res) => {
-      res.json({
-        "app-version": deps.config.appVersion,
-        "code-gen-image": deps.config.codeGenImages,
-        capabilities: CAPABILITIES,
-      });
+      res.json(instanceInfoJson(config));
     },
   );
   op(
@@ -45,10 +32,10 @@ export function infoRoutes(deps: AppDeps): Router {
       path: "/multiple-codegen-list",
       tag: "client",
       summary: "Code generator name → internal URL (kept for old clients)",
-      responses: { 200: { description: "Map", schema: z.record(z.string(), z.string()) } },
+      responses: { 200: { description: "Map", schema: CodeGenListResponse } },
     },
     (_req, res) => {
-      res.json(deps.config.CODE_GEN_SERVICE_URLS);
+      res.json(codeGenListJson(config));
     },
   );
   return r;

@@ -2,18 +2,25 @@
 // only with ENABLE_METRICS (otherwise the path is an ordinary 404).
 import { Router } from "express";
 import type { Metrics } from "../../observability/metrics.js";
+import { op } from "../openapi.js";
 
 export function metricsRoutes(metrics: Metrics): Router {
   const r = Router();
-  r.get("/metrics", async (_req, res, next) => {
-    try {
+  op(
+    r,
+    {
+      method: "get",
+      path: "/metrics",
+      tag: "ops",
+      summary: "Prometheus series (text exposition format), with ENABLE_METRICS",
+      responses: { 200: { description: "Prometheus text (not JSON)" } },
+    },
+    async (_req, res) => {
       const { contentType, body } = await metrics.render();
       res.setHeader("Content-Type", contentType);
       res.setHeader("Cache-Control", "no-store");
       res.send(body);
-    } catch (err) {
-      next(err);
-    }
-  });
+    },
+  );
   return r;
 }

@@ -1,57 +1,87 @@
-// Token, user administration and Slack endpoints (docs/api.md, docs/sign-in.md, docs/decisions.md D8, D9).
+// Token, user administration and Slack endpoints (docs/api.md "Users and tokens", docs/sign-in.md,
+// docs/decisions.md D8, D9). Each route declares its schema and guard, calls one service method (UserService,
+// SlackApprovalService) and writes the answer with one presenter (src/http/presenters/user.presenter.ts).
 import express, { type Request, Router } from "express";
 import { z } from "zod";
 import { bearerToken } from "../../adapters/auth/jwt.js";
-import {
-  approvedMessage,
-  ephemeralMessage,
-  postToResponseUrl,
-  rejectedMessage,
-} from "../../adapters/notify/slack.js";
-import { parseSlackPayload, verifySlackRequest } from "../../adapters/notify/slackVerify.js";
-import { appError, AppError } from "../../domain/errors.js";
-import type { AppDeps } from "../deps.js";
-import { errorBody } from "../middleware/errorHandler.js";
+import type { JwtService } from "../../adapters/auth/jwt.js";
+import type { Config } from "../../config.js";
+import { appError } from "../../domain/errors.js";
+import type { SlackApprovalService } from "../../domain/slackApproval.service.js";
+import { emailArgument, type UserService } from "../../domain/users.service.js";
+import type { Auth } from "../middleware/auth.js";
 import { rateLimit, userOrClientKey } from "../middleware/rateLimit.js";
 import { op } from "../openapi.js";
-import { MessageResponse, text } from "../schemas/common.js";
+import {
+  accessTokenJson,
+  deletedRowsJson,
+  pendingUserListJson,
+  slackAnswer,
+  userApprovedJson,
+  userDeletedJson,
+  userListJson,
+} from "../presenters/user.presenter.js";
+import { MessageResponse } from "../schemas/common.js";
+import {
+  ADMIN_ERRORS,
+  ErrorResponse,
+  MsgErrorResponse,
+  TokenErrorResponse,
+} from "../schemas/errors.schemas.js";
+import { AccessTokenResponse, PendingUserListResponse, UserListResponse } from "../schemas/users.schemas.js";
 
-const UserJson = z.object({ email: z.string(), id: z.number(), admin: z.boolean(), pending: z.boolean() });
-
-/** reqparse's answer for a missing required argument. */
-const blank = (field: string) =>
-  appError("missing_field", { field }, { body: { message: { [field]: "This field cannot be blank" } } });
-
-/** An e-mail as the users table holds it (varchar(320)), without NUL characters. */
-const EmailArg = text(320);
-
-/** `value` as an e-mail argument, or a 400 naming the field and the reason (never a database error). */
-function emailArg(value: string, field = "email"): string {
-  const r = EmailArg.safeParse(value);
-  if (r.success) return r.data;
-  throw appError("invalid_field", { field, problem: r.error.issues[0]?.message ?? "invalid" });
+export interface UserRoutesDeps {
+  users: UserService;
+  slackApproval: SlackApprovalService;
+  auth: Auth;
+  /** API token verifier for the rate limits' per-user keys; null without JWT_SECRET_KEY. */
+  jwt: JwtService | null;
+  config: Pick<Config, "ENABLE_AUTH" | "RATE_LIMIT_PER_MINUTE">;
 }
 
-/** An argument from the JSON body, a form body or the query string (reqparse looked in all of them). */
-function arg(req: Request, name: string): string | undefined {
+/** The refresh token of `Authorization: Bearer <token>`, or flask-jwt-extended's 401 `{"msg"}`. */
+function refreshTokenOf(req: Request): string {
+  const token = bearerToken(req.headers.authorization);
+  if (token === null)
+    throw appError("missing_authorization", { detail: "Missing Authorization Header" }, { body: "msg" });
+  return token;
+}
+
+/**
+ * POST /accept's `email`, from the JSON body, a form body or the query string (reqparse looked in all of
+ * them): missing is reqparse's `{"message": {"email": "This field cannot be blank"}}`, invalid a 400.
+ */
+function acceptEmail(req: Request): string {
   const body = req.body as unknown;
-  if (body && typeof body === "object" && !Array.isArray(body)) {
-    const v = (body as Record<string, unknown>)[name];
-    if (typeof v === "string") return v;
+  let v: unknown;
+  if (body && typeof body === "object" && !Array.isArray(body)) v = (body as Record<string, unknown>).email;
+  if (typeof v !== "string") v = req.query.email;
+  if (typeof v !== "string" || v === "") {
+    throw appError(
+      "missing_field",
+      { field: "email" },
+      { body: { message: { email: "This field cannot be blank" } } },
+    );
   }
-  const q = req.query[name];
-  return typeof q === "string" ? q : undefined;
+  return emailArgument(v);
 }
 
-export function userRoutes(deps: AppDeps): Router {
+const userIdParam = z.object({
+  user_id: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 31 - 1),
+});
+
+export function userRoutes({ users, slackApproval, auth, jwt, config }: UserRoutesDeps): Router {
   const r = Router();
-  const { users, config } = deps;
   const perMinute = config.RATE_LIMIT_PER_MINUTE;
-  const admin = (req: Request) =>
-    deps.requester(req, { admin: true, changesState: req.method !== "GET" && req.method !== "HEAD" });
+  const adminReads = auth({ admin: true });
+  const adminWrites = auth({ admin: true, changesState: true });
 
   // Per user (of a verified API token), so that one user's script cannot lock out everyone behind its address.
-  r.post("/token/refresh", rateLimit({ limit: perMinute, key: userOrClientKey(deps.jwt, "refresh") }));
+  r.post("/token/refresh", rateLimit({ limit: perMinute, key: userOrClientKey(jwt, "refresh") }));
   op(
     r,
     {
@@ -61,31 +91,16 @@ export function userRoutes(deps: AppDeps): Router {
       summary:
         "A new access token for `Authorization: Bearer <refresh token>` (the API token of servicex.yaml)",
       responses: {
-        200: {
-          description: "Access token",
-          schema: z.object({
-            access_token: z.string(),
-            auth_disabled: z.boolean(),
-            message: z.string().optional(),
-          }),
+        200: { description: "Access token", schema: AccessTokenResponse },
+        401: {
+          description: "Missing, expired or outdated token, or deleted user",
+          schema: TokenErrorResponse,
         },
-        401: { description: "Missing, expired or outdated token, or deleted user" },
-        422: { description: "Not a refresh token, or undecodable" },
+        422: { description: "Not a refresh token, or undecodable", schema: MsgErrorResponse },
       },
     },
     async (req, res) => {
-      if (!config.ENABLE_AUTH) {
-        res.json({
-          message: "Authentication is disabled on this instance",
-          access_token: "authentication_disabled",
-          auth_disabled: true,
-        });
-        return;
-      }
-      const token = bearerToken(req.headers.authorization);
-      if (token === null)
-        throw appError("missing_authorization", { detail: "Missing Authorization Header" }, { body: "msg" });
-      res.json({ access_token: await users.refresh(token), auth_disabled: false });
+      res.json(accessTokenJson(config.ENABLE_AUTH ? await users.refresh(refreshTokenOf(req)) : null));
     },
   );
 
@@ -96,14 +111,11 @@ export function userRoutes(deps: AppDeps): Router {
       path: "/users",
       tag: "users",
       summary: "All users (admin)",
-      responses: { 200: { description: "Users", schema: z.object({ users: z.array(UserJson) }) } },
+      guard: adminReads,
+      responses: { 200: { description: "Users", schema: UserListResponse }, ...ADMIN_ERRORS },
     },
-    async (req, res) => {
-      await admin(req);
-      const list = await users.repo.list();
-      res.json({
-        users: list.map((u) => ({ email: u.email, id: u.id, admin: u.admin, pending: u.pending })),
-      });
+    async (_req, res) => {
+      res.json(userListJson(await users.list()));
     },
   );
 
@@ -114,11 +126,11 @@ export function userRoutes(deps: AppDeps): Router {
       path: "/users",
       tag: "users",
       summary: "Delete every user (admin)",
-      responses: { 200: { description: "Count", schema: MessageResponse } },
+      guard: adminWrites,
+      responses: { 200: { description: "Count", schema: MessageResponse }, ...ADMIN_ERRORS },
     },
-    async (req, res) => {
-      await admin(req);
-      res.json({ message: `${await users.deleteAll()} row(s) deleted` });
+    async (_req, res) => {
+      res.json(deletedRowsJson(await users.deleteAll()));
     },
   );
 
@@ -129,26 +141,21 @@ export function userRoutes(deps: AppDeps): Router {
       path: "/users/:user_id",
       tag: "users",
       summary: "Delete one user (admin); their requests keep submitted_by",
-      params: z.object({
-        user_id: z.coerce
-          .number()
-          .int()
-          .min(1)
-          .max(2 ** 31 - 1),
-      }),
+      params: userIdParam,
       notFound: (req) => {
         const detail = `user ${String(req.params.user_id)} not found`;
         return appError("user_not_found", { detail }, { body: "message" });
       },
+      guard: adminWrites,
       responses: {
         200: { description: "Deleted", schema: MessageResponse },
-        404: { description: "Unknown user", schema: MessageResponse },
+        404: { description: "Unknown user", schema: ErrorResponse },
+        ...ADMIN_ERRORS,
       },
     },
-    async (req, res, { params }) => {
-      await admin(req);
+    async (_req, res, { params }) => {
       await users.deleteUser(params.user_id);
-      res.json({ message: `user ${params.user_id} has been deleted` });
+      res.json(userDeletedJson(params.user_id));
     },
   );
 
@@ -159,17 +166,14 @@ export function userRoutes(deps: AppDeps): Router {
       path: "/pending",
       tag: "users",
       summary: "Users waiting for approval (admin)",
+      guard: adminReads,
       responses: {
-        200: {
-          description: "Pending users",
-          schema: z.object({ users: z.array(UserJson.omit({ pending: true })) }),
-        },
+        200: { description: "Pending users", schema: PendingUserListResponse },
+        ...ADMIN_ERRORS,
       },
     },
-    async (req, res) => {
-      await admin(req);
-      const list = await users.repo.list({ pending: true });
-      res.json({ users: list.map((u) => ({ email: u.email, id: u.id, admin: u.admin })) });
+    async (_req, res) => {
+      res.json(pendingUserListJson(await users.list({ pending: true })));
     },
   );
 
@@ -180,17 +184,17 @@ export function userRoutes(deps: AppDeps): Router {
       path: "/pending",
       tag: "users",
       summary: "Delete every pending user (admin)",
-      responses: { 200: { description: "Count", schema: MessageResponse } },
+      guard: adminWrites,
+      responses: { 200: { description: "Count", schema: MessageResponse }, ...ADMIN_ERRORS },
     },
-    async (req, res) => {
-      await admin(req);
-      res.json({ message: `${await users.deleteAll({ pending: true })} row(s) deleted` });
+    async (_req, res) => {
+      res.json(deletedRowsJson(await users.deleteAll({ pending: true })));
     },
   );
 
   r.post(
     "/accept",
-    rateLimit({ limit: perMinute, key: userOrClientKey(deps.jwt, "access") }),
+    rateLimit({ limit: perMinute, key: userOrClientKey(jwt, "access") }),
     express.urlencoded({ extended: false, limit: "16kb" }),
   );
   op(
@@ -200,18 +204,16 @@ export function userRoutes(deps: AppDeps): Router {
       path: "/accept",
       tag: "users",
       summary: "Approve a pending user by e-mail (admin); sends the welcome e-mail",
+      guard: adminWrites,
       responses: {
         200: { description: "Approved", schema: MessageResponse },
         400: { description: 'email missing: {"message": {"email": "This field cannot be blank"}}' },
-        404: { description: "Unknown e-mail", schema: MessageResponse },
+        404: { description: "Unknown e-mail", schema: ErrorResponse },
+        ...ADMIN_ERRORS,
       },
     },
     async (req, res) => {
-      await admin(req);
-      const email = arg(req, "email");
-      if (!email) throw blank("email");
-      const user = await users.accept(emailArg(email));
-      res.json({ message: `user ${user.email} now ready for access` });
+      res.json(userApprovedJson(await users.accept(acceptEmail(req))));
     },
   );
 
@@ -225,53 +227,21 @@ export function userRoutes(deps: AppDeps): Router {
       summary: "Slack interactivity: Approve / Reject buttons of the sign-up message (v0-signed)",
       responses: {
         200: { description: "Handled (empty body)" },
-        400: { description: "Not a Slack interaction payload", schema: MessageResponse },
-        401: { description: "Signature mismatch" },
-        403: { description: "No signing secret, or stale timestamp" },
-        404: { description: "Unknown user" },
+        400: { description: "Not a Slack interaction payload", schema: ErrorResponse },
+        401: { description: "Signature mismatch", schema: ErrorResponse },
+        403: { description: "No signing secret, or stale timestamp", schema: ErrorResponse },
+        404: { description: "Unknown user", schema: ErrorResponse },
       },
     },
     async (req, res) => {
-      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const parsed = parseSlackPayload(raw);
-      if (!parsed.ok) throw appError("bad_slack_payload", { detail: parsed.error });
-      const it = parsed.interaction;
-      const log = deps.logger.child({ module: "slack" });
-      const reply = (body: Parameters<typeof postToResponseUrl>[1], verified: boolean) => {
-        void postToResponseUrl(it.responseUrl, body, {
-          logger: log,
-          ...(verified ? {} : { allowedHosts: config.SLACK_RESPONSE_URL_HOSTS }),
-        }).catch((err: unknown) => log.warn({ err: String(err) }, "Slack response_url post failed"));
-      };
-      const v = verifySlackRequest({
-        signingSecret: config.SLACK_SIGNING_SECRET,
+      const outcome = await slackApproval.handle({
+        rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
         timestampHeader: req.headers["x-slack-request-timestamp"],
         signatureHeader: req.headers["x-slack-signature"],
-        rawBody: raw,
       });
-      if (v.result !== "ok") {
-        reply(ephemeralMessage(v.message), false);
-        res.status(v.status).json({ message: v.message });
-        return;
-      }
-      try {
-        const email = emailArg(it.value ?? "", "actions[0].value");
-        if (it.actionId === "accept_user") {
-          await users.accept(email);
-          reply(approvedMessage(it.messageBlocks, it.userId), true);
-        } else if (it.actionId === "reject_user") {
-          await users.reject(email);
-          reply(rejectedMessage(it.messageBlocks, it.userId), true);
-        }
-      } catch (err) {
-        if (err instanceof AppError && err.status < 500) {
-          reply(ephemeralMessage(err.message), true);
-          res.status(err.status).json(errorBody(err));
-          return;
-        }
-        throw err;
-      }
-      res.status(200).end();
+      const answer = slackAnswer(outcome);
+      if (answer.body) res.status(answer.status).json(answer.body);
+      else res.status(answer.status).end();
     },
   );
 
