@@ -1,6 +1,7 @@
 // Read models of the web pages: one SQL statement per table on a page, paginated with
 // ORDER BY … LIMIT … OFFSET in the database, so a page costs the same with 100 or 100,000 rows.
 import type { Database } from "../db/database.js";
+import { rowShape, type RowOf } from "../db/rowShape.js";
 import type { TransformStatusName } from "../../domain/status.js";
 
 export type SortOrder = "asc" | "desc";
@@ -151,7 +152,7 @@ const REQUEST_ORDER = {
 export type RequestSort = keyof typeof REQUEST_ORDER;
 
 /** Columns of a dashboard row (from `requests r`). */
-const DASHBOARD_COLUMNS = `r.id, r.request_id, r.title, r.status::text AS status,
+const DASHBOARD_COLUMNS = `r.id, r.request_id, r.title, r.status,
   extract(epoch FROM r.submit_time) * 1000 AS submit_ms, extract(epoch FROM r.finish_time) * 1000 AS finish_ms,
   r.did, r.did_id, r.files, r.files_completed, r.files_failed, r.submitted_by,
   left(r.failure_description, 200) AS failure`;
@@ -193,22 +194,40 @@ function dashboardWhere(
   return { sql, params, with: withSql };
 }
 
-function toDashboardRow(r: Record<string, unknown>): DashboardRow {
+/** A dashboard row as read: DASHBOARD_COLUMNS and the submitter's name. */
+const DASHBOARD = rowShape({
+  id: "int4",
+  request_id: "varchar",
+  title: "varchar?",
+  status: "transformstatus",
+  submit_ms: "numeric",
+  finish_ms: "numeric?",
+  did: "varchar",
+  did_id: "int4",
+  files: "int4",
+  files_completed: "int4",
+  files_failed: "int4",
+  submitted_by: "int4?",
+  failure: "text?",
+  submitter_name: "varchar?",
+});
+
+function toDashboardRow(r: RowOf<typeof DASHBOARD.columns>): DashboardRow {
   return {
-    id: r.id as number,
-    requestId: r.request_id as string,
-    title: r.title as string | null,
-    status: r.status as TransformStatusName,
+    id: r.id,
+    requestId: r.request_id,
+    title: r.title,
+    status: r.status,
     submitTime: ms(r.submit_ms),
     finishTime: r.finish_ms === null ? null : ms(r.finish_ms),
-    did: r.did as string,
-    didId: r.did_id as number,
-    files: r.files as number,
-    filesCompleted: r.files_completed as number,
-    filesFailed: r.files_failed as number,
-    submittedBy: r.submitted_by as number | null,
-    submitterName: (r.submitter_name as string | null) ?? null,
-    failure: (r.failure as string | null) ?? null,
+    did: r.did,
+    didId: r.did_id,
+    files: r.files,
+    filesCompleted: r.files_completed,
+    filesFailed: r.files_failed,
+    submittedBy: r.submitted_by,
+    submitterName: r.submitter_name,
+    failure: r.failure,
   };
 }
 
@@ -223,7 +242,7 @@ const DATASET_ORDER = {
 } as const;
 export type DatasetSort = keyof typeof DATASET_ORDER;
 
-const ms = (v: unknown) => new Date(Number(v));
+const ms = (v: string | number) => new Date(Number(v));
 
 export class PagesRepo {
   constructor(private readonly db: Database) {}
@@ -247,7 +266,8 @@ export class PagesRepo {
     const filter = FILTER_SQL[o.filter];
     const conditions = filter === "TRUE" ? w.sql : [...w.sql, filter];
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-    const rows = await this.db.sql.query<Record<string, unknown>>(
+    const rows = await DASHBOARD.all(
+      this.db.sql,
       `${w.with}
        SELECT ${DASHBOARD_COLUMNS}, u.name AS submitter_name FROM (
          SELECT p.id, row_number() OVER () AS ord FROM (
@@ -280,7 +300,8 @@ export class PagesRepo {
                WHERE r.status = ${param(s.status)}::transformstatus ${failed} ${owner}
                ORDER BY r.id DESC LIMIT ${param(s.take)} OFFSET ${param(s.skip)})`;
     });
-    const rows = await this.db.sql.query<Record<string, unknown>>(
+    const rows = await DASHBOARD.all(
+      this.db.sql,
       `SELECT ${DASHBOARD_COLUMNS}, u.name AS submitter_name FROM (${parts.join(" UNION ALL ")}) p
        JOIN requests r ON r.id = p.id
        LEFT JOIN users u ON u.id = r.submitted_by
@@ -300,8 +321,9 @@ export class PagesRepo {
     search?: DashboardSearch;
   }): Promise<{ counts: DashboardCounts; groups: DashboardGroup[] }> {
     const w = dashboardWhere(o, 1);
-    const groups = await this.db.sql.query<DashboardGroup>(
-      `SELECT r.status::text AS status, r.files_failed > 0 AS failed, count(*)::int AS n FROM requests r
+    const groups = await GROUP.all(
+      this.db.sql,
+      `SELECT r.status, r.files_failed > 0 AS failed, count(*)::int AS n FROM requests r
        ${w.sql.length ? `WHERE ${w.sql.join(" AND ")}` : ""} GROUP BY 1, 2`,
       w.params,
     );
@@ -323,7 +345,8 @@ export class PagesRepo {
   async dashboardRows(ids: number[], submittedBy?: number): Promise<DashboardRow[]> {
     if (ids.length === 0) return [];
     const mine = submittedBy === undefined ? "" : "AND r.submitted_by = $2";
-    const rows = await this.db.sql.query<Record<string, unknown>>(
+    const rows = await DASHBOARD.all(
+      this.db.sql,
       `SELECT ${DASHBOARD_COLUMNS}, u.name AS submitter_name FROM requests r
        LEFT JOIN users u ON u.id = r.submitted_by
        WHERE r.id = ANY($1::int[]) ${mine}`,
@@ -352,7 +375,8 @@ export class PagesRepo {
           : "";
     // The page's ids from ix_transform_result_request_file alone (an index-only scan skips a deep offset
     // quickly), then their rows, then the last failure report of each failed one (ix_file_status_request_file).
-    const rows = await this.db.sql.query<Record<string, unknown>>(
+    const rows = await RESULT.all(
+      this.db.sql,
       `SELECT t.*, e.info AS error, e.pod_name AS error_pod FROM (
          SELECT r.id, r.file_id, r.file_path, r.request_id, r.transform_status,
                 COALESCE(r.transform_seconds, r.transform_time::float8) AS seconds,
@@ -369,18 +393,18 @@ export class PagesRepo {
       [o.requestId, o.limit, o.offset],
     );
     return rows.map((r) => ({
-      id: r.id as number,
-      fileId: r.file_id as number | null,
-      filePath: r.file_path as string,
-      status: r.transform_status as string,
-      transformTime: r.seconds as number | null,
-      totalEvents: r.total_events as number | null,
-      totalBytes: r.total_bytes as number | null,
-      avgRate: r.avg_rate as number | null,
-      s3ObjectName: r.s3_object_name as string | null,
+      id: r.id,
+      fileId: r.file_id,
+      filePath: r.file_path,
+      status: r.transform_status,
+      transformTime: r.seconds,
+      totalEvents: r.total_events,
+      totalBytes: r.total_bytes,
+      avgRate: r.avg_rate,
+      s3ObjectName: r.s3_object_name,
       createdAt: ms(r.c),
-      error: (r.error as string | null) ?? null,
-      errorPod: (r.error_pod as string | null) ?? null,
+      error: r.error,
+      errorPod: r.error_pod,
     }));
   }
 
@@ -396,7 +420,8 @@ export class PagesRepo {
     limit: number,
     sample = 5_000,
   ): Promise<{ groups: ErrorGroup[]; messages: number; reports: number }> {
-    const rows = await this.db.sql.query<Record<string, unknown>>(
+    const rows = await ERROR_GROUP.all(
+      this.db.sql,
       `WITH f AS MATERIALIZED (
            SELECT id, file_id, pod_name, info, timestamp, hashtextextended(COALESCE(info, ''), 0) AS h
            FROM file_status WHERE request_id = $1 AND status = 'failure' ORDER BY id DESC LIMIT $3),
@@ -424,13 +449,13 @@ export class PagesRepo {
       messages: Number(rows[0]?.n_groups ?? 0),
       reports: Number(rows[0]?.n_reports ?? 0),
       groups: rows.map((r) => ({
-        message: r.info as string | null,
-        reports: r.reports as number,
-        pods: r.pods as number,
-        podFirst: r.pod_first as string | null,
-        podLast: r.pod_last as string | null,
-        sampleFileId: r.file_id as number,
-        samplePath: r.paths === null ? null : String(r.paths).split(",")[0]!,
+        message: r.info,
+        reports: r.reports,
+        pods: r.pods,
+        podFirst: r.pod_first,
+        podLast: r.pod_last,
+        sampleFileId: r.file_id,
+        samplePath: r.paths === null ? null : r.paths.split(",")[0]!,
         last: ms(r.last_ms),
       })),
     };
@@ -447,41 +472,37 @@ export class PagesRepo {
     const col = DATASET_ORDER[o.sort];
     const nulls = o.order === "desc" ? "NULLS LAST" : "NULLS FIRST";
     const [rows, count] = await Promise.all([
-      this.db.sql.query<Record<string, unknown>>(
+      DATASET.all(
+        this.db.sql,
         `SELECT ${DATASET_COLUMNS} FROM datasets ${where}
          ORDER BY ${col} ${dir(o.order)} ${nulls}, id ${dir(o.order)} LIMIT $1 OFFSET $2`,
         [o.limit, o.offset],
       ),
-      this.db.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM datasets ${where}`),
+      COUNT.all(this.db.sql, `SELECT count(*)::int AS n FROM datasets ${where}`),
     ]);
     return { total: count[0]?.n ?? 0, rows: rows.map(toDataset) };
   }
 
   async dataset(id: number): Promise<DatasetRow | null> {
-    const rows = await this.db.sql.query<Record<string, unknown>>(
-      `SELECT ${DATASET_COLUMNS} FROM datasets WHERE id = $1`,
-      [id],
-    );
-    return rows[0] ? toDataset(rows[0]) : null;
+    const row = await DATASET.first(this.db.sql, `SELECT ${DATASET_COLUMNS} FROM datasets WHERE id = $1`, [
+      id,
+    ]);
+    return row ? toDataset(row) : null;
   }
 
   async datasetFiles(id: number, limit: number, offset: number): Promise<Paged<DatasetFileRow>> {
     const [rows, count] = await Promise.all([
-      this.db.sql.query<Record<string, unknown>>(
+      DATASET_FILE.all(
+        this.db.sql,
         `SELECT id, paths, file_size::float8 AS file_size, file_events::float8 AS file_events FROM files
          WHERE dataset_id = $1 ORDER BY id LIMIT $2 OFFSET $3`,
         [id, limit, offset],
       ),
-      this.db.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM files WHERE dataset_id = $1", [id]),
+      COUNT.all(this.db.sql, "SELECT count(*)::int AS n FROM files WHERE dataset_id = $1", [id]),
     ]);
     return {
       total: count[0]?.n ?? 0,
-      rows: rows.map((r) => ({
-        id: r.id as number,
-        paths: r.paths as string,
-        fileSize: r.file_size as number | null,
-        fileEvents: r.file_events as number | null,
-      })),
+      rows: rows.map((r) => ({ id: r.id, paths: r.paths, fileSize: r.file_size, fileEvents: r.file_events })),
     };
   }
 
@@ -497,15 +518,16 @@ export class PagesRepo {
     Array<{ requestId: string; title: string | null; status: TransformStatusName; submitTime: Date }>
   > {
     const mine = submittedBy === undefined ? "" : "AND submitted_by = $3";
-    const rows = await this.db.sql.query<Record<string, unknown>>(
-      `SELECT request_id, title, status::text AS status, extract(epoch FROM submit_time) * 1000 AS s
+    const rows = await DATASET_REQUEST.all(
+      this.db.sql,
+      `SELECT request_id, title, status, extract(epoch FROM submit_time) * 1000 AS s
        FROM requests WHERE did_id = $1 ${mine} ORDER BY id DESC LIMIT $2`,
       submittedBy === undefined ? [datasetId, limit] : [datasetId, limit, submittedBy],
     );
     return rows.map((r) => ({
-      requestId: r.request_id as string,
-      title: r.title as string | null,
-      status: r.status as TransformStatusName,
+      requestId: r.request_id,
+      title: r.title,
+      status: r.status,
       submitTime: ms(r.s),
     }));
   }
@@ -515,17 +537,67 @@ const DATASET_COLUMNS = `id, name, did_finder, n_files, size::float8 AS size, ev
   extract(epoch FROM last_used) * 1000 AS last_used_ms, extract(epoch FROM last_updated) * 1000 AS last_updated_ms,
   lookup_status::text AS lookup_status, stale`;
 
-function toDataset(r: Record<string, unknown>): DatasetRow {
+function toDataset(r: RowOf<typeof DATASET.columns>): DatasetRow {
   return {
-    id: r.id as number,
-    name: r.name as string,
-    didFinder: r.did_finder as string,
+    id: r.id,
+    name: r.name,
+    didFinder: r.did_finder,
     nFiles: Number(r.n_files ?? 0),
     size: Number(r.size ?? 0),
     events: Number(r.events ?? 0),
     lastUsed: ms(r.last_used_ms),
     lastUpdated: r.last_updated_ms === null ? null : ms(r.last_updated_ms),
-    lookupStatus: r.lookup_status as string,
+    lookupStatus: r.lookup_status,
     stale: Boolean(r.stale),
   };
 }
+
+// Result columns of the queries above, one declaration each (src/adapters/db/rowShape.ts).
+const COUNT = rowShape({ n: "int4" });
+const GROUP = rowShape({ status: "transformstatus", failed: "bool", n: "int4" });
+const RESULT = rowShape({
+  id: "int4",
+  file_id: "int4?",
+  file_path: "varchar",
+  request_id: "varchar",
+  transform_status: "varchar",
+  seconds: "float8?",
+  total_events: "float8?",
+  total_bytes: "float8?",
+  avg_rate: "float8?",
+  s3_object_name: "varchar?",
+  c: "numeric",
+  error: "varchar?",
+  error_pod: "varchar?",
+});
+const ERROR_GROUP = rowShape({
+  reports: "int4",
+  file_id: "int4",
+  n_groups: "int8",
+  n_reports: "int8",
+  last_ms: "numeric",
+  info: "varchar?",
+  paths: "text?",
+  pods: "int4",
+  pod_first: "text?",
+  pod_last: "text?",
+});
+const DATASET = rowShape({
+  id: "int4",
+  name: "varchar",
+  did_finder: "varchar",
+  n_files: "int4?",
+  size: "float8?",
+  events: "float8?",
+  last_used_ms: "numeric",
+  last_updated_ms: "numeric?",
+  lookup_status: "text",
+  stale: "bool",
+});
+const DATASET_FILE = rowShape({ id: "int4", paths: "text", file_size: "float8?", file_events: "float8?" });
+const DATASET_REQUEST = rowShape({
+  request_id: "varchar",
+  title: "varchar?",
+  status: "transformstatus",
+  s: "numeric",
+});

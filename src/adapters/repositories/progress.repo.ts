@@ -2,6 +2,7 @@
 // by a trigger on `requests` (prisma/migrations/*_progress_history_trigger); this repository writes the
 // throttled snapshots of running requests and reads the series back.
 import type { Database, Sql } from "../db/database.js";
+import { rowShape } from "../db/rowShape.js";
 import type { ProgressPoint, ProgressRepo as ProgressRepoPort } from "../../domain/repositories.js";
 export type { ProgressPoint } from "../../domain/repositories.js";
 
@@ -15,7 +16,8 @@ export class ProgressRepo implements ProgressRepoPort {
    */
   async snapshotRunning(requestIds: readonly string[], minGapMs: number): Promise<number> {
     if (requestIds.length === 0) return 0;
-    const rows = await this.db.sql.query<{ n: number }>(
+    const row = await COUNT.first(
+      this.db.sql,
       // A request whose row another transaction is changing is skipped (SKIP LOCKED): that transaction may be
       // the one ending it, whose status row (written by the trigger, docs/database.md) would otherwise be
       // followed by a snapshot of the state before it, and the history would end on Running. A row locked
@@ -39,19 +41,13 @@ export class ProgressRepo implements ProgressRepoPort {
        SELECT count(*)::int AS n FROM ins`,
       [requestIds, minGapMs],
     );
-    return rows[0]?.n ?? 0;
+    return row?.n ?? 0;
   }
 
   /** The series of one request, oldest first (capped; the chart needs no more). */
   async history(requestId: string, limit = 5000): Promise<ProgressPoint[]> {
-    const rows = await this.db.sql.query<{
-      ms: string | number;
-      status: string;
-      files_completed: number;
-      files_failed: number;
-      bytes: string | number;
-      events: string | number;
-    }>(
+    const rows = await POINT.all(
+      this.db.sql,
       `SELECT * FROM (
          SELECT id, extract(epoch FROM recorded_at) * 1000 AS ms, status, files_completed, files_failed,
                 total_bytes::float8 AS bytes, total_events::float8 AS events
@@ -64,8 +60,8 @@ export class ProgressRepo implements ProgressRepoPort {
       status: r.status,
       filesCompleted: r.files_completed,
       filesFailed: r.files_failed,
-      bytes: Number(r.bytes),
-      events: Number(r.events),
+      bytes: r.bytes,
+      events: r.events,
     }));
   }
 
@@ -74,3 +70,15 @@ export class ProgressRepo implements ProgressRepoPort {
     await tx.query("DELETE FROM request_progress WHERE request_id = $1", [requestId]);
   }
 }
+
+// Result columns of the queries above, one declaration each (src/adapters/db/rowShape.ts).
+const COUNT = rowShape({ n: "int4" });
+const POINT = rowShape({
+  id: "int8",
+  ms: "numeric",
+  status: "varchar",
+  files_completed: "int4",
+  files_failed: "int4",
+  bytes: "float8",
+  events: "float8",
+});

@@ -2,6 +2,7 @@
 // concurrent callers (and replicas) cannot complete a request twice (docs/decisions.md D11).
 import type { Sql } from "../db/database.js";
 import type { Database } from "../db/database.js";
+import { rowShape, type RowOf } from "../db/rowShape.js";
 import type { TransformStatusName } from "../../domain/status.js";
 import type {
   RequestRecord,
@@ -18,16 +19,40 @@ const RECORD_COLUMNS = `id, request_id AS "requestId", title,
   result_destination AS "resultDestination", result_format AS "resultFormat", submitted_by AS "submittedBy",
   files, files_completed AS "filesCompleted", files_failed AS "filesFailed",
   total_events::float8 AS "totalEvents", total_bytes::float8 AS "totalBytes",
-  generated_code_cm AS "generatedCodeCm", status::text AS status, failure_description AS "failureDescription",
+  generated_code_cm AS "generatedCodeCm", status, failure_description AS "failureDescription",
   app_version AS "appVersion", code_gen_image AS "codeGenImage",
   transformer_language AS "transformerLanguage", transformer_command AS "transformerCommand"`;
 
-type RawRecord = Omit<RequestRecord, "submitTime" | "finishTime"> & {
-  submitMs: string | number;
-  finishMs: string | number | null;
-};
+const RECORD = rowShape({
+  id: "int4",
+  requestId: "varchar",
+  title: "varchar?",
+  submitMs: "numeric",
+  finishMs: "numeric?",
+  did: "varchar",
+  didId: "int4",
+  selection: "text?",
+  treeName: "varchar?",
+  image: "varchar?",
+  workers: "int4?",
+  resultDestination: "varchar",
+  resultFormat: "varchar",
+  submittedBy: "int4?",
+  files: "int4",
+  filesCompleted: "int4",
+  filesFailed: "int4",
+  totalEvents: "float8?",
+  totalBytes: "float8?",
+  generatedCodeCm: "varchar?",
+  status: "transformstatus",
+  failureDescription: "text?",
+  appVersion: "varchar?",
+  codeGenImage: "varchar?",
+  transformerLanguage: "varchar?",
+  transformerCommand: "varchar?",
+});
 
-function toRecord(r: RawRecord): RequestRecord {
+function toRecord(r: RowOf<typeof RECORD.columns>): RequestRecord {
   const { submitMs, finishMs, ...rest } = r;
   return {
     ...rest,
@@ -44,7 +69,8 @@ export class RequestsRepo implements RequestsRepoPort {
   /** By UUID, or by integer primary key given as a numeric string (docs/api.md). */
   async find(idOrUuid: string): Promise<RequestRecord | null> {
     const byId = /^\d{1,9}$/.test(idOrUuid);
-    const rows = await this.db.sql.query<RawRecord>(
+    const rows = await RECORD.all(
+      this.db.sql,
       `SELECT ${RECORD_COLUMNS} FROM requests WHERE ${byId ? "id = $1::int" : "request_id = $1"}`,
       [idOrUuid],
     );
@@ -63,7 +89,8 @@ export class RequestsRepo implements RequestsRepoPort {
       params.push(opts.take, opts.skip ?? 0);
       page = `LIMIT $${params.length - 1} OFFSET $${params.length}`;
     }
-    const rows = await this.db.sql.query<RawRecord>(
+    const rows = await RECORD.all(
+      this.db.sql,
       `SELECT ${RECORD_COLUMNS} FROM requests ${where} ORDER BY id ${page}`,
       params,
     );
@@ -73,29 +100,32 @@ export class RequestsRepo implements RequestsRepoPort {
   /** Status by UUID for the given ids; ids without a row are absent from the map. */
   async statuses(requestIds: readonly string[]): Promise<Map<string, TransformStatusName>> {
     if (requestIds.length === 0) return new Map();
-    const rows = await this.db.sql.query<{ request_id: string; status: TransformStatusName }>(
-      "SELECT request_id, status::text AS status FROM requests WHERE request_id = ANY($1::text[])",
+    const rows = await STATUS_BY_UUID.all(
+      this.db.sql,
+      "SELECT request_id, status FROM requests WHERE request_id = ANY($1::text[])",
       [requestIds],
     );
     return new Map(rows.map((r) => [r.request_id, r.status]));
   }
 
   async resultFormat(requestId: string): Promise<string | null> {
-    const rows = await this.db.sql.query<{ result_format: string }>(
+    const row = await RESULT_FORMAT.first(
+      this.db.sql,
       "SELECT result_format FROM requests WHERE request_id = $1",
       [requestId],
     );
-    return rows[0]?.result_format ?? null;
+    return row?.result_format ?? null;
   }
 
   /** The user's requests that are not finished yet (submitted, pending_lookup, lookup, running). */
   async countActive(userId: number): Promise<number> {
-    const rows = await this.db.sql.query<{ n: number }>(
+    const row = await COUNT.first(
+      this.db.sql,
       `SELECT count(*)::int AS n FROM requests
        WHERE submitted_by = $1 AND status IN ('submitted','pending_lookup','lookup','running')`,
       [userId],
     );
-    return rows[0]?.n ?? 0;
+    return row?.n ?? 0;
   }
 
   /**
@@ -103,7 +133,8 @@ export class RequestsRepo implements RequestsRepoPort {
    * selection, generator image, format, destination, tree and submitter: the one a submit may reuse.
    */
   async findReusable(q: ReusableQuery): Promise<string | null> {
-    const rows = await this.db.sql.query<{ request_id: string }>(
+    const row = await REQUEST_UUID.first(
+      this.db.sql,
       `SELECT r.request_id FROM requests r JOIN datasets d ON d.id = r.did_id
        WHERE d.name = $1 AND d.stale IS FALSE AND d.lookup_status = 'complete'
          AND r.status = 'complete' AND r.files_failed = 0
@@ -121,7 +152,7 @@ export class RequestsRepo implements RequestsRepoPort {
         q.submittedBy,
       ],
     );
-    return rows[0]?.request_id ?? null;
+    return row?.request_id ?? null;
   }
 
   async count(opts: { submittedBy?: number }): Promise<number> {
@@ -131,7 +162,8 @@ export class RequestsRepo implements RequestsRepoPort {
   }
 
   async insert(tx: Sql, r: NewRequest): Promise<number> {
-    const rows = await tx.query<{ id: number }>(
+    const rows = await ID.all(
+      tx,
       `INSERT INTO requests (request_id, title, submit_time, did, did_id, selection, tree_name, image, workers,
          result_destination, result_format, submitted_by, files, generated_code_cm, status, app_version,
          code_gen_image, transformer_language, transformer_command)
@@ -173,7 +205,8 @@ export class RequestsRepo implements RequestsRepoPort {
     onlyFrom: readonly TransformStatusName[] | null = null,
   ): Promise<boolean> {
     const from = onlyFrom ? `(${onlyFrom.map((s) => `'${s}'`).join(",")})` : NON_TERMINAL;
-    const rows = await tx.query(
+    const rows = await ID.all(
+      tx,
       `UPDATE requests SET status = $2::transformstatus, finish_time = now(),
          failure_description = COALESCE($3, failure_description)
        WHERE request_id = $1 AND status IN ${from} RETURNING id`,
@@ -189,7 +222,8 @@ export class RequestsRepo implements RequestsRepoPort {
   ): Promise<
     Array<{ id: number; request_id: string; status: TransformStatusName; files: number; done: number }>
   > {
-    return tx.query(
+    return AWAITING.all(
+      tx,
       `SELECT id, request_id, status, files, files_completed + files_failed AS done FROM requests
        WHERE did_id = $1 AND status IN ('lookup','pending_lookup') ORDER BY id FOR UPDATE`,
       [datasetId],
@@ -198,7 +232,8 @@ export class RequestsRepo implements RequestsRepoPort {
 
   /** The running requests on a dataset, in id order (a repeated DID-finder complete re-dispatches them). */
   async runningOnDataset(tx: Sql, datasetId: number): Promise<number[]> {
-    const rows = await tx.query<{ id: number }>(
+    const rows = await ID.all(
+      tx,
       "SELECT id FROM requests WHERE did_id = $1 AND status = 'running' ORDER BY id",
       [datasetId],
     );
@@ -216,17 +251,19 @@ export class RequestsRepo implements RequestsRepoPort {
   }
 
   async dispatchRow(id: number): Promise<DispatchRow | null> {
-    const rows = await this.db.sql.query<DispatchRow>(
+    const row = await DISPATCH.first(
+      this.db.sql,
       `SELECT id, request_id, did_id, status, tasks_published_through, result_destination, result_format
        FROM requests WHERE id = $1`,
       [id],
     );
-    return rows[0] ?? null;
+    return row ?? null;
   }
 
   /** Requests whose transform tasks the dispatcher must keep published. */
   async activeDispatchIds(): Promise<number[]> {
-    const rows = await this.db.sql.query<{ id: number }>(
+    const rows = await ID.all(
+      this.db.sql,
       "SELECT id FROM requests WHERE status IN ('lookup','running') ORDER BY id",
     );
     return rows.map((r) => r.id);
@@ -244,12 +281,8 @@ export class RequestsRepo implements RequestsRepoPort {
    * uses), so a late file-complete batch cannot interleave; false when it is not terminal (any more).
    */
   async delete(tx: Sql, id: number, requestId: string): Promise<boolean> {
-    const locked = await tx.query<{ status: TransformStatusName }>(
-      "SELECT status FROM requests WHERE id = $1 FOR UPDATE",
-      [id],
-    );
-    if (!locked[0] || !["complete", "fatal", "canceled", "bad_dataset"].includes(locked[0].status))
-      return false;
+    const locked = await STATUS.first(tx, "SELECT status FROM requests WHERE id = $1 FOR UPDATE", [id]);
+    if (!locked || !["complete", "fatal", "canceled", "bad_dataset"].includes(locked.status)) return false;
     await tx.query("DELETE FROM transform_result WHERE request_id = $1", [requestId]);
     await tx.query("DELETE FROM file_status WHERE request_id = $1", [requestId]);
     await tx.query("DELETE FROM request_progress WHERE request_id = $1", [requestId]);
@@ -270,16 +303,16 @@ export class RequestsRepo implements RequestsRepoPort {
     totalBytes: number;
     totalEvents: number;
   } | null> {
-    const rows = await this.db.sql.query<Record<string, string | number | null>>(
+    const r = await STATS.first(
+      this.db.sql,
       `SELECT count(*)::int AS n, min(transform_time) AS min_t, max(transform_time) AS max_t,
               avg(transform_time)::float8 AS avg_t, sum(transform_time)::float8 AS total_t,
               avg(avg_rate::numeric)::float8 AS avg_rate, sum(total_bytes)::float8 AS bytes, sum(total_events)::float8 AS events
        FROM transform_result WHERE request_id = $1`,
       [requestId],
     );
-    const r = rows[0];
-    if (!r || Number(r.n) === 0) return null;
-    const n = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
+    if (!r || r.n === 0) return null;
+    const n = (v: number | null) => v ?? 0;
     return {
       minTime: n(r.min_t),
       maxTime: n(r.max_t),
@@ -292,10 +325,11 @@ export class RequestsRepo implements RequestsRepoPort {
   }
   /** Cache size for the data lifecycle: SUM(transform_result.total_bytes) (docs/api.md). */
   async cacheBytes(): Promise<number> {
-    const rows = await this.db.sql.query<{ bytes: number }>(
+    const row = await BYTES.first(
+      this.db.sql,
       "SELECT COALESCE(SUM(total_bytes), 0)::float8 AS bytes FROM transform_result",
     );
-    return rows[0]!.bytes;
+    return row?.bytes ?? 0;
   }
 
   /**
@@ -303,7 +337,8 @@ export class RequestsRepo implements RequestsRepoPort {
    * (null when it never does): deleting everything up to it frees at least that much (docs/api.md).
    */
   async submitTimeFreeing(bytes: number): Promise<string | null> {
-    const rows = await this.db.sql.query<{ t: string }>(
+    const row = await TEXT_T.first(
+      this.db.sql,
       `SELECT to_char(submit_time, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS t FROM (
          SELECT submit_time,
                 SUM(COALESCE(total_bytes, 0)) OVER (ORDER BY submit_time, id) AS running
@@ -311,14 +346,15 @@ export class RequestsRepo implements RequestsRepoPort {
        WHERE running >= $1 ORDER BY submit_time LIMIT 1`,
       [bytes],
     );
-    return rows[0]?.t ?? null;
+    return row?.t ?? null;
   }
 
   /** Requests submitted at or before `cutoff` (naive UTC ISO), oldest first, with their status. */
   async submittedThrough(
     cutoff: string,
   ): Promise<Array<{ id: number; requestId: string; status: TransformStatusName }>> {
-    return this.db.sql.query(
+    return SUBMITTED.all(
+      this.db.sql,
       `SELECT id, request_id AS "requestId", status FROM requests
        WHERE submit_time <= ($1::timestamptz AT TIME ZONE 'UTC') ORDER BY submit_time, id`,
       [cutoff],
@@ -331,7 +367,8 @@ export class RequestsRepo implements RequestsRepoPort {
     filesCompleted: number;
     filesFailed: number;
   }> {
-    const rows = await this.db.sql.query<{ status: string; n: number; completed: number; failed: number }>(
+    const rows = await BY_STATUS.all(
+      this.db.sql,
       `SELECT status::text AS status, count(*)::int AS n,
               COALESCE(sum(files_completed), 0)::float8 AS completed,
               COALESCE(sum(files_failed), 0)::float8 AS failed
@@ -348,3 +385,41 @@ export class RequestsRepo implements RequestsRepoPort {
     return { byStatus, filesCompleted, filesFailed };
   }
 }
+
+// Result columns of the queries above, one declaration each (src/adapters/db/rowShape.ts).
+const ID = rowShape({ id: "int4" });
+const COUNT = rowShape({ n: "int4" });
+const STATUS = rowShape({ status: "transformstatus" });
+const STATUS_BY_UUID = rowShape({ request_id: "varchar", status: "transformstatus" });
+const RESULT_FORMAT = rowShape({ result_format: "varchar" });
+const REQUEST_UUID = rowShape({ request_id: "varchar" });
+const TEXT_T = rowShape({ t: "text" });
+const BYTES = rowShape({ bytes: "float8" });
+const AWAITING = rowShape({
+  id: "int4",
+  request_id: "varchar",
+  status: "transformstatus",
+  files: "int4",
+  done: "int4",
+});
+const DISPATCH = rowShape({
+  id: "int4",
+  request_id: "varchar",
+  did_id: "int4",
+  status: "transformstatus",
+  tasks_published_through: "int4",
+  result_destination: "varchar",
+  result_format: "varchar",
+});
+const STATS = rowShape({
+  n: "int4",
+  min_t: "int4?",
+  max_t: "int4?",
+  avg_t: "float8?",
+  total_t: "float8?",
+  avg_rate: "float8?",
+  bytes: "float8?",
+  events: "float8?",
+});
+const SUBMITTED = rowShape({ id: "int4", requestId: "varchar", status: "transformstatus" });
+const BY_STATUS = rowShape({ status: "text", n: "int4", completed: "float8", failed: "float8" });

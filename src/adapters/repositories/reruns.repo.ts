@@ -1,6 +1,7 @@
 // SQL of re-running the failed files of a finished request (docs/database.md, docs/decisions.md D35): the
 // one transaction that puts a Complete request back to Running, and the audit rows in `request_reruns`.
 import type { Database, Sql } from "../db/database.js";
+import { rowShape } from "../db/rowShape.js";
 import type { TransformStatusName } from "../../domain/status.js";
 import type { RerunStarted, RerunRecord, RerunsRepo as RerunsRepoPort } from "../../domain/repositories.js";
 export type { RerunRefusal, RerunStarted, RerunRecord } from "../../domain/repositories.js";
@@ -10,10 +11,8 @@ export class RerunsRepo implements RerunsRepoPort {
 
   /** Whether the dataset is stale (a missing dataset counts as stale): the check before the locked one. */
   async datasetStale(datasetId: number): Promise<boolean> {
-    const rows = await this.db.sql.query<{ stale: boolean }>("SELECT stale FROM datasets WHERE id = $1", [
-      datasetId,
-    ]);
-    return rows[0]?.stale ?? true;
+    const row = await STALE.first(this.db.sql, "SELECT stale FROM datasets WHERE id = $1", [datasetId]);
+    return row?.stale ?? true;
   }
 
   /**
@@ -25,16 +24,16 @@ export class RerunsRepo implements RerunsRepoPort {
     tx: Sql,
     requestDbId: number,
   ): Promise<{ status: TransformStatusName; filesFailed: number; stale: boolean } | null> {
-    const ds = await tx.query<{ stale: boolean }>(
+    const ds = await STALE.first(
+      tx,
       `SELECT d.stale FROM datasets d WHERE d.id = (SELECT did_id FROM requests WHERE id = $1) FOR SHARE`,
       [requestDbId],
     );
-    const rq = await tx.query<{ status: TransformStatusName; files_failed: number }>(
-      "SELECT status::text AS status, files_failed FROM requests WHERE id = $1 FOR UPDATE",
-      [requestDbId],
-    );
-    if (!rq[0]) return null;
-    return { status: rq[0].status, filesFailed: rq[0].files_failed, stale: ds[0]?.stale ?? true };
+    const rq = await LOCKED.first(tx, "SELECT status, files_failed FROM requests WHERE id = $1 FOR UPDATE", [
+      requestDbId,
+    ]);
+    if (!rq) return null;
+    return { status: rq.status, filesFailed: rq.files_failed, stale: ds?.stale ?? true };
   }
 
   /**
@@ -48,7 +47,8 @@ export class RerunsRepo implements RerunsRepoPort {
     tx: Sql,
     r: { id: number; requestId: string; userId: number | null },
   ): Promise<RerunStarted | null> {
-    const cleared = await tx.query<{ n: number; bytes: string | null; events: string | null }>(
+    const cleared = await CLEARED.first(
+      tx,
       `WITH gone AS (
          DELETE FROM transform_result
          WHERE request_id = $1 AND transform_status <> 'success' AND file_id IS NOT NULL
@@ -56,7 +56,7 @@ export class RerunsRepo implements RerunsRepoPort {
        SELECT count(*)::int AS n, sum(b)::text AS bytes, sum(e)::text AS events FROM gone`,
       [r.requestId],
     );
-    const n = cleared[0]?.n ?? 0;
+    const n = cleared?.n ?? 0;
     if (n === 0) return null;
     // The stall clock of the reconciler restarts now (reconciled_at), with no attempts used; the watermark
     // covers every file of the dataset, so only the re-run's own tasks are published (by the re-drive).
@@ -69,9 +69,10 @@ export class RerunsRepo implements RerunsRepoPort {
          tasks_published_through = GREATEST(tasks_published_through,
            (SELECT COALESCE(max(f.id), 0) FROM files f WHERE f.dataset_id = requests.did_id))
        WHERE id = $1`,
-      [r.id, n, cleared[0]!.bytes ?? "0", cleared[0]!.events ?? "0"],
+      [r.id, n, cleared?.bytes ?? "0", cleared?.events ?? "0"],
     );
-    const audit = await tx.query<{ rerun: number; ms: string | number }>(
+    const audit = await AUDIT.first(
+      tx,
       `WITH ins AS (
          INSERT INTO request_reruns (request_id, user_id, user_email, files)
          VALUES ($1, $2, (SELECT email FROM users WHERE id = $2), $3)
@@ -80,7 +81,7 @@ export class RerunsRepo implements RerunsRepoPort {
               extract(epoch FROM ins.created_at) * 1000 AS ms FROM ins`,
       [r.requestId, r.userId, n],
     );
-    return { files: n, rerun: audit[0]!.rerun, at: new Date(Number(audit[0]!.ms)) };
+    return { files: n, rerun: audit!.rerun, at: new Date(Number(audit!.ms)) };
   }
 
   /**
@@ -91,13 +92,8 @@ export class RerunsRepo implements RerunsRepoPort {
     const requestId = /^\d{1,9}$/.test(idOrUuid)
       ? "(SELECT request_id FROM requests WHERE id = $1::int)"
       : "$1";
-    const rows = await this.db.sql.query<{
-      id: number;
-      user_id: number | null;
-      user_email: string | null;
-      files: number;
-      ms: string | number;
-    }>(
+    const rows = await RERUN.all(
+      this.db.sql,
       `SELECT id, user_id, user_email, files, extract(epoch FROM created_at) * 1000 AS ms
        FROM request_reruns WHERE request_id = ${requestId} ORDER BY id DESC LIMIT $2`,
       [idOrUuid, limit],
@@ -111,3 +107,16 @@ export class RerunsRepo implements RerunsRepoPort {
     }));
   }
 }
+
+// Result columns of the queries above, one declaration each (src/adapters/db/rowShape.ts).
+const STALE = rowShape({ stale: "bool" });
+const LOCKED = rowShape({ status: "transformstatus", files_failed: "int4" });
+const CLEARED = rowShape({ n: "int4", bytes: "text?", events: "text?" });
+const AUDIT = rowShape({ rerun: "int4", ms: "numeric" });
+const RERUN = rowShape({
+  id: "int4",
+  user_id: "int4?",
+  user_email: "varchar?",
+  files: "int4",
+  ms: "numeric",
+});

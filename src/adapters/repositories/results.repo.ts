@@ -2,6 +2,7 @@
 // file-complete hot path: one transaction for a whole batch of reports, a handful of round trips.
 import type { Sql } from "../db/database.js";
 import type { Database } from "../db/database.js";
+import { rowShape } from "../db/rowShape.js";
 import type {
   FileReport,
   ReportOutcome,
@@ -31,12 +32,14 @@ export class ResultsRepo implements ResultsRepoPort {
 
   async listForRequest(requestId: string, laterThanUtc: string | null): Promise<ResultJsonRow[]> {
     if (laterThanUtc === null) {
-      return this.db.sql.query(
+      return RESULT.all(
+        this.db.sql,
         `SELECT ${RESULT_COLUMNS} FROM transform_result WHERE request_id = $1 ORDER BY created_at, id`,
         [requestId],
       );
     }
-    return this.db.sql.query(
+    return RESULT.all(
+      this.db.sql,
       `SELECT ${RESULT_COLUMNS} FROM transform_result
        WHERE request_id = $1 AND created_at > ($2::timestamptz AT TIME ZONE 'UTC') ORDER BY created_at, id`,
       [requestId, laterThanUtc],
@@ -48,7 +51,8 @@ export class ResultsRepo implements ResultsRepoPort {
   ): Promise<
     Array<{ pod_name: string | null; paths: string | null; file_events: number | null; info: string | null }>
   > {
-    return this.db.sql.query(
+    return FAILURE.all(
+      this.db.sql,
       `SELECT s.pod_name, f.paths, f.file_events::float8 AS file_events, s.info
        FROM file_status s LEFT JOIN files f ON f.id = s.file_id
        WHERE s.request_id = $1 AND s.status = 'failure' ORDER BY s.id`,
@@ -79,7 +83,8 @@ export class ResultsRepo implements ResultsRepoPort {
  * dominated the batch time under load.
  */
 async function applyBatch(db: Sql, reports: readonly FileReport[]): Promise<ApplyResult> {
-  const rows = await db.query<{ o_kind: "o" | "c"; o_ord: string | number | null; o_rid: string }>(
+  const rows = await APPLIED.all(
+    db,
     `SELECT o_kind, o_ord, o_rid FROM sx_apply_file_reports($1::text[], $2::int[], $3::boolean[], $4::text[],
        $5::text[], $6::float8[], $7::bigint[], $8::bigint[], $9::float8[], $10::text[], $11::text[], $12::text[])`,
     [
@@ -100,8 +105,40 @@ async function applyBatch(db: Sql, reports: readonly FileReport[]): Promise<Appl
   const outcomes = new Array<ReportOutcome>(reports.length).fill("ok");
   const completed: string[] = [];
   for (const r of rows) {
-    if (r.o_kind === "o") outcomes[Number(r.o_ord) - 1] = r.o_rid as ReportOutcome;
+    if (r.o_kind === "o") outcomes[Number(r.o_ord) - 1] = outcome(r.o_rid);
     else completed.push(r.o_rid);
   }
   return { outcomes, completed };
 }
+
+const OUTCOMES: ReadonlySet<string> = new Set<ReportOutcome>([
+  "ok",
+  "request_not_found",
+  "file_not_in_request",
+  "request_not_running",
+]);
+const isOutcome = (s: string): s is ReportOutcome => OUTCOMES.has(s);
+
+/** A report's outcome as sx_apply_file_reports names it (one of ReportOutcome). */
+function outcome(s: string): ReportOutcome {
+  if (!isOutcome(s)) throw new Error(`sx_apply_file_reports returned an unknown outcome: ${s}`);
+  return s;
+}
+
+// Result columns of the queries above, one declaration each (src/adapters/db/rowShape.ts).
+const RESULT = rowShape({
+  id: "int4",
+  file_id: "int4?",
+  file_path: "varchar",
+  request_id: "varchar",
+  transform_status: "varchar",
+  transform_time: "int4?",
+  total_events: "float8?",
+  total_bytes: "float8?",
+  avg_rate: "float8?",
+  s3_object_name: "varchar?",
+  created_at: "text",
+});
+const FAILURE = rowShape({ pod_name: "varchar?", paths: "text?", file_events: "float8?", info: "varchar?" });
+/** sx_apply_file_reports: per report its outcome ("o", 1-based ordinal), per completed request a "c" row. */
+const APPLIED = rowShape({ o_kind: "text", o_ord: "int8?", o_rid: "text" });
