@@ -115,7 +115,7 @@ export function buildApp(
   );
   // No global form parser: the callers' bodies are JSON (upstream read them with get_json()).
   app.use(localResultsRoutes(deps));
-  app.use(webRoutes(deps));
+  app.use(webRoutes(webServices(deps)));
   app.use(userRoutes(userServices(deps, auth)));
   app.use(deviceFlowRoutes(deviceFlowServices(deps)));
   app.use(infoRoutes({ config: deps.config }));
@@ -125,7 +125,7 @@ export function buildApp(
   if (lifecycleOnPublic) app.use(lifecycleRoutes(deps));
   if (listener === "combined") app.use(callbackRoutes(callbackServices(deps)));
   // A browser gets unknown URLs and failed pages as HTML in the layout; API clients keep the JSON answers.
-  const kit = pageKit(deps);
+  const kit = pageKit(webServices(deps));
   app.use(pageNotFound(kit));
   app.use(notFoundHandler);
   app.use(pageErrors(kit, deps.logger));

@@ -436,6 +436,7 @@ describe("HTML error pages for browsers (issue 13, item 6)", () => {
     const { fileURLToPath } = await import("node:url");
     const { pageErrors, pageKit } = await import("../../src/http/routes/pages/kit.js");
     const { errorHandler } = await import("../../src/http/middleware/errorHandler.js");
+    const { webServices } = await import("../../src/routeServices.js");
     const mini = express();
     mini.set("views", fileURLToPath(new URL("../../views", import.meta.url)));
     mini.set("view engine", "ejs");
@@ -444,7 +445,7 @@ describe("HTML error pages for browsers (issue 13, item 6)", () => {
       next();
     });
     // A page route (ENABLE_AUTH=false, so the guard lets it run) that throws.
-    const kit = pageKit(open.deps);
+    const kit = pageKit(webServices(open.deps));
     mini.get("/open-boom", kit.oauthRequired, () => {
       throw new Error("secret internals");
     });

@@ -12,6 +12,7 @@ import { mayReadRequest } from "../../domain/policy.js";
 import type { AppDeps } from "../deps.js";
 import { authGuards, identifiedRequester } from "../middleware/auth.js";
 import { pageKit } from "./pages/kit.js";
+import { webServices } from "../../routeServices.js";
 
 /** Lifetime of the presigned URL a download of an object-store result is redirected to. */
 const REDIRECT_EXPIRY_SECONDS = 300;
@@ -28,7 +29,7 @@ function contentDisposition(name: string): string {
 
 export function localResultsRoutes(deps: AppDeps): Router {
   const r = Router();
-  const kit = pageKit(deps);
+  const kit = pageKit(webServices(deps));
   const files = deps.localS3?.files ?? new LocalResultFiles(deps.config.resultsDir);
 
   const apiGuard = authGuards(deps.requester)();

@@ -7,20 +7,53 @@
 // in ./pages/.
 import express, { type Request, type Response, Router } from "express";
 import { z } from "zod";
-import { PagesRepo } from "../../adapters/repositories/pages.repo.js";
-import { RemovedAccountsRepo } from "../../adapters/repositories/removedAccounts.repo.js";
+import type { OidcClient } from "../../adapters/auth/oidc.js";
+import type { Config } from "../../config.js";
 import { AppError } from "../../domain/errors.js";
-import type { AppDeps } from "../deps.js";
+import type { PagesService } from "../../domain/pages.service.js";
+import type { UserService } from "../../domain/users.service.js";
 import { refuseHead } from "../middleware/head.js";
 import { rateLimit } from "../middleware/rateLimit.js";
 import { operations } from "../openapi.js";
 import { clearSession, flash, renewSession, requestScheme, requireCsrf } from "../middleware/session.js";
-import { adminPages } from "./pages/admin.pages.js";
-import { datasetPages } from "./pages/datasets.pages.js";
-import { pageKit } from "./pages/kit.js";
-import { dashboardPages } from "./pages/dashboard.pages.js";
-import { requestPages } from "./pages/requests.pages.js";
-import { rerunPages } from "./pages/rerun.pages.js";
+import { type AdminPageServices, adminPages } from "./pages/admin.pages.js";
+import { type DatasetPageServices, datasetPages } from "./pages/datasets.pages.js";
+import { type KitServices, pageKit } from "./pages/kit.js";
+import { type DashboardServices, dashboardPages } from "./pages/dashboard.pages.js";
+import { type RequestPageServices, requestPages } from "./pages/requests.pages.js";
+import { type RerunPageServices, rerunPages } from "./pages/rerun.pages.js";
+
+/** The services of the web pages: this file's sign-up flow, and the pages in ./pages/. */
+export interface WebServices
+  extends KitServices,
+    DashboardServices,
+    RequestPageServices,
+    RerunPageServices,
+    DatasetPageServices,
+    AdminPageServices {
+  users: Pick<
+    UserService,
+    | "signIn"
+    | "startSession"
+    | "endSessions"
+    | "attachSession"
+    | "createProfile"
+    | "updateProfile"
+    | "rotateApiToken"
+    | "currentApiToken"
+    | "accept"
+    | "reject"
+    | "setAdmin"
+    | "deleteUser"
+  >;
+  config: Config;
+  pages: PagesService;
+  /** The pages' read model: lists, counts and searches over requests, results and datasets. */
+  queries: RequestPageServices["queries"] & DashboardServices["queries"] & DatasetPageServices["queries"];
+  reruns: RequestPageServices["reruns"] & RerunPageServices["reruns"];
+  /** Sign-in provider; null when no OIDC client is configured. */
+  oidc: Pick<OidcClient, "start" | "finish" | "revoke" | "endSessionUrl"> | null;
+}
 
 const EXPERIMENTS = ["ATLAS", "CMS"] as const;
 
@@ -78,15 +111,13 @@ function providerName(iss: string | undefined): string | null {
   }
 }
 
-export function webRoutes(deps: AppDeps): Router {
+export function webRoutes(s: WebServices): Router {
   const r = Router();
-  const { config, users } = deps;
+  const { config, users, pages } = s;
   const form = express.urlencoded({ extended: false, limit: "32kb" });
 
-  const kit = pageKit(deps);
+  const kit = pageKit(s);
   const { render, errorPage, oauthRequired } = kit;
-  const pages = new PagesRepo(deps.db);
-  const removed = new RemovedAccountsRepo(deps.db);
 
   const noAuthUser = (req: Request, res: Response) =>
     errorPage(
@@ -135,11 +166,11 @@ export function webRoutes(deps: AppDeps): Router {
   refuseHead(r, "/auth-callback", "GET");
 
   r.get("/sign-in", async (req, res) => {
-    if (!deps.oidc) {
+    if (!s.oidc) {
       flash(req, "danger", "Sign-in is not configured on this instance.");
       return res.redirect(302, "/");
     }
-    const { url, pending } = await deps.oidc.start(`${externalBase(req)}/auth-callback`);
+    const { url, pending } = await s.oidc.start(`${externalBase(req)}/auth-callback`);
     const next = safeNext(req.query.next);
     req.session.oidc = { ...pending, ...(next ? { next } : {}) };
     res.redirect(302, url);
@@ -154,7 +185,7 @@ export function webRoutes(deps: AppDeps): Router {
       return res.redirect(302, "/");
     }
     const pending = req.session.oidc;
-    if (!deps.oidc || !pending) {
+    if (!s.oidc || !pending) {
       return errorPage(
         req,
         res,
@@ -165,11 +196,11 @@ export function webRoutes(deps: AppDeps): Router {
     }
     if (typeof req.query.code !== "string") return res.redirect(302, "/sign-in");
     delete req.session.oidc; // one use, whatever happens
-    let id: Awaited<ReturnType<NonNullable<AppDeps["oidc"]>["finish"]>>;
+    let id: Awaited<ReturnType<OidcClient["finish"]>>;
     try {
-      id = await deps.oidc.finish(new URL(req.originalUrl, `${externalBase(req)}/`), pending);
+      id = await s.oidc.finish(new URL(req.originalUrl, `${externalBase(req)}/`), pending);
     } catch (err) {
-      deps.logger.warn({ err: String(err) }, "sign-in callback refused");
+      s.logger.warn({ err: String(err) }, "sign-in callback refused");
       return errorPage(
         req,
         res,
@@ -202,7 +233,7 @@ export function webRoutes(deps: AppDeps): Router {
     }
     // No profile yet, or a pre-provisioned user to claim: the profile form (pre-filled) does it. Someone
     // whose account an administrator removed is told so first (docs/sign-in.md).
-    const gone = user ? null : await removed.latest(id.iss, id.subjects);
+    const gone = user ? null : await pages.removedAccount(id.iss, id.subjects);
     if (gone) {
       const day = utcDay(gone.removedAt);
       const approval = config.OAUTH_ALLOW_ALL_AFTER_AUTH
@@ -248,10 +279,10 @@ export function webRoutes(deps: AppDeps): Router {
         await users.endSessions({ sid, ...(userId ? { userId } : {}), ...(iss && sub ? { iss, sub } : {}) });
       }
       clearSession(req, res);
-      if (deps.oidc && idp) {
-        await deps.oidc.revoke(idp);
+      if (s.oidc && idp) {
+        await s.oidc.revoke(idp);
         const home = `${externalBase(req)}/`;
-        const logout = await deps.oidc.endSessionUrl(home, idp.idToken);
+        const logout = await s.oidc.endSessionUrl(home, idp.idToken);
         if (logout) return res.redirect(303, logout);
         if ((config.OAUTH_METADATA_URL ?? "https://auth.globus.org").includes("auth.globus.org")) {
           const q = new URLSearchParams({
@@ -268,7 +299,7 @@ export function webRoutes(deps: AppDeps): Router {
 
   r.get("/profile", oauthRequired, async (req, res) => {
     if (!config.ENABLE_AUTH) return noAuthUser(req, res);
-    const user = await users.repo.byIdWithStatus(req.session.userId!);
+    const user = await pages.profile(req.session.userId!);
     if (!user) return res.redirect(302, "/profile/new");
     // The API token is on the page (masked, revealed on demand): never kept by a cache. A user without one
     // (made by the CLI) gets it from the servicex.yaml download, not from a GET of this page.
@@ -375,7 +406,7 @@ export function webRoutes(deps: AppDeps): Router {
 
   r.get("/profile/edit", oauthRequired, async (req, res) => {
     if (!config.ENABLE_AUTH) return noAuthUser(req, res);
-    const user = await users.repo.byId(req.session.userId!);
+    const user = await pages.user(req.session.userId!);
     if (!user) return res.redirect(302, "/profile/new");
     profileForm(req, res, "edit", {
       name: user.name,
@@ -453,11 +484,11 @@ export function webRoutes(deps: AppDeps): Router {
       .send(lines.join("\n"));
   });
 
-  r.use(dashboardPages(deps, kit, pages));
-  r.use(rerunPages(deps, kit)); // first: it adds the re-runs to the request page's locals
-  r.use(requestPages(deps, kit, pages));
-  r.use(datasetPages(deps, kit, pages));
-  r.use(adminPages(deps, kit));
+  r.use(dashboardPages(s, kit));
+  r.use(rerunPages(s, kit));
+  r.use(requestPages(s, kit));
+  r.use(datasetPages(s, kit));
+  r.use(adminPages(s, kit));
 
   return r;
 }

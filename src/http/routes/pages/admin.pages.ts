@@ -5,22 +5,30 @@
 // page saying what changes or is lost, whose form makes the POST (docs/api.md "Pages").
 // Guard: a signed-in administrator; with ENABLE_AUTH=false the page is open, as the admin API is then.
 import { type Request, type Response, Router } from "express";
-import type { UserRecord } from "../../../adapters/repositories/users.repo.js";
 import { AppError } from "../../../domain/errors.js";
-import type { AppDeps } from "../../deps.js";
+import type { PagesService } from "../../../domain/pages.service.js";
+import type { UserRecord } from "../../../domain/repositories.js";
+import type { UserService } from "../../../domain/users.service.js";
 import { flash, requireCsrf } from "../../middleware/session.js";
 import type { Confirmation, PageKit } from "./kit.js";
 
 /** "1 request", "3 requests". */
 const plural = (n: number, word: string) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
 
-export function adminPages(deps: AppDeps, kit: PageKit): Router {
-  const r = Router();
-  const { users } = deps;
+/** What the admin pages use: the user service's actions (as the admin API) and the users as pages list them. */
+export interface AdminPageServices {
+  users: Pick<UserService, "accept" | "reject" | "setAdmin" | "deleteUser">;
+  pages: Pick<PagesService, "user" | "usersForAdmin" | "requestCount">;
+}
 
+export function adminPages(s: AdminPageServices, kit: PageKit): Router {
+  const r = Router();
+  const { users, pages } = s;
+
+  /** The user named by the URL, or null (not a number, or no such user). */
   const userParam = async (req: Request) => {
     const id = /^\d{1,9}$/.test(String(req.params.id)) ? Number(req.params.id) : null;
-    return id === null ? null : users.repo.byId(id);
+    return id === null ? null : pages.user(id);
   };
 
   // The confirmation pages: what each action changes or loses, in the words of the user it is done to.
@@ -83,7 +91,7 @@ export function adminPages(deps: AppDeps, kit: PageKit): Router {
       flash(req, "danger", "You cannot do that to your own account (ask another administrator).");
       return res.redirect(303, "/admin/users");
     }
-    const requests = action === "delete" ? await deps.repos.requests.count({ submittedBy: user.id }) : 0;
+    const requests = action === "delete" ? await pages.requestCount(user.id) : 0;
     kit.confirm(req, res, {
       ...make(user, requests),
       action: `/admin/users/${user.id}/${action}`,
@@ -92,9 +100,7 @@ export function adminPages(deps: AppDeps, kit: PageKit): Router {
   });
 
   r.get("/admin/users", kit.adminRequired, async (req, res) => {
-    const all = await users.repo.list();
-    // Pending first (they wait for someone), then by name.
-    all.sort((a, b) => Number(b.pending) - Number(a.pending) || a.name.localeCompare(b.name) || a.id - b.id);
+    const all = await pages.usersForAdmin();
     kit.render(req, res, "admin_users", {
       title: "Users",
       users: all,
@@ -106,8 +112,7 @@ export function adminPages(deps: AppDeps, kit: PageKit): Router {
   const act =
     (fn: (userId: number) => Promise<string>, selfLockout: boolean) =>
     async (req: Request, res: Response): Promise<void> => {
-      const id = /^\d{1,9}$/.test(String(req.params.id)) ? Number(req.params.id) : null;
-      const user = id === null ? null : await users.repo.byId(id);
+      const user = await userParam(req);
       if (!user) return kit.errorPage(req, res, 404, "Not found", `user ${req.params.id} not found`);
       if (selfLockout && user.id === req.session.userId) {
         flash(req, "danger", "You cannot do that to your own account (ask another administrator).");
@@ -121,7 +126,7 @@ export function adminPages(deps: AppDeps, kit: PageKit): Router {
       }
       res.redirect(303, "/admin/users");
     };
-  const emailOf = async (id: number) => (await users.repo.byId(id))!.email;
+  const emailOf = async (id: number) => (await pages.user(id))!.email;
   const post = (path: string, fn: (userId: number) => Promise<string>, selfLockout = false) =>
     r.post(path, kit.form, requireCsrf, kit.adminRequired, act(fn, selfLockout));
 

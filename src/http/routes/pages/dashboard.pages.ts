@@ -13,9 +13,10 @@ import {
   type SearchPlan,
   type SortOrder,
 } from "../../../adapters/repositories/pages.repo.js";
+import type { Config } from "../../../config.js";
 import { appError, badRequest } from "../../../domain/errors.js";
+import type { CodeGenerator } from "../../../domain/ports.js";
 import { dashboardRowView } from "../../presenters/dashboard.presenter.js";
-import type { AppDeps } from "../../deps.js";
 import { requestScheme } from "../../middleware/session.js";
 import {
   FILTERS,
@@ -38,20 +39,27 @@ const COUNTS_CACHE_MAX = 500;
 /** A word search with at least this many matches walks the requests; with fewer it reads the index first. */
 const WALK_MIN_MATCHES = 1000;
 
+/** What the dashboards use: the pages' read model (lists, counts, searches) and the code generators' names. */
+export interface DashboardServices {
+  config: Pick<Config, "ENABLE_AUTH" | "PORT">;
+  codegen: Pick<CodeGenerator, "names">;
+  queries: Pick<PagesRepo, "dashboardCounts" | "requests" | "requestsByStatus" | "dashboardRows">;
+}
+
 /** One item of /dashboard/live's ids: a request's number, optionally with the version the page shows. */
 const LIVE_ITEM = /^([1-9]\d{0,8})(?::([a-z_]{1,20}\.\d{1,10}\.\d{1,10}\.\d{1,10}))?$/;
 
 /** The example the empty dashboard shows: this site's code generators, servicex.yaml's endpoint. */
-function firstRequestSnippet(deps: AppDeps, req: Request): { yaml: string; python: string } {
-  const endpoint = `${requestScheme(req)}://${req.get("host") ?? `localhost:${deps.config.PORT}`}`;
+function firstRequestSnippet(s: DashboardServices, req: Request): { yaml: string; python: string } {
+  const endpoint = `${requestScheme(req)}://${req.get("host") ?? `localhost:${s.config.PORT}`}`;
   const yaml = [
     "api_endpoints:",
     "  - name: this-site",
     `    endpoint: ${endpoint}`,
-    ...(deps.config.ENABLE_AUTH ? ["    token: <your API token, from your profile page>"] : []),
+    ...(s.config.ENABLE_AUTH ? ["    token: <your API token, from your profile page>"] : []),
     "default_endpoint: this-site",
   ].join("\n");
-  const names = deps.codegen.names();
+  const names = s.codegen.names();
   const python = names.includes("passthrough")
     ? [
         "from servicex import deliver, dataset",
@@ -68,9 +76,9 @@ function firstRequestSnippet(deps: AppDeps, req: Request): { yaml: string; pytho
   return { yaml, python };
 }
 
-export function dashboardPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Router {
+export function dashboardPages(s: DashboardServices, kit: PageKit): Router {
   const r = Router();
-  const { config } = deps;
+  const { config, queries: pages } = s;
 
   // The counts of the filters (one pass over every request of the view) are kept COUNTS_TTL_MS per owner
   // and search (docs/decisions.md D38): reloading, paging and filtering a long list within seconds reuse
@@ -168,7 +176,7 @@ export function dashboardPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): R
       anyActive: views.some((v) => v.active),
       liveUrl: `/dashboard/live${global ? "?global=1" : ""}`,
       empty,
-      snippet: empty === "first" ? firstRequestSnippet(deps, req) : null,
+      snippet: empty === "first" ? firstRequestSnippet(s, req) : null,
       pager: { page: q.page, pages: pagesCount, total, href: (p: number) => href({ page: p }) },
       sortHeader: (key: RequestSort) => {
         const active = q.sort === key;

@@ -4,8 +4,9 @@
 // administrators, and asks first: GET /datasets/<id>/delete is the confirmation page, its form the POST.
 import { Router } from "express";
 import type { DatasetSort, PagesRepo, SortOrder } from "../../../adapters/repositories/pages.repo.js";
+import type { PagesService } from "../../../domain/pages.service.js";
+import { ownRequestsOnly } from "../../../domain/policy.js";
 import { displayStatus } from "../../../domain/status.js";
-import type { AppDeps } from "../../deps.js";
 import { flash, requireCsrf } from "../../middleware/session.js";
 import { type PageKit, choice, humanBytes, pageNumber, pager } from "./kit.js";
 
@@ -22,8 +23,15 @@ const SORTS = [
 const ORDERS = ["asc", "desc"] as const satisfies readonly SortOrder[];
 const TRUTHY = ["1", "true", "yes", "on"];
 
-export function datasetPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Router {
+/** What the dataset pages use: the pages' read model and the soft delete. */
+export interface DatasetPageServices {
+  queries: Pick<PagesRepo, "datasets" | "dataset" | "datasetFiles" | "datasetRequests">;
+  pages: Pick<PagesService, "markDatasetStale">;
+}
+
+export function datasetPages(s: DatasetPageServices, kit: PageKit): Router {
   const r = Router();
+  const pages = s.queries;
 
   r.get("/datasets", kit.oauthRequired, async (req, res) => {
     const sort = choice(req.query.sort, SORTS, "last_used");
@@ -61,10 +69,9 @@ export function datasetPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     if (!d) return kit.errorPage(req, res, 404, "Not found", `Dataset ${req.params.id} not found`);
     const page = pageNumber(req.query.page);
     // Administrators (and everyone with ENABLE_AUTH=false) see every request of the dataset, others their own.
-    const { user } = kit.who(req);
     const [files, requests] = await Promise.all([
       pages.datasetFiles(d.id, FILES_PER_PAGE, (page - 1) * FILES_PER_PAGE),
-      pages.datasetRequests(d.id, 15, user && !user.admin ? user.id : undefined),
+      pages.datasetRequests(d.id, 15, ownRequestsOnly(kit.who(req))),
     ]);
     kit.render(req, res, "dataset", {
       title: `Dataset ${d.id}`,
@@ -104,7 +111,7 @@ export function datasetPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     const id = /^\d{1,9}$/.test(String(req.params.id)) ? Number(req.params.id) : null;
     const d = id === null ? null : await pages.dataset(id);
     if (!d) return kit.errorPage(req, res, 404, "Not found", `Dataset ${req.params.id} not found`);
-    if (await deps.repos.datasets.markStale(d.id)) flash(req, "success", `Dataset ${d.id} has been deleted.`);
+    if (await s.pages.markDatasetStale(d.id)) flash(req, "success", `Dataset ${d.id} has been deleted.`);
     else flash(req, "warning", `Dataset ${d.id} has already been deleted.`);
     res.redirect(303, `/datasets/${d.id}`);
   });

@@ -9,12 +9,21 @@ import express, {
   type RequestHandler,
   type Response,
 } from "express";
-import type { UserRecord } from "../../../adapters/repositories/users.repo.js";
-import type { Requester } from "../../../domain/transformation.service.js";
+import type { Config } from "../../../config.js";
+import type { PagesService } from "../../../domain/pages.service.js";
+import type { Requester } from "../../../domain/policy.js";
+import type { UserRecord } from "../../../domain/repositories.js";
 import type { Logger } from "../../../logger.js";
-import type { AppDeps } from "../../deps.js";
 import { toAppError } from "../../middleware/errorHandler.js";
-import { persistSession, takeFlashes } from "../../middleware/session.js";
+import { type SessionCodec, persistSession, takeFlashes } from "../../middleware/session.js";
+
+/** What the page kit uses: the configuration, the session codec, and the signed-in user's record. */
+export interface KitServices {
+  config: Config;
+  logger: Logger;
+  sessions: SessionCodec;
+  pages: Pick<PagesService, "user">;
+}
 
 /** What a confirmation page says (views/confirm.ejs). */
 export interface Confirmation {
@@ -81,25 +90,25 @@ export function wantsHtml(req: Request): boolean {
   return (req.method === "GET" || req.method === "HEAD") && req.accepts(["json", "html"]) === "html";
 }
 
-export function pageKit(deps: AppDeps): PageKit {
-  const { config, users } = deps;
+export function pageKit(s: KitServices): PageKit {
+  const { config, pages } = s;
   const show = (req: Request, res: Response, view: string, data: Record<string, unknown>, status: number) => {
     // Pages with forms carry the session's CSRF token; with ENABLE_AUTH=false nobody signs in, so the
     // browser must be given that session here (with sign-in it already has one).
-    if (!config.ENABLE_AUTH && FORM_VIEWS.has(view)) persistSession(req, res, deps.sessions);
+    if (!config.ENABLE_AUTH && FORM_VIEWS.has(view)) persistSession(req, res, s.sessions);
     res.status(status).render(view, { page: layoutLocals(req, res, config.ENABLE_AUTH), ...data });
   };
   const render: PageKit["render"] = (req, res, view, data = {}, status = 200) => {
     const id = req.session.userId;
     if (!config.ENABLE_AUTH || !id || viewerOf(res) !== undefined) return show(req, res, view, data, status);
     // Pages outside the guards (home, about, docs, errors) learn the pending state here: one primary-key read.
-    users.repo.byId(id).then(
+    pages.user(id).then(
       (u) => {
         res.locals.viewer = u;
         show(req, res, view, data, status);
       },
       (err: unknown) => {
-        deps.logger.warn({ err: String(err) }, "page rendered without the viewer's state");
+        s.logger.warn({ err: String(err) }, "page rendered without the viewer's state");
         res.locals.viewer = null;
         show(req, res, view, data, status);
       },
@@ -117,7 +126,7 @@ export function pageKit(deps: AppDeps): PageKit {
       return res.redirect(302, `/sign-in?next=${encodeURIComponent(req.originalUrl)}`);
     }
     if (req.session.userId) {
-      const u = await users.repo.byId(req.session.userId);
+      const u = await pages.user(req.session.userId);
       res.locals.viewer = u;
       if (!u) {
         // Deleted since sign-in: the session no longer names a user.

@@ -6,12 +6,16 @@
 import path from "node:path";
 import { type Request, type Response, Router } from "express";
 import type { PagesRepo } from "../../../adapters/repositories/pages.repo.js";
-import type { ProgressPoint } from "../../../adapters/repositories/progress.repo.js";
-import type { RequestRecord } from "../../../adapters/repositories/requests.repo.js";
+import type { Config } from "../../../config.js";
 import { AppError } from "../../../domain/errors.js";
+import type { PagesService } from "../../../domain/pages.service.js";
+import { mayChangeRequest } from "../../../domain/policy.js";
+import type { ProgressService } from "../../../domain/progress.service.js";
+import type { ProgressPoint, RequestRecord } from "../../../domain/repositories.js";
+import type { RerunService } from "../../../domain/rerun.service.js";
 import { displayStatus, isTerminal } from "../../../domain/status.js";
-import type { AppDeps } from "../../deps.js";
-import { isEncrypted, localS3Endpoint } from "../../localS3.js";
+import type { TransformationService } from "../../../domain/transformation.service.js";
+import { type LocalS3, isEncrypted, localS3Endpoint } from "../../localS3.js";
 import { flash, requestScheme, requireCsrf } from "../../middleware/session.js";
 import * as fmt from "../../presenters/pageFormat.js";
 import { progressChartSvg } from "../../presenters/progressChart.js";
@@ -25,12 +29,25 @@ const ERROR_SAMPLE = 5_000;
 const ID = /^(?:\d{1,9}|[0-9a-fA-F-]{36})$/;
 const STATUS_FILTERS = ["success", "failure"] as const;
 
-/** Resolves within `ms` or gives `fallback` (a slow Kubernetes API or broker must not hold the page). */
-function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
-  return Promise.race([
-    p.catch(() => fallback),
-    new Promise<T>((r) => setTimeout(() => r(fallback), ms).unref()),
-  ]);
+/**
+ * How long the page waits for the Kubernetes API and for the broker. The queue check is short: it shares the
+ * AMQP connection with publishing, which for a 1,000,000-file request keeps it busy for minutes; the page
+ * (goal ≤ 150 ms) then says the broker did not answer.
+ */
+const LIVE_LIMITS = { deploymentMs: 1500, queueMs: 100 };
+
+/** What the request pages use. */
+export interface RequestPageServices {
+  config: Config;
+  transformations: Pick<TransformationService, "get" | "cancel" | "delete">;
+  progress: Pick<ProgressService, "history">;
+  reruns: Pick<RerunService, "history">;
+  pages: Pick<PagesService, "user" | "liveState" | "reportsTransformers">;
+  queries: Pick<PagesRepo, "errorGroups" | "results">;
+  /** Results can be downloaded from the object store (one is configured for the App). */
+  objectStoreDownloads: boolean;
+  /** The read-only S3 endpoint over local results, or null/absent. */
+  localS3?: LocalS3 | null;
 }
 
 /** Where a request's output is, as the pages describe it. */
@@ -109,9 +126,9 @@ function clientSnippet(base: string, requestId: string, backend: string | null):
   ].join("\n");
 }
 
-export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Router {
+export function requestPages(s: RequestPageServices, kit: PageKit): Router {
   const r = Router();
-  const { config } = deps;
+  const { config, queries } = s;
 
   /** The request for a page, or an error page (404 unknown, 403 not the owner's). */
   const load = async (req: Request, res: Response): Promise<RequestRecord | null> => {
@@ -123,7 +140,7 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
       return null;
     }
     try {
-      return await deps.transformations.get(id, kit.who(req));
+      return await s.transformations.get(id, kit.who(req));
     } catch (err) {
       if (err instanceof AppError && err.status === 404) notFound();
       else if (err instanceof AppError && err.status === 403)
@@ -133,10 +150,7 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     }
   };
 
-  const mayChange = (req: Request, rec: RequestRecord) => {
-    const who = kit.who(req);
-    return !who.user || who.user.admin || rec.submittedBy === who.user.id;
-  };
+  const mayChange = (req: Request, rec: RequestRecord) => mayChangeRequest(kit.who(req), rec);
 
   /** Where the output of `rec` is; the download route (localResults.routes.ts) serves the same places. */
   const outputOf = (req: Request, rec: RequestRecord): OutputLocation => {
@@ -146,12 +160,12 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
         endpoint: config.objectStorePublic.endpoint,
         secure: config.objectStorePublic.secure,
         bucket: rec.requestId,
-        downloadable: Boolean(deps.objectStore),
+        downloadable: s.objectStoreDownloads,
       };
     }
-    if (deps.localS3 || config.launcherMode === "local") {
-      const s3 = deps.localS3
-        ? localS3Endpoint(deps.localS3, { headers: req.headers, encrypted: isEncrypted(req) })
+    if (s.localS3 || config.launcherMode === "local") {
+      const s3 = s.localS3
+        ? localS3Endpoint(s.localS3, { headers: req.headers, encrypted: isEncrypted(req) })
         : null;
       return {
         kind: "local",
@@ -184,36 +198,23 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
     const rec = await load(req, res);
     if (!rec) return;
     const terminal = isTerminal(rec.status);
-    const launcher = deps.launcher;
-    const kubernetes = config.launcherMode.endsWith("kubernetes") && Boolean(launcher.deploymentStatus);
-    const broker = deps.broker as typeof deps.broker & {
-      queueDepth?: (q: string) => Promise<number | null>;
-    };
-    const [history, errors, deployment, queueDepth, submitter, reruns] = await Promise.all([
-      deps.progress.history(rec.requestId),
+    const kubernetes = config.launcherMode.endsWith("kubernetes") && s.pages.reportsTransformers;
+    const [history, errors, live, submitter, reruns] = await Promise.all([
+      s.progress.history(rec.requestId),
       rec.filesFailed > 0 || rec.status === "fatal"
-        ? pages.errorGroups(rec.requestId, ERROR_GROUPS_SHOWN, ERROR_SAMPLE)
+        ? queries.errorGroups(rec.requestId, ERROR_GROUPS_SHOWN, ERROR_SAMPLE)
         : Promise.resolve({ groups: [], messages: 0, reports: 0 }),
-      kubernetes && !terminal
-        ? within(
-            launcher.deploymentStatus!(rec.requestId).then((d) => ({ ok: true, d })),
-            1500,
-            { ok: false, d: null as object | null },
-          )
-        : Promise.resolve(null),
-      broker.queueDepth && !terminal
-        ? within(
-            // Short: the check shares the AMQP connection with publishing, which for a 1,000,000-file
-            // request keeps it busy for minutes; the page (goal ≤ 150 ms) says the broker did not answer.
-            broker.queueDepth(`transformer-${rec.requestId}`).then((n) => ({ ok: true, n })),
-            100,
-            { ok: false, n: null as number | null },
-          )
-        : Promise.resolve(null),
-      rec.submittedBy !== null ? deps.users.repo.byId(rec.submittedBy) : Promise.resolve(null),
+      s.pages.liveState(
+        rec.requestId,
+        { deployment: kubernetes && !terminal, queue: !terminal },
+        LIVE_LIMITS,
+      ),
+      rec.submittedBy !== null ? s.pages.user(rec.submittedBy) : Promise.resolve(null),
       // Who re-ran the failed files and when (docs/decisions.md D35).
-      deps.reruns.history(rec.requestId),
+      s.reruns.history(rec.requestId),
     ]);
+    const deployment = live.deployment && { ok: live.deployment.ok, d: live.deployment.value };
+    const queueDepth = live.queueDepth && { ok: live.queueDepth.ok, n: live.queueDepth.value };
     const now = Date.now();
     const end = rec.finishTime ?? new Date(now);
     const output = outputOf(req, rec);
@@ -245,7 +246,7 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
   r.get("/transformation-request/:id/history.svg", kit.oauthRequired, async (req, res) => {
     const rec = await load(req, res);
     if (!rec) return;
-    const history = await deps.progress.history(rec.requestId);
+    const history = await s.progress.history(rec.requestId);
     res
       .status(200)
       .set("Content-Type", "image/svg+xml; charset=utf-8")
@@ -294,7 +295,7 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
       );
       page = pagesTotal;
     }
-    const rows = await pages.results({
+    const rows = await queries.results({
       requestId: rec.requestId,
       ...(status ? { status } : {}),
       limit: RESULTS_PER_PAGE,
@@ -391,11 +392,11 @@ export function requestPages(deps: AppDeps, kit: PageKit, pages: PagesRepo): Rou
       if (!rec) return;
       try {
         if (what === "cancel") {
-          await deps.transformations.cancel(rec.requestId, kit.who(req));
+          await s.transformations.cancel(rec.requestId, kit.who(req));
           flash(req, "success", "The request has been canceled.");
           return res.redirect(303, `/transformation-request/${rec.requestId}`);
         }
-        await deps.transformations.delete(rec.requestId, kit.who(req));
+        await s.transformations.delete(rec.requestId, kit.who(req));
         flash(req, "success", `Request ${rec.title || rec.requestId} has been deleted.`);
         return res.redirect(303, "/dashboard");
       } catch (err) {

@@ -3,17 +3,25 @@
 // CSRF-checked POST starts the re-run and goes back to the request page. The same service answers
 // POST /servicex/transformation/<id>/rerun-failed (transformation.routes.ts).
 import { type Request, type Response, Router } from "express";
-import type { RequestRecord } from "../../../adapters/repositories/requests.repo.js";
+import type { Config } from "../../../config.js";
 import { AppError, transformNotFound } from "../../../domain/errors.js";
-import type { AppDeps } from "../../deps.js";
-import { flash, persistSession, requireCsrf } from "../../middleware/session.js";
+import type { RequestRecord } from "../../../domain/repositories.js";
+import type { RerunService } from "../../../domain/rerun.service.js";
+import { type SessionCodec, flash, persistSession, requireCsrf } from "../../middleware/session.js";
 import type { PageKit } from "./kit.js";
 
 const ID = /^(?:\d{1,9}|[0-9a-fA-F-]{36})$/;
 
-export function rerunPages(deps: AppDeps, kit: PageKit): Router {
+/** What the re-run pages use. */
+export interface RerunPageServices {
+  config: Pick<Config, "ENABLE_AUTH">;
+  reruns: Pick<RerunService, "load" | "datasetStale" | "history" | "refusal" | "rerunFailed">;
+  sessions: SessionCodec;
+}
+
+export function rerunPages(s: RerunPageServices, kit: PageKit): Router {
   const r = Router();
-  const { config } = deps;
+  const { config } = s;
   const path = (id: string) => `/transformation-request/${id}`;
 
   /** The request if the caller may re-run it, or an error page (404 unknown, 403 another user's). */
@@ -21,7 +29,7 @@ export function rerunPages(deps: AppDeps, kit: PageKit): Router {
     const id = String(req.params.id);
     try {
       if (!ID.test(id)) throw transformNotFound(id);
-      return await deps.reruns.load(id, kit.who(req));
+      return await s.reruns.load(id, kit.who(req));
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.status === 404) kit.errorPage(req, res, 404, "Not found", err.message);
@@ -35,12 +43,12 @@ export function rerunPages(deps: AppDeps, kit: PageKit): Router {
     const rec = await load(req, res);
     if (!rec) return;
     const [stale, reruns] = await Promise.all([
-      deps.reruns.datasetStale(rec.didId),
-      deps.reruns.history(rec.requestId),
+      s.reruns.datasetStale(rec.didId),
+      s.reruns.history(rec.requestId),
     ]);
-    const refusal = deps.reruns.refusal(rec, stale);
+    const refusal = s.reruns.refusal(rec, stale);
     // With sign-in off nobody has a session yet: the form's CSRF token needs one (docs/api.md, pages).
-    if (!config.ENABLE_AUTH) persistSession(req, res, deps.sessions);
+    if (!config.ENABLE_AUTH) persistSession(req, res, s.sessions);
     kit.render(
       req,
       res,
@@ -59,7 +67,7 @@ export function rerunPages(deps: AppDeps, kit: PageKit): Router {
     const rec = await load(req, res);
     if (!rec) return;
     try {
-      const out = await deps.reruns.rerunFailed(rec.requestId, kit.who(req));
+      const out = await s.reruns.rerunFailed(rec.requestId, kit.who(req));
       flash(
         req,
         "success",
