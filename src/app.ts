@@ -28,6 +28,7 @@ import {
   deviceFlowServices,
   opsServices,
   userServices,
+  webServices,
 } from "./routeServices.js";
 import { sessionMiddleware } from "./http/middleware/session.js";
 

@@ -8,6 +8,16 @@ import { TransformerReportsService } from "./domain/transformerReports.service.j
 import type { AppDeps } from "./http/deps.js";
 import type { CallbackServices } from "./http/routes/internal.routes.js";
 import type { WebServices } from "./http/routes/web.routes.js";
+import { SlackInteractionChannel } from "./adapters/notify/slackInteractions.js";
+import { DatasetService } from "./domain/datasets.service.js";
+import { ReadinessService } from "./domain/readiness.service.js";
+import { SlackApprovalService } from "./domain/slackApproval.service.js";
+import { TerminalSignIn } from "./domain/terminalSignIn.service.js";
+import type { Auth } from "./http/middleware/auth.js";
+import type { DatasetRoutesDeps } from "./http/routes/datasets.routes.js";
+import type { DeviceFlowRoutesDeps } from "./http/routes/deviceFlow.routes.js";
+import type { OpsRoutesDeps } from "./http/routes/ops.routes.js";
+import type { UserRoutesDeps } from "./http/routes/users.routes.js";
 
 /** The DID-finder and transformer callbacks (internal.routes.ts). */
 export function callbackServices(deps: AppDeps): CallbackServices {
@@ -47,5 +57,51 @@ export function webServices(deps: AppDeps): WebServices {
     queries: new PagesRepo(deps.db),
     objectStoreDownloads: deps.objectStore !== null,
     localS3: deps.localS3 ?? null,
+  };
+}
+
+/** The token, user administration and Slack routes (users.routes.ts). */
+export function userServices(deps: AppDeps, auth: Auth): UserRoutesDeps {
+  const slack = new SlackInteractionChannel({
+    signingSecret: deps.config.SLACK_SIGNING_SECRET,
+    responseUrlHosts: deps.config.SLACK_RESPONSE_URL_HOSTS,
+    logger: deps.logger.child({ module: "slack" }),
+  });
+  return {
+    users: deps.users,
+    slackApproval: new SlackApprovalService(deps.users, slack),
+    auth,
+    jwt: deps.jwt,
+    config: deps.config,
+  };
+}
+
+/** Sign-in from a terminal (deviceFlow.routes.ts). */
+export function deviceFlowServices(deps: AppDeps): DeviceFlowRoutesDeps {
+  return {
+    terminal: new TerminalSignIn(
+      deps.users,
+      deps.logger.child({ module: "terminal-sign-in" }),
+      deps.providerTokens ?? null,
+      { authEnabled: deps.config.ENABLE_AUTH },
+    ),
+    ratePerMinute: deps.config.RATE_LIMIT_PER_MINUTE,
+  };
+}
+
+/** The cached-dataset routes (datasets.routes.ts). */
+export function datasetServices(deps: AppDeps, auth: Auth): DatasetRoutesDeps {
+  return { datasets: new DatasetService(deps.repos.datasets), auth };
+}
+
+/** Liveness, readiness and the OpenAPI document (ops.routes.ts); `draining`: shutdown has begun. */
+export function opsServices(deps: AppDeps, draining: () => boolean): OpsRoutesDeps {
+  return {
+    readiness: new ReadinessService({
+      ping: () => deps.db.ping(),
+      brokerConnected: () => deps.broker.isConnected(),
+      draining,
+    }),
+    appVersion: deps.config.appVersion,
   };
 }
