@@ -5,8 +5,13 @@
 // only when the provider vouches for it. Signed-in browser sessions are server-side records, so sign-out,
 // deletion and losing admin rights end every session of the user at once.
 import { createHash } from "node:crypto";
-import type { JwtService, TokenRecord } from "../adapters/auth/jwt.js";
-import { decodeTokenRecord, encodeTokenRecord, storedJti } from "../adapters/auth/jwt.js";
+import {
+  type ApiTokenSigner,
+  decodeTokenRecord,
+  encodeTokenRecord,
+  storedJti,
+  type TokenRecord,
+} from "./apiTokens.js";
 import type { NewUser, UserRecord, UsersRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import { appError, ERROR_CATALOGUE, notFound } from "./errors.js";
@@ -102,13 +107,13 @@ export class UserService {
 
   constructor(
     readonly repo: UsersRepo,
-    private readonly jwt: JwtService | null,
+    private readonly jwt: ApiTokenSigner | null,
     private readonly notifier: Notifier,
     private readonly logger: Logger,
     private readonly o: UserServiceOptions = {},
   ) {}
 
-  private get tokens(): JwtService {
+  private get tokens(): ApiTokenSigner {
     if (!this.jwt) throw appError("auth_disabled");
     return this.jwt;
   }

@@ -4,30 +4,18 @@
 // the stored token record (see TokenRecord: the token itself is never stored, only what identifies it).
 import { type KeyObject, createSecretKey, randomUUID } from "node:crypto";
 import jwt from "jsonwebtoken";
+import type { ApiTokenSigner, TokenClaims, TokenRecord, TokenType } from "../../domain/apiTokens.js";
 import { appError } from "../../domain/errors.js";
 
-export type TokenType = "access" | "refresh";
-
-export interface TokenClaims {
-  fresh: boolean;
-  iat: number;
-  jti: string;
-  type: TokenType;
-  sub: string;
-  nbf: number;
-  exp?: number;
-}
-
-/**
- * What `users.refresh_token` holds for a token we issued: enough to check the jti and to re-create the very
- * same token (HS256 signing is deterministic) for servicex.yaml, never the token itself, so a database dump
- * does not hand out API tokens. Format: `sxrt1:<jti>:<iat>:<exp or ->` (sub = the user's e-mail).
- */
-export interface TokenRecord {
-  jti: string;
-  iat: number;
-  exp: number | null;
-}
+// The token types and the stored token record are the domain's (src/domain/apiTokens.ts).
+export {
+  type TokenClaims,
+  type TokenRecord,
+  type TokenType,
+  decodeTokenRecord,
+  encodeTokenRecord,
+  storedJti,
+} from "../../domain/apiTokens.js";
 
 export interface JwtOptions {
   secret: string;
@@ -40,7 +28,7 @@ export interface JwtOptions {
 /** An invalid App JWT (422, body {"msg": …} as flask-jwt-extended); an expired one is 401 token_expired. */
 export const jwtError = (detail: string) => appError("invalid_token", { detail }, { body: "msg" });
 
-export class JwtService {
+export class JwtService implements ApiTokenSigner {
   /** Made once: given the secret as a string, jsonwebtoken builds a key per call (~0.5 ms; 12 µs with this). */
   private readonly key: KeyObject;
   private readonly verified = new Map<string, TokenClaims>();
@@ -108,30 +96,6 @@ export class JwtService {
     if (expected === "access" && type === "refresh") throw jwtError("Only non-refresh tokens are allowed");
     return claims;
   }
-}
-
-const RECORD = /^sxrt1:([0-9a-f-]{36}):(\d+):(\d+|-)$/;
-
-export function encodeTokenRecord(r: TokenRecord): string {
-  return `sxrt1:${r.jti}:${r.iat}:${r.exp ?? "-"}`;
-}
-
-/**
- * The jti of a stored token: our record format, or a full JWT as upstream stored it (decoded without
- * verification: it came from our own database). null when absent or unreadable.
- */
-export function storedJti(stored: string | null): string | null {
-  if (!stored) return null;
-  const m = RECORD.exec(stored);
-  if (m) return m[1]!;
-  const decoded = jwt.decode(stored);
-  return decoded && typeof decoded === "object" && typeof decoded.jti === "string" ? decoded.jti : null;
-}
-
-export function decodeTokenRecord(stored: string | null): TokenRecord | null {
-  const m = stored ? RECORD.exec(stored) : null;
-  if (!m) return null;
-  return { jti: m[1]!, iat: Number(m[2]), exp: m[3] === "-" ? null : Number(m[3]) };
 }
 
 export const MSG_NO_BEARER =
