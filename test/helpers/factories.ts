@@ -143,6 +143,18 @@ export async function reportAll(
   }
 }
 
+/** A file-list request of `n` files, every file reported a success: the request is Complete. */
+export async function completedRequest(
+  app: AppLike,
+  n = 1,
+  o: { body?: Json } & CallOptions = {},
+): Promise<Submitted> {
+  const sub = await submitFileList(app, n, o);
+  await reportAll(app, sub.requestId);
+  expect((await requestRow(app, sub.requestId)).status).toBe("complete");
+  return sub;
+}
+
 /** A DID finder's PUT …/<dataset_id>/files: a batch (an array) or one file, as the finders send them. */
 export function sendFiles(app: Pick<AppLike, "url">, datasetId: number, files: unknown): Promise<Answer> {
   return httpCall(`${app.url}/servicex/internal/transformation/${datasetId}/files`, "PUT", { body: files });

@@ -26,13 +26,8 @@ const api = client(() => app.url);
 const report = (id: string, fileId: number, status: "success" | "failure") =>
   reportFile(app, id, fileId, status);
 const row = (id: string) => requestRow(app, id);
-/** A DID request of its own dataset (results to the volume). */
-const didRequest = async () => {
-  const { requestId: id, didId: datasetId } = await submitDid(app, {
-    body: { "result-destination": "volume" },
-  });
-  return { id, datasetId };
-};
+/** DID requests here send their results to the volume. */
+const VOLUME = { body: { "result-destination": "volume" } };
 
 describe("file-complete accounting", () => {
   it("#460: concurrent file-complete reports for every file complete the request exactly once", async () => {
@@ -95,7 +90,7 @@ describe("file-complete accounting", () => {
   });
 
   it("#343: a request still in Lookup is never completed by file-complete, even when transformers catch up with the DID finder", async () => {
-    const { id, datasetId } = await didRequest();
+    const { requestId: id, didId: datasetId } = await submitDid(app, VOLUME);
     const put = await sendFiles(app, datasetId, [
       { paths: ["root://a//1.root"], adler32: null, file_size: 0, file_events: 0 },
       { paths: ["root://a//2.root"], adler32: null, file_size: 0, file_events: 0 },
@@ -197,7 +192,7 @@ describe("dataset cache (contract §3.4)", () => {
   });
 
   it("When the lookup finds no files, then every waiting request completes with zero files", async () => {
-    const { id, datasetId } = await didRequest();
+    const { requestId: id, didId: datasetId } = await submitDid(app, VOLUME);
     await completeLookup(app, datasetId, { files: 0 });
     expect(await row(id)).toMatchObject({ status: "complete", files: 0, finished: true });
     await app.deps.lifecycle.idle();
@@ -205,7 +200,7 @@ describe("dataset cache (contract §3.4)", () => {
   });
 
   it("When a dataset is deleted (stale), then the next submit of its DID looks it up again", async () => {
-    const { id, datasetId } = await didRequest();
+    const { requestId: id, didId: datasetId } = await submitDid(app, VOLUME);
     const did =
       (await row(id)) &&
       (await app.deps.db.sql.query<{ did: string }>("SELECT did FROM requests WHERE request_id=$1", [id]))[0]!

@@ -1,53 +1,28 @@
 // Security headers on the App's answers (helmet, src/http/middleware/securityHeaders.ts), and the markup the
 // policy relies on: no page carries an inline script, style element, style attribute or event handler
 // attribute (the browser check of the same is csp.browser.test.ts).
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { reportFile, submitFileList } from "../helpers/factories.js";
 import { type Answer, httpCall } from "../helpers/http.js";
 import { type TestApp, startTestApp } from "../helpers/testApp.js";
 
 let app: TestApp;
 const ids = { running: "", done: "", didId: 0 };
 
-async function submit(n: number): Promise<{ requestId: string; didId: number; fileIds: number[] }> {
-  const tag = randomBytes(4).toString("hex");
-  const r = await httpCall(`${app.url}/servicex/transformation`, "POST", {
-    body: {
-      title: "headers",
-      "file-list": Array.from({ length: n }, (_, i) => `root://eos.example//hdr/${tag}/f${i}.root`),
-      selection: "(Select lambda e: e.Jets)",
-      codegen: "passthrough",
-      "result-destination": "object-store",
-    },
-  });
-  expect(r.status, r.text).toBe(200);
-  const requestId = (r.json as { request_id: string }).request_id;
-  const rec = (await app.deps.repos.requests.find(requestId))!;
-  return {
-    requestId,
-    didId: rec.didId,
-    fileIds: (await app.deps.repos.datasets.files(rec.didId)).map((f) => f.id),
-  };
-}
+const body = { title: "headers", selection: "(Select lambda e: e.Jets)" };
 
 beforeAll(async () => {
   app = await startTestApp({ backend: "postgres", broker: "memory" });
-  const running = await submit(3);
-  const done = await submit(1);
-  const r = await httpCall(
-    `${app.url}/servicex/internal/transformation/${done.requestId}/file-complete`,
-    "PUT",
-    {
-      body: {
-        "file-path": "root://x//f.root",
-        "file-id": done.fileIds[0],
-        status: "success",
-        "total-time": 1,
-        "total-events": 1,
-        "total-bytes": 1,
-      },
-    },
-  );
+  const running = await submitFileList(app, 3, { body });
+  const done = await submitFileList(app, 1, { body });
+  const r = await reportFile(app, done.requestId, done.fileIds[0]!, "success", {
+    "file-path": "root://x//f.root",
+    "file-id": done.fileIds[0],
+    status: "success",
+    "total-time": 1,
+    "total-events": 1,
+    "total-bytes": 1,
+  });
   expect(r.status, r.text).toBe(200);
   Object.assign(ids, { running: running.requestId, done: done.requestId, didId: running.didId });
 }, 120_000);
