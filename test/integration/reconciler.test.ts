@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MemoryBroker } from "../../src/adapters/broker/memory.broker.js";
 import { type FakeKubeApi, kubeConfigYaml, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
-import { fileCompleteBody, putJson } from "../helpers/fakeWorkers.js";
+import { fileReport, reportFile, sendFiles, submit } from "../helpers/factories.js";
+import { httpCall } from "../helpers/http.js";
 import { type TestApp, startTestApp } from "../helpers/testApp.js";
 
 const STALL = {
@@ -36,20 +37,10 @@ const statusOf = async (id: string) =>
     )
   )[0]!;
 
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const r = await putJson(
-    `${app.url}/servicex/transformation`,
-    { selection: "s", codegen: "passthrough", "result-destination": "object-store", ...body },
-    "POST",
-  );
-  expect(r.status).toBe(200);
-  return (r.body as { request_id: string }).request_id;
-}
-
 describe("When a DID finder never answers", () => {
   it("then the lookup is sent again, repeated files are not added twice, and after the last attempt the request is Fatal with the reason", async () => {
     const did = `${app.scheme}://never-answers-${Date.now()}`;
-    const id = await submit({ did });
+    const id = await submit(app, { did });
     const queue = `did_finder_${app.scheme}`;
     expect(broker().messages(queue)).toHaveLength(1);
     const ds = (await q<{ did_id: number }>("SELECT did_id FROM requests WHERE request_id = $1", [id]))[0]!
@@ -64,7 +55,7 @@ describe("When a DID finder never answers", () => {
     // The DID finder wakes up and sends its files, then (re-sent lookup) the same files again.
     const files = [{ paths: "root://a//1.root", adler32: "1", file_size: 1, file_events: 1 }];
     for (let i = 0; i < 2; i++) {
-      const r = await putJson(`${app.url}/servicex/internal/transformation/${ds}/files`, files);
+      const r = await sendFiles(app, ds, files);
       expect(r.status).toBe(200);
     }
     const n = await q<{ n: number }>("SELECT count(*)::int AS n FROM files WHERE dataset_id = $1", [ds]);
@@ -82,14 +73,14 @@ describe("When a DID finder never answers", () => {
     expect(s.status).toBe("fatal");
     expect(s.failure_description).toMatch(/The DID finder did not answer for 1 s/);
     // A new submit of the DID gets a fresh lookup (the dataset was marked failed and stale).
-    const again = await submit({ did });
+    const again = await submit(app, { did });
     expect((await statusOf(again)).status).toBe("lookup");
   });
 });
 
 describe("When transformers take tasks and die", () => {
   it("then the tasks of files without a result are published again and the request still completes", async () => {
-    const id = await submit({
+    const id = await submit(app, {
       "file-list": [`root://x//${Date.now()}-1.root`, `root://x//${Date.now()}-2.root`],
     });
     const queue = `transformer-${id}`;
@@ -117,9 +108,12 @@ describe("When transformers take tasks and die", () => {
     expect(again).toHaveLength(2);
     for (const m of again) {
       const k = (m.body as [unknown, { request_id: string; file_id: number; paths: string[] }])[1];
-      const r = await putJson(
-        `${app.url}/servicex/internal/transformation/${id}/file-complete`,
-        fileCompleteBody(k, "success"),
+      const r = await reportFile(
+        app,
+        id,
+        k.file_id,
+        "success",
+        fileReport(id, k.file_id, "success", k.paths[0]),
       );
       expect(r.status).toBe(200);
     }
@@ -127,7 +121,7 @@ describe("When transformers take tasks and die", () => {
   });
 
   it("then after the last attempt a request that still gets no report is Fatal with the reason", async () => {
-    const id = await submit({ "file-list": [`root://x//${Date.now()}-silent.root`] });
+    const id = await submit(app, { "file-list": [`root://x//${Date.now()}-silent.root`] });
     for (let i = 0; i < 2; i++) {
       await sleep(1100);
       expect((await app.deps.reconciler.run()).actions.map((a) => a.action)).toContain("tasks_republished");
@@ -195,22 +189,10 @@ describe("When a transformer Deployment is deleted behind the App's back", () =>
   });
 
   it("then the reconciler creates it again", async () => {
-    const r = await putJson(
-      `${k8sApp.url}/servicex/transformation`,
-      {
-        "file-list": [`root://x//${Date.now()}-k.root`],
-        selection: "s",
-        codegen: "passthrough",
-        "result-destination": "object-store",
-      },
-      "POST",
-    );
-    const id = (r.body as { request_id: string }).request_id;
+    const id = await submit(k8sApp, { "file-list": [`root://x//${Date.now()}-k.root`] });
     const name = `transformer-${id}`;
     expect(kube.get(NS, "deployments", name)).toBeDefined();
-    const del = await fetch(`${kube.url}/apis/apps/v1/namespaces/${NS}/deployments/${name}`, {
-      method: "DELETE",
-    });
+    const del = await httpCall(`${kube.url}/apis/apps/v1/namespaces/${NS}/deployments/${name}`, "DELETE");
     expect(del.status).toBe(200);
     expect(kube.get(NS, "deployments", name)).toBeUndefined();
 
