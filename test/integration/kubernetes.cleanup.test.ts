@@ -1,14 +1,15 @@
 // The reaper (POST /servicex/internal/kubernetes-cleanup, contract §2.4.6), the built-in lifecycle scheduler
 // and the read-only object-store keys handed to clients. The reaper is exercised with a launcher that lists
 // objects from memory here; test/integration/k8s.cleanup.wiring.test.ts runs it against the fake Kubernetes API.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { KubernetesCleanupService } from "../../src/domain/kubernetesCleanup.service.js";
 import type { LaunchedObject, LaunchSpec, TransformerLauncher } from "../../src/domain/ports.js";
 import { Scheduler } from "../../src/domain/scheduler.js";
-import { fileCompleteBody, putJson } from "../helpers/fakeWorkers.js";
+import { reportAll, submitFileList } from "../helpers/factories.js";
+import { httpCall } from "../helpers/http.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
 /** Lists what it holds; shutdown removes a request's objects (or fails for ids in `failing`). */
@@ -46,58 +47,36 @@ afterAll(async () => {
   await app?.close();
 });
 
-async function submit(): Promise<{ id: string; fileId: number; path: string }> {
-  const path = `root://eos//${randomBytes(4).toString("hex")}/f.root`;
-  const r = await putJson(
-    `${app.url}/servicex/transformation`,
-    { "file-list": [path], selection: "s", codegen: "passthrough", "result-destination": "object-store" },
-    "POST",
-  );
-  expect(r.status).toBe(200);
-  const id = (r.body as { request_id: string }).request_id;
-  const rows = await app.deps.db.sql.query<{ id: number }>(
-    "SELECT f.id FROM files f JOIN requests r ON r.did_id = f.dataset_id WHERE r.request_id = $1",
-    [id],
-  );
-  return { id, fileId: rows[0]!.id, path };
-}
-
-async function complete(s: { id: string; fileId: number; path: string }): Promise<void> {
-  const a = await putJson(
-    `${app.url}/servicex/internal/transformation/${s.id}/file-complete`,
-    fileCompleteBody({ request_id: s.id, file_id: s.fileId, paths: [s.path] }, "success"),
-  );
-  expect(a.status).toBe(200);
-}
-
 describe("KubernetesCleanupService", () => {
   it("When objects are older than maxAge, then finished and unknown requests lose them and running ones keep them", async () => {
-    const done = await submit();
-    await complete(done);
-    const running = await submit();
-    const young = await submit();
-    await complete(young);
+    const done = await submitFileList(app, 1);
+    await reportAll(app, done.requestId);
+    const running = await submitFileList(app, 1);
+    const young = await submitFileList(app, 1);
+    await reportAll(app, young.requestId);
     const unknown = randomUUID();
 
     const launcher = new ListingLauncher();
-    launcher.add(done.id, 30);
-    launcher.add(running.id, 30);
-    launcher.add(young.id, 2);
+    launcher.add(done.requestId, 30);
+    launcher.add(running.requestId, 30);
+    launcher.add(young.requestId, 2);
     launcher.add(unknown, 48);
     const svc = new KubernetesCleanupService(launcher, app.deps.repos.requests, pino({ level: "silent" }));
 
     const report = await svc.run(24);
-    expect(report.removed.sort()).toEqual([done.id, unknown].sort());
-    expect(report.keptActive).toEqual([running.id]);
+    expect(report.removed.sort()).toEqual([done.requestId, unknown].sort());
+    expect(report.keptActive).toEqual([running.requestId]);
     expect(report.failed).toEqual([]);
     // Once per request id, although each has three objects.
-    expect(launcher.shutdowns.sort()).toEqual([done.id, unknown].sort());
-    expect(new Set(launcher.objects.map((o) => o.requestId))).toEqual(new Set([running.id, young.id]));
+    expect(launcher.shutdowns.sort()).toEqual([done.requestId, unknown].sort());
+    expect(new Set(launcher.objects.map((o) => o.requestId))).toEqual(
+      new Set([running.requestId, young.requestId]),
+    );
 
     // A smaller maxAge reaches the young finished request too; the running one is still kept.
     const again = await svc.run(1);
-    expect(again.removed).toEqual([young.id]);
-    expect(again.keptActive).toEqual([running.id]);
+    expect(again.removed).toEqual([young.requestId]);
+    expect(again.keptActive).toEqual([running.requestId]);
   });
 
   it("When one shutdown fails, then it is reported and the other requests are still cleaned", async () => {
@@ -127,17 +106,16 @@ describe("KubernetesCleanupService", () => {
 
 describe("POST /servicex/internal/kubernetes-cleanup", () => {
   const post = (body?: unknown, query = "") =>
-    fetch(`${app.url}/servicex/internal/kubernetes-cleanup${query}`, {
-      method: "POST",
-      ...(body === undefined
-        ? {}
-        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-    });
+    httpCall(
+      `${app.url}/servicex/internal/kubernetes-cleanup${query}`,
+      "POST",
+      body === undefined ? {} : { body },
+    );
 
   it("When called with a valid maxAge (body, query or none), then it answers 200 null as upstream", async () => {
     for (const r of [await post({ maxAge: 12 }), await post(undefined, "?maxAge=6"), await post()]) {
       expect(r.status).toBe(200);
-      expect(await r.json()).toBeNull();
+      expect(r.json).toBeNull();
     }
   });
 
@@ -145,18 +123,18 @@ describe("POST /servicex/internal/kubernetes-cleanup", () => {
     for (const bad of [{ maxAge: "soon" }, { maxAge: -1 }, { maxAge: [1] }]) {
       const r = await post(bad);
       expect(r.status).toBe(422);
-      expect(await r.json()).toMatchObject({ message: "Invalid maxAge parameter" });
+      expect(r.json).toMatchObject({ message: "Invalid maxAge parameter" });
     }
   });
 });
 
 describe("Built-in lifecycle scheduler", () => {
   it("When DATASET_LIFECYCLE_INTERVAL is set, then the job runs periodically without any cron call", async () => {
-    const s = await submit();
-    await complete(s);
+    const s = await submitFileList(app, 1);
+    await reportAll(app, s.requestId);
     const did = await app.deps.db.sql.query<{ did_id: number }>(
       "SELECT did_id FROM requests WHERE request_id = $1",
-      [s.id],
+      [s.requestId],
     );
     await app.deps.db.sql.query(
       "UPDATE datasets SET last_updated = now() - interval '3 hours' WHERE id = $1",
@@ -236,9 +214,9 @@ describe("MINIO_PUBLIC_ACCESS_KEY / MINIO_PUBLIC_SECRET_KEY", () => {
       },
     });
     try {
-      const s = await submit();
-      const r = await fetch(`${pub.url}/servicex/transformation/${s.id}`);
-      const body = (await r.json()) as Record<string, unknown>;
+      const s = await submitFileList(app, 1);
+      const r = await httpCall(`${pub.url}/servicex/transformation/${s.requestId}`, "GET");
+      const body = r.json as Record<string, unknown>;
       expect(body["minio-access-key"]).toBe("reader");
       expect(body["minio-secret-key"]).toBe("reader-secret");
       expect(body["minio-endpoint"]).toBe("minio.example.org:9000");

@@ -2,7 +2,8 @@
 // text-format parser, and compared with the database.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileCompleteBody, putJson } from "../helpers/fakeWorkers.js";
+import { fileReport, reportFile, submit, submitFileList } from "../helpers/factories.js";
+import { httpCall } from "../helpers/http.js";
 import { type Family, parsePrometheusText, sampleValue, samplesOf } from "../helpers/promParse.js";
 import { createTestDatabase } from "../helpers/pg.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
@@ -21,8 +22,8 @@ const q = <T = Record<string, unknown>>(text: string, params?: unknown[]) =>
 async function scrape(
   base = app.url,
 ): Promise<{ status: number; type: string | null; families: Map<string, Family> }> {
-  const res = await fetch(`${base}/metrics`);
-  const text = await res.text();
+  const res = await httpCall(`${base}/metrics`, "GET");
+  const text = res.text;
   return {
     status: res.status,
     type: res.headers.get("content-type"),
@@ -31,23 +32,11 @@ async function scrape(
 }
 
 /** A file-list request of `n` files; `outcomes` are reported for its first files. */
-async function submitFileList(n: number, outcomes: Array<"success" | "failure">): Promise<string> {
-  const tag = randomBytes(4).toString("hex");
-  const paths = Array.from({ length: n }, (_, i) => `root://eos//${tag}/f${i}.root`);
-  const r = await putJson(
-    `${app.url}/servicex/transformation`,
-    { "file-list": paths, selection: "s", codegen: "passthrough", "result-destination": "object-store" },
-    "POST",
-  );
-  expect(r.status).toBe(200);
-  const id = (r.body as { request_id: string }).request_id;
-  const files = await q<{ id: number; paths: string }>(
-    "SELECT f.id, f.paths FROM files f JOIN requests r ON r.did_id = f.dataset_id WHERE r.request_id = $1 ORDER BY f.id",
-    [id],
-  );
+async function withReports(n: number, outcomes: Array<"success" | "failure">): Promise<string> {
+  const { requestId: id, fileIds, paths } = await submitFileList(app, n);
   // The dispatcher publishes in the background; reports that finish the request before its tasks are
   // published would leave tasks unpublished (correctly) and the broker counters short. Wait for every task.
-  const last = files.at(-1)!.id;
+  const last = fileIds.at(-1)!;
   await eventually(
     async () =>
       (
@@ -60,12 +49,7 @@ async function submitFileList(n: number, outcomes: Array<"success" | "failure">)
   );
   // Concurrent reports, so the file-complete group commit sees batches.
   const answers = await Promise.all(
-    outcomes.map((o, i) =>
-      putJson(
-        `${app.url}/servicex/internal/transformation/${id}/file-complete`,
-        fileCompleteBody({ request_id: id, file_id: files[i]!.id, paths: [files[i]!.paths] }, o),
-      ),
-    ),
+    outcomes.map((o, i) => reportFile(app, id, fileIds[i]!, o, fileReport(id, fileIds[i]!, o, paths[i]))),
   );
   for (const a of answers) expect(a.status).toBe(200);
   return id;
@@ -77,32 +61,23 @@ describe("GET /metrics", () => {
 
   beforeAll(async () => {
     ids = [
-      await submitFileList(3, ["success", "success", "success"]), // complete
-      await submitFileList(4, ["success", "failure"]), // running
-      await submitFileList(2, []), // running, nothing reported
+      await withReports(3, ["success", "success", "success"]), // complete
+      await withReports(4, ["success", "failure"]), // running
+      await withReports(2, []), // running, nothing reported
     ];
     // A DID request: its lookup is published (no DID finder runs here), the dataset stays `looking`.
-    const did = await putJson(
-      `${app.url}/servicex/transformation`,
-      {
-        did: `${app.scheme}://mc:ds.${randomBytes(3).toString("hex")}`,
-        selection: "s",
-        codegen: "passthrough",
-        "result-destination": "object-store",
-      },
-      "POST",
-    );
-    expect(did, JSON.stringify(did.body)).toMatchObject({ status: 200 });
-    ids.push((did.body as { request_id: string }).request_id);
+    ids.push(await submit(app, { did: `${app.scheme}://mc:ds.${randomBytes(3).toString("hex")}` }));
     // Status polls: the fast path (GET …/<id>) and an Express route with the id in its path.
     for (const id of ids) {
-      expect((await fetch(`${app.url}/servicex/transformation/${id}`)).status).toBe(200);
-      expect((await fetch(`${app.url}/servicex/transformation/${id}/status`)).status).toBe(200);
+      expect((await httpCall(`${app.url}/servicex/transformation/${id}`, "GET")).status).toBe(200);
+      expect((await httpCall(`${app.url}/servicex/transformation/${id}/status`, "GET")).status).toBe(200);
     }
-    expect((await fetch(`${app.url}/no/such/page/${randomBytes(4).toString("hex")}`)).status).toBe(404);
+    expect((await httpCall(`${app.url}/no/such/page/${randomBytes(4).toString("hex")}`, "GET")).status).toBe(
+      404,
+    );
     // An unknown id on a routed path: a 404 answered by the error handler, still labelled by its route.
     const unknown = `${app.url}/servicex/transformation/00000000-0000-4000-8000-${randomBytes(6).toString("hex")}/status`;
-    expect((await fetch(unknown)).status).toBe(404);
+    expect((await httpCall(unknown, "GET")).status).toBe(404);
 
     const tag = randomBytes(4).toString("hex");
     for (const who of ["a", "b", "c"]) {
@@ -258,9 +233,9 @@ describe("ENABLE_METRICS=false", () => {
     });
     try {
       expect(off.deps.metrics).toBeNull();
-      const res = await fetch(`${off.url}/metrics`);
+      const res = await httpCall(`${off.url}/metrics`, "GET");
       expect(res.status).toBe(404);
-      expect(await res.json()).toHaveProperty("message");
+      expect(res.json).toHaveProperty("message");
     } finally {
       await off.close();
     }
