@@ -6,7 +6,6 @@
 // finishes one) answer HEAD with 405. Sign-in rules: docs/sign-in.md. Request, dataset and admin pages live
 // in ./pages/.
 import express, { type Request, type Response, Router } from "express";
-import { z } from "zod";
 import type { OidcClient } from "../../adapters/auth/oidc.js";
 import type { Config } from "../../config.js";
 import { AppError } from "../../domain/errors.js";
@@ -15,6 +14,13 @@ import type { UserService } from "../../domain/users.service.js";
 import { refuseHead } from "../middleware/head.js";
 import { rateLimit } from "../middleware/rateLimit.js";
 import { operations } from "../openapi.js";
+import {
+  docsSections,
+  providerName,
+  removedAccountNotice,
+  servicexYaml,
+} from "../presenters/accountPages.presenter.js";
+import { type ProfileValues, parseProfile } from "../schemas/profile.schemas.js";
 import { clearSession, flash, renewSession, requestScheme, requireCsrf } from "../middleware/session.js";
 import { type AdminPageServices, adminPages } from "./pages/admin.pages.js";
 import { type DatasetPageServices, datasetPages } from "./pages/datasets.pages.js";
@@ -55,60 +61,14 @@ export interface WebServices
   oidc: Pick<OidcClient, "start" | "finish" | "revoke" | "endSessionUrl"> | null;
 }
 
-const EXPERIMENTS = ["ATLAS", "CMS"] as const;
-
-const ProfileForm = z.object({
-  name: z.string().trim().min(1, "Name is required").max(120, "At most 120 characters"),
-  email: z.string().trim().min(1, "E-mail is required").max(320).email("Not a valid e-mail address"),
-  institution: z.string().trim().min(1, "Institution is required").max(120, "At most 120 characters"),
-  experiment: z.enum(EXPERIMENTS, { message: "Choose ATLAS or CMS" }).default("ATLAS"),
-});
-type ProfileValues = z.input<typeof ProfileForm>;
-
 /** docs/api.md `get_correct_url`: the external base URL (scheme rule in requestScheme). */
 export function externalBase(req: Request): string {
   return `${requestScheme(req)}://${req.get("host") ?? "localhost"}`;
 }
 
-/** `code` spans of an operation's summary as text pieces the docs view escapes one by one. */
-function codeSpans(text: string): { text: string; code: boolean }[] {
-  return text.split("`").map((t, i) => ({ text: t, code: i % 2 === 1 }));
-}
-
-/** The docs page's sections, in order: who calls the routes of each OpenAPI tag. */
-const DOC_SECTIONS: Record<string, { heading: string; intro: string }> = {
-  client: {
-    heading: "Transform requests and datasets",
-    intro: "What the Python client calls: submit a request, follow it, fetch its results.",
-  },
-  users: {
-    heading: "Users and tokens",
-    intro: "Access tokens for the client, and user administration (administrators only).",
-  },
-  internal: {
-    heading: "Inside the cluster",
-    intro: "Called by the DID finders, the transformers and the clean-up jobs, not by users.",
-  },
-};
-
-/** A date as the pages write it without JavaScript (UTC). */
-function utcDay(d: Date): string {
-  return d.toISOString().slice(0, 10);
-}
-
 /** Only same-site relative paths may be redirected to after sign-in (no open redirects). */
 function safeNext(v: unknown): string | undefined {
   return typeof v === "string" && /^\/(?![/\\])[^\s]*$/.test(v) ? v : undefined;
-}
-
-/** The identity provider as a person knows it: its host name (e.g. auth.globus.org). */
-function providerName(iss: string | undefined): string | null {
-  if (!iss) return null;
-  try {
-    return new URL(iss).host;
-  } catch {
-    return iss;
-  }
 }
 
 export function webRoutes(s: WebServices): Router {
@@ -136,17 +96,7 @@ export function webRoutes(s: WebServices): Router {
 
   // The API's routes for people (the machine-readable document is /openapi.json), inside the layout.
   r.get("/docs", (req, res) => {
-    const ops = operations();
-    const sections = Object.entries(DOC_SECTIONS)
-      .map(([tag, s]) => ({
-        ...s,
-        id: `api-${tag}`,
-        operations: ops
-          .filter((o) => o.tag === tag)
-          .map((o) => ({ method: o.method, path: o.path, summary: codeSpans(o.summary) })),
-      }))
-      .filter((s) => s.operations.length > 0);
-    render(req, res, "docs", { version: config.appVersion, sections });
+    render(req, res, "docs", { version: config.appVersion, sections: docsSections(operations()) });
   });
 
   // Browsers ask for /favicon.ico on pages that name no icon (JSON answers, files): the layout's icon.
@@ -234,19 +184,7 @@ export function webRoutes(s: WebServices): Router {
     // No profile yet, or a pre-provisioned user to claim: the profile form (pre-filled) does it. Someone
     // whose account an administrator removed is told so first (docs/sign-in.md).
     const gone = user ? null : await pages.removedAccount(id.iss, id.subjects);
-    if (gone) {
-      const day = utcDay(gone.removedAt);
-      const approval = config.OAUTH_ALLOW_ALL_AFTER_AUTH
-        ? ""
-        : " an administrator has to approve it before the API accepts its token.";
-      flash(
-        req,
-        "warning",
-        gone.wasPending
-          ? `Your earlier sign-up (removed on ${day}) was not approved by the administrators of this ServiceX. You may sign up again below${approval ? `;${approval}` : "."}`
-          : `Your ServiceX account was deleted by an administrator on ${day}, and its API token no longer works. You may create a new profile below${approval ? `;${approval}` : "."}`,
-      );
-    }
+    if (gone) flash(req, "warning", removedAccountNotice(gone, !config.OAUTH_ALLOW_ALL_AFTER_AUTH));
     res.redirect(302, "/profile/new");
   });
 
@@ -347,14 +285,6 @@ export function webRoutes(s: WebServices): Router {
   ) => {
     flash(req, "danger", message);
     return profileForm(req, res, kind, values, errors, status);
-  };
-
-  const parseProfile = (body: unknown) => {
-    const r2 = ProfileForm.safeParse(body);
-    if (r2.success) return { ok: true as const, value: r2.data };
-    const errors: Record<string, string> = {};
-    for (const i of r2.error.issues) errors[String(i.path[0])] ??= i.message;
-    return { ok: false as const, errors };
   };
 
   r.get("/profile/new", oauthRequired, (req, res) => {
@@ -472,16 +402,17 @@ export function webRoutes(s: WebServices): Router {
         .end();
       return;
     }
-    const name = config.INSTANCE_NAME || (req.get("host") ?? "servicex").split(":")[0]!;
-    const lines = ["api_endpoints:", `  - name: ${name}`, `    endpoint: ${externalBase(req)}`];
-    if (config.ENABLE_AUTH) lines.push(`    token: ${await users.currentApiToken(req.session.userId!)}`);
-    lines.push(`default_endpoint: ${name}`, "");
+    const yaml = servicexYaml({
+      name: config.INSTANCE_NAME || (req.get("host") ?? "servicex").split(":")[0]!,
+      endpoint: externalBase(req),
+      ...(config.ENABLE_AUTH ? { token: await users.currentApiToken(req.session.userId!) } : {}),
+    });
     res
       .status(200)
       .set("Content-Type", "text/plain; charset=utf-8")
       .set("Content-Disposition", 'attachment; filename="servicex.yaml"')
       .set("Cache-Control", "no-store")
-      .send(lines.join("\n"));
+      .send(yaml);
   });
 
   r.use(dashboardPages(s, kit));

@@ -5,12 +5,7 @@
 import { type Request, type Response, Router } from "express";
 import {
   DASHBOARD_FILTERS,
-  type DashboardCounts,
-  type DashboardGroup,
-  type DashboardSearch,
-  type PagesRepo,
   type RequestSort,
-  type SearchPlan,
   type SortOrder,
 } from "../../../adapters/repositories/pages.repo.js";
 import type { Config } from "../../../config.js";
@@ -26,24 +21,19 @@ import {
   dashboardHref,
   one,
   parseDashboardQuery,
-  statusSlices,
 } from "./dashboard.query.js";
+import { type DashboardQueries, DashboardReader } from "./dashboard.reader.js";
 import type { PageKit } from "./kit.js";
 
 /** Live updates: ids per poll (a page has 15 rows) and the browser's interval. */
 const LIVE_IDS_MAX = 50;
 const LIVE_INTERVAL_MS = 3000;
-/** How long the filters' counts of one view are reused, and how many views are kept. */
-const COUNTS_TTL_MS = 10_000;
-const COUNTS_CACHE_MAX = 500;
-/** A word search with at least this many matches walks the requests; with fewer it reads the index first. */
-const WALK_MIN_MATCHES = 1000;
 
 /** What the dashboards use: the pages' read model (lists, counts, searches) and the code generators' names. */
 export interface DashboardServices {
   config: Pick<Config, "ENABLE_AUTH" | "PORT">;
   codegen: Pick<CodeGenerator, "names">;
-  queries: Pick<PagesRepo, "dashboardCounts" | "requests" | "requestsByStatus" | "dashboardRows">;
+  queries: DashboardQueries;
 }
 
 /** One item of /dashboard/live's ids: a request's number, optionally with the version the page shows. */
@@ -79,66 +69,13 @@ function firstRequestSnippet(s: DashboardServices, req: Request): { yaml: string
 export function dashboardPages(s: DashboardServices, kit: PageKit): Router {
   const r = Router();
   const { config, queries: pages } = s;
-
-  // The counts of the filters (one pass over every request of the view) are kept COUNTS_TTL_MS per owner
-  // and search (docs/decisions.md D38): reloading, paging and filtering a long list within seconds reuse
-  // them; the rows are always read fresh.
-  type Counted = { counts: DashboardCounts; groups: DashboardGroup[] };
-  const countsCache = new Map<string, { at: number; value: Counted }>();
-  const countsFor = async (o: { submittedBy?: number; search?: DashboardSearch }, fresh: boolean) => {
-    const key = JSON.stringify([o.submittedBy ?? null, o.search ?? null]);
-    const hit = countsCache.get(key);
-    const now = Date.now();
-    if (!fresh && hit && now - hit.at < COUNTS_TTL_MS) return { ...hit.value, cached: true };
-    const value = await pages.dashboardCounts(o);
-    if (countsCache.size >= COUNTS_CACHE_MAX) countsCache.delete(countsCache.keys().next().value!);
-    countsCache.delete(key);
-    countsCache.set(key, { at: now, value });
-    return { ...value, cached: false };
-  };
+  // One per router: its counts cache is shared by the page's requests (dashboard.reader.ts).
+  const reader = new DashboardReader(pages);
 
   const dashboard = async (req: Request, res: Response, global: boolean) => {
     const q = parseDashboardQuery(req.query as Record<string, unknown>);
     const mine = !global && config.ENABLE_AUTH ? req.session.userId : undefined;
-    const owner = mine !== undefined ? { submittedBy: mine } : {};
-    const scope = { ...owner, ...(q.search ? { search: q.search } : {}) };
-    const offset = (q.page - 1) * PER_PAGE;
-    // The counts first: they choose how the rows are read (status order, search plan).
-    const rowsFor = (c: Counted) => {
-      if (q.sort === "status" && !q.search)
-        return pages.requestsByStatus({
-          ...owner,
-          slices: statusSlices(c.groups, q.filter, q.order, offset, PER_PAGE),
-        });
-      const plan: SearchPlan | undefined =
-        q.search && "words" in q.search
-          ? q.sort === "status" || c.counts[q.filter] < WALK_MIN_MATCHES
-            ? "index"
-            : "walk"
-          : undefined;
-      return pages.requests({
-        ...scope,
-        ...(plan ? { plan } : {}),
-        filter: q.filter,
-        sort: q.sort,
-        order: q.order,
-        limit: PER_PAGE,
-        offset,
-      });
-    };
-    let counted = await countsFor(scope, false);
-    // A page past the end (by fresh counts) reads no rows: its OFFSET would skip every request.
-    if (offset > 0 && offset >= counted.counts[q.filter] && counted.cached)
-      counted = await countsFor(scope, true);
-    let rows = offset > 0 && offset >= counted.counts[q.filter] ? [] : await rowsFor(counted);
-    // Reused counts only under a full page that they also call full; a short, empty or past-the-end page
-    // (where the total shows) counts afresh, and reads its rows again if the counts cut them (status order).
-    const full = rows.length === PER_PAGE && counted.counts[q.filter] - offset >= PER_PAGE;
-    if (counted.cached && !full) {
-      counted = await countsFor(scope, true);
-      if (q.sort === "status" && !q.search) rows = await rowsFor(counted);
-    }
-    const { counts } = counted;
+    const { rows, counts } = await reader.page(q, mine);
     const total = counts[q.filter];
     const pagesCount = Math.max(1, Math.ceil(total / PER_PAGE));
     const state = { filter: q.filter, q: q.q, sort: q.sort, order: q.order };
