@@ -171,6 +171,17 @@ export function completeLookup(
   });
 }
 
+/** A DID finder's PUT …/<dataset_id>/error (docs/api.md): the lookup failed. */
+export function failLookup(
+  app: Pick<AppLike, "url">,
+  datasetId: number,
+  report: { "error-type": string; message: string } & Json,
+): Promise<Answer> {
+  return httpCall(`${app.url}/servicex/internal/transformation/${datasetId}/error`, "PUT", {
+    body: { "elapsed-time": 1, ...report },
+  });
+}
+
 /** The request's row as the state machine tests read it (status name, counters, whether it finished). */
 export async function requestRow(app: AppLike, requestId: string) {
   const [row] = await app.deps.db.sql.query<{

@@ -2,7 +2,9 @@
 // transformer sidecars speaking the real wire format over the broker and HTTP.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeFiles, putJson, startDidFinder, startSidecars } from "../helpers/fakeWorkers.js";
+import { submit } from "../helpers/factories.js";
+import { makeFiles, startDidFinder, startSidecars } from "../helpers/fakeWorkers.js";
+import { client } from "../helpers/http.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
 let app: TestApp;
@@ -14,22 +16,11 @@ afterAll(async () => {
   await app?.close();
 });
 
-const submit = (body: Record<string, unknown>) =>
-  putJson(
-    `${app.url}/servicex/transformation`,
-    {
-      selection: "(call ResultTTree ...)",
-      codegen: "passthrough",
-      "result-destination": "object-store",
-      "result-format": "parquet",
-      ...body,
-    },
-    "POST",
-  );
-const getRequest = async (id: string) => {
-  const r = await fetch(`${app.url}/servicex/transformation/${id}`);
-  return (await r.json()) as Record<string, unknown>;
-};
+const api = client(() => app.url);
+/** The selection and format of every request here (SUBMIT_DEFAULTS for the rest). */
+const BODY = { selection: "(call ResultTTree ...)", "result-format": "parquet" };
+const getRequest = async (id: string) =>
+  (await api.get(`/servicex/transformation/${id}`)).json as Record<string, unknown>;
 const waitTerminal = (id: string) =>
   eventually(
     async () => {
@@ -47,9 +38,7 @@ describe("When a physicist submits by DID", () => {
     const did = `mc23_13p6TeV:lifecycle.${randomBytes(4).toString("hex")}`;
     const finder = await startDidFinder({ scheme: app.scheme, did, count: 1000, files: makeFiles(did) });
     try {
-      const sub = await submit({ did: `${app.scheme}://${did}`, title: "lifecycle" });
-      expect(sub.status).toBe(200);
-      const id = (sub.body as { request_id: string }).request_id;
+      const id = await submit(app, { ...BODY, did: `${app.scheme}://${did}`, title: "lifecycle" });
       expect(id).toMatch(/^[0-9a-f-]{36}$/);
 
       // file ids known only after the lookup: 10 % fail once then succeed, 10 % fail for good,
@@ -102,8 +91,7 @@ describe("When a physicist submits by DID", () => {
         expect(app.launcher.started.filter((s) => s.requestId === id)).toHaveLength(1);
 
         // The dataset is cached now: a second request on it skips the lookup and runs at once.
-        const sub2 = await submit({ did });
-        const id2 = (sub2.body as { request_id: string }).request_id;
+        const id2 = await submit(app, { ...BODY, did });
         const first = await getRequest(id2);
         expect(first.status).toBe("Running");
         expect(first.files).toBe(1000);
@@ -131,9 +119,7 @@ describe("When a physicist submits a file list", () => {
       { length: 500 },
       (_, i) => `root://eos//user/f${i}-${randomBytes(3).toString("hex")}.root`,
     );
-    const sub = await submit({ "file-list": files, "result-format": "root-file" });
-    expect(sub.status).toBe(200);
-    const id = (sub.body as { request_id: string }).request_id;
+    const id = await submit(app, { ...BODY, "file-list": files, "result-format": "root-file" });
     const r = await getRequest(id);
     expect(r.status).toBe("Running");
     expect(r.files).toBe(500);
@@ -146,20 +132,20 @@ describe("When a physicist submits a file list", () => {
       expect(new Set(sidecars.messages.map((m) => (m.kwargs.paths as string[])[0]))).toEqual(new Set(files));
       expect(sidecars.messages[0]!.kwargs.result_format).toBe("root-file");
       // results, as the Python client polls them
-      const res = await fetch(
-        `${app.url}/servicex/transformation/${id}/results?later_than=${encodeURIComponent("0001-01-01T00:00:00+00:00")}`,
+      const res = await api.get(
+        `/servicex/transformation/${id}/results?later_than=${encodeURIComponent("0001-01-01T00:00:00+00:00")}`,
       );
-      const { results } = (await res.json()) as { results: Array<Record<string, unknown>> };
+      const { results } = res.json as { results: Array<Record<string, unknown>> };
       expect(results).toHaveLength(500);
       expect(results[0]!.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
       const newest = results
         .map((x) => x.created_at as string)
         .sort()
         .at(-1)!;
-      const later = await fetch(
-        `${app.url}/servicex/transformation/${id}/results?later_than=${encodeURIComponent(newest)}`,
+      const later = await api.get(
+        `/servicex/transformation/${id}/results?later_than=${encodeURIComponent(newest)}`,
       );
-      expect(((await later.json()) as { results: unknown[] }).results).toHaveLength(0);
+      expect((later.json as { results: unknown[] }).results).toHaveLength(0);
     } finally {
       await sidecars.stop();
     }
@@ -177,12 +163,11 @@ describe("When the DID finder reports a failed lookup", () => {
       fail: { "error-type": "does_not_exist", message: "no such dataset" },
     });
     try {
-      const sub = await submit({ did });
-      const id = (sub.body as { request_id: string }).request_id;
+      const id = await submit(app, { ...BODY, did });
       const done = await waitTerminal(id);
       expect(done.status).toBe("Bad Dataset");
       expect(done["failure-info"]).toContain("no such dataset");
-      const ds = (await (await fetch(`${app.url}/servicex/datasets?show-deleted=True`)).json()) as {
+      const ds = (await api.get("/servicex/datasets?show-deleted=True")).json as {
         datasets: Array<Record<string, unknown>>;
       };
       const mine = ds.datasets.find((d) => d.name === did)!;
