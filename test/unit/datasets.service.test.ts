@@ -10,6 +10,10 @@ import {
   DatasetService,
 } from "../../src/domain/datasets.service.js";
 import { AppError } from "../../src/domain/errors.js";
+import type { Requester } from "../../src/domain/policy.js";
+
+/** A signed-in non-admin: datasets are shared, so the policy lets any identified caller read and mark them. */
+const who: Requester = { user: { id: 5, admin: false } };
 
 const dataset = (id: number, over: Partial<DatasetRecord> = {}): DatasetRecord => ({
   id,
@@ -57,7 +61,7 @@ describe("DatasetService", () => {
   it("When listing, then the filters reach the catalogue unchanged", async () => {
     const { c, asked } = catalog([dataset(1)]);
     const s = new DatasetService(c);
-    expect(await s.list({ didFinder: "rucio", showDeleted: true })).toHaveLength(1);
+    expect(await s.list(who, { didFinder: "rucio", showDeleted: true })).toHaveLength(1);
     expect(asked).toEqual([{ didFinder: "rucio", showDeleted: true }]);
   });
 
@@ -70,8 +74,8 @@ describe("DatasetService", () => {
       paths: "root://f",
     };
     const s = new DatasetService(catalog([dataset(1)], { 1: [file] }).c);
-    expect(await s.withFiles(1)).toEqual({ dataset: dataset(1), files: [file] });
-    const err = await errorOf(s.withFiles(2));
+    expect(await s.withFiles(who, 1)).toEqual({ dataset: dataset(1), files: [file] });
+    const err = await errorOf(s.withFiles(who, 2));
     expect({ code: err.code, status: err.status, message: err.message }).toEqual({
       code: "dataset_not_found",
       status: 404,
@@ -81,12 +85,12 @@ describe("DatasetService", () => {
 
   it("When a dataset is marked stale twice, then the first answers it stale and the second is a 400", async () => {
     const s = new DatasetService(catalog([dataset(3)]).c);
-    expect((await s.markStale(3)).stale).toBe(true);
-    const again = await errorOf(s.markStale(3));
+    expect((await s.markStale(who, 3)).stale).toBe(true);
+    const again = await errorOf(s.markStale(who, 3));
     expect({ status: again.status, message: again.message }).toEqual({
       status: 400,
       message: "Dataset 3 has already been deleted",
     });
-    expect((await errorOf(s.markStale(4))).code).toBe("dataset_not_found");
+    expect((await errorOf(s.markStale(who, 4))).code).toBe("dataset_not_found");
   });
 });

@@ -4,7 +4,7 @@ import { type Request, Router } from "express";
 import { z } from "zod";
 import type { DatasetService } from "../../domain/datasets.service.js";
 import { appError } from "../../domain/errors.js";
-import type { Auth } from "../middleware/auth.js";
+import { type Auth, requester } from "../middleware/auth.js";
 import { op } from "../openapi.js";
 import { datasetListJson, datasetStaleJson, datasetWithFilesJson } from "../presenters/dataset.presenter.js";
 import { boolQuery, datasetIdParam, text } from "../schemas/common.js";
@@ -37,7 +37,7 @@ export function datasetRoutes({ datasets, auth }: DatasetRoutesDeps): Router {
       responses: { 200: { description: "Datasets", schema: DatasetListResponse }, ...AUTH_ERRORS },
     },
     async (_req, res, { query }) => {
-      const rows = await datasets.list({
+      const rows = await datasets.list(requester(res), {
         didFinder: query["did-finder"],
         showDeleted: query["show-deleted"] ?? false,
       });
@@ -61,7 +61,7 @@ export function datasetRoutes({ datasets, auth }: DatasetRoutesDeps): Router {
       },
     },
     async (_req, res, { params }) => {
-      res.json(datasetWithFilesJson(await datasets.withFiles(params.dataset_id)));
+      res.json(datasetWithFilesJson(await datasets.withFiles(requester(res), params.dataset_id)));
     },
   );
   op(
@@ -82,7 +82,7 @@ export function datasetRoutes({ datasets, auth }: DatasetRoutesDeps): Router {
       },
     },
     async (_req, res, { params }) => {
-      res.json(datasetStaleJson(await datasets.markStale(params.dataset_id)));
+      res.json(datasetStaleJson(await datasets.markStale(requester(res), params.dataset_id)));
     },
   );
   return r;
