@@ -3,8 +3,7 @@
 // SlackApprovalService) and writes the answer with one presenter (src/http/presenters/user.presenter.ts).
 import express, { type Request, Router } from "express";
 import { z } from "zod";
-import { bearerToken } from "../../adapters/auth/jwt.js";
-import type { JwtService } from "../../adapters/auth/jwt.js";
+import { bearerToken, type JwtService } from "../../adapters/auth/jwt.js";
 import type { Config } from "../../config.js";
 import { appError } from "../../domain/errors.js";
 import type { SlackApprovalService } from "../../domain/slackApproval.service.js";
