@@ -1,6 +1,6 @@
 // The request and results pages' formatting (src/http/presenters/pageFormat.ts), the progress plot's y-axis
 // ticks and drawing (src/http/presenters/progressChart.ts), and the timings derived from the history
-// (timingOf in src/http/routes/pages/requests.pages.ts).
+// (timingOf in src/http/presenters/requestPage.presenter.ts).
 import { describe, expect, it } from "vitest";
 import type { ProgressPoint } from "../../src/adapters/repositories/progress.repo.js";
 import type { RequestRecord } from "../../src/adapters/repositories/requests.repo.js";
@@ -14,7 +14,7 @@ import {
   seconds,
 } from "../../src/http/presenters/pageFormat.js";
 import { axisTicks, progressChartSvg } from "../../src/http/presenters/progressChart.js";
-import { timingOf } from "../../src/http/routes/pages/requests.pages.js";
+import { timingOf } from "../../src/http/presenters/requestPage.presenter.js";
 
 describe("pageFormat", () => {
   it("When numbers are written for people, then counts agree with their noun and sizes have units", () => {
