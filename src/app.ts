@@ -2,9 +2,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import express, { type Express } from "express";
+import { LocalResultFiles } from "./adapters/localS3/resultFiles.js";
+import { RequestReads } from "./domain/requestReads.service.js";
 import type { AppDeps } from "./http/deps.js";
 import { fastPath } from "./http/fastPath.js";
 import { localS3Handler } from "./http/localS3.js";
+import { type RequestDetailPresenter, requestDetailPresenter } from "./http/presenters/request.presenter.js";
+import { resultLinks } from "./http/resultLinks.js";
 import { authGuards } from "./http/middleware/auth.js";
 import { errorHandler, notFoundHandler } from "./http/middleware/errorHandler.js";
 import { requestLog } from "./http/middleware/requestLog.js";
@@ -53,6 +57,7 @@ export function buildApp(
   const authEnabled = deps.config.ENABLE_AUTH;
   // The guards of docs/api.md (auth_required, admin_required) over the one identification function.
   const auth = authGuards(deps.requester);
+  const api = requestApi(deps);
   const app = express();
   app.disable("x-powered-by");
   // TRUST_PROXY (src/http/trustProxy.ts): which X-Forwarded-For hops give req.ip, the rate limits' client.
@@ -115,23 +120,59 @@ export function buildApp(
     express.json({ limit: deps.config.MAX_REQUEST_BODY, type: ["application/json", "application/*+json"] }),
   );
   // No global form parser: the callers' bodies are JSON (upstream read them with get_json()).
-  app.use(localResultsRoutes(deps));
+  // The page kit: sign-in for browsers (the result download), and the HTML error pages below.
+  const kit = pageKit(webServices(deps));
+  app.use(
+    localResultsRoutes({
+      reads: api.reads,
+      auth,
+      kit,
+      objectStore: deps.objectStore,
+      files: deps.localS3?.files ?? new LocalResultFiles(deps.config.resultsDir),
+    }),
+  );
   app.use(webRoutes(webServices(deps)));
   app.use(userRoutes(userServices(deps, auth)));
   app.use(deviceFlowRoutes(deviceFlowServices(deps)));
   app.use(infoRoutes({ config: deps.config }));
-  app.use(transformationRoutes(deps));
-  app.use(progressRoutes(deps));
+  app.use(
+    transformationRoutes({
+      transformations: deps.transformations,
+      reads: api.reads,
+      reruns: deps.reruns,
+      auth,
+      detail: api.detail,
+      resultLinks: resultLinks(deps.objectStore, deps.localS3),
+      config: deps.config,
+    }),
+  );
+  app.use(progressRoutes({ reads: api.reads, auth }));
   app.use(datasetRoutes(datasetServices(deps, auth)));
   if (lifecycleOnPublic) app.use(lifecycleRoutes(deps));
   if (listener === "combined") app.use(callbackRoutes(callbackServices(deps)));
   // A browser gets unknown URLs and failed pages as HTML in the layout; API clients keep the JSON answers.
-  const kit = pageKit(webServices(deps));
   app.use(pageNotFound(kit));
   app.use(notFoundHandler);
   app.use(pageErrors(kit, deps.logger));
   app.use(errorHandler);
   return app;
+}
+
+/**
+ * The reads of transform requests and the polling call's presenter, shared by the transformation routes and
+ * the fast path (which must answer exactly as the route does).
+ */
+function requestApi(deps: AppDeps): { reads: RequestReads; detail: RequestDetailPresenter } {
+  return {
+    reads: new RequestReads({
+      transformations: deps.transformations,
+      requests: deps.repos.requests,
+      results: deps.repos.results,
+      progress: deps.progress,
+      launcher: deps.launcher,
+    }),
+    detail: requestDetailPresenter(deps.config, deps.localS3),
+  };
 }
 
 /** The HTTP server's request listener: the file-complete fast path, then the Express app. */
@@ -141,10 +182,11 @@ export function buildHandler(
   listener: Listener = "combined",
 ) {
   const app = buildApp(deps, state, listener);
-  const fast = fastPath(deps, {
-    status: listener !== "internal",
-    fileComplete: listener !== "public",
-  });
+  const fast = fastPath(
+    deps,
+    { status: listener !== "internal", fileComplete: listener !== "public" },
+    { identify: deps.requester, ...requestApi(deps) },
+  );
   // The read-only S3 endpoint over local results (/s3, docs/local-results.md), for clients: public port only.
   const s3 = listener === "internal" ? () => false : localS3Handler(deps);
   return (req: IncomingMessage, res: ServerResponse) => {

@@ -3,20 +3,30 @@
 // which stay the documented routes and serve anything unusual (e.g. a non-JSON content type):
 //  - PUT /servicex/internal/transformation/<request_id>/file-complete: one call per file from transformer
 //    sidecars, thousands per second (handler: recordFileComplete in routes/internal.routes.ts);
-//  - GET /servicex/transformation/<request_id>: the client's status poll (handler: requestDetail in
-//    routes/transformation.routes.ts), open with ENABLE_AUTH=false, and with authentication for calls that
-//    carry `Authorization` (the same guard, deps.requester, decides; browser-session calls take Express).
+//  - GET /servicex/transformation/<request_id>: the client's status poll (the same service call and presenter
+//    as the route in routes/transformation.routes.ts), open with ENABLE_AUTH=false, and with authentication
+//    for calls that carry `Authorization` (the same identification as the auth guard decides; browser-session
+//    calls take Express).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Request } from "express";
-import type { Requester } from "../domain/transformation.service.js";
+import type { Requester } from "../domain/policy.js";
+import type { RequestReads } from "../domain/requestReads.service.js";
 import { appError } from "../domain/errors.js";
 import type { AppDeps } from "./deps.js";
+import type { RequesterFn } from "./middleware/auth.js";
 import { errorBody, toAppError } from "./middleware/errorHandler.js";
 import { describeZodError } from "./openapi.js";
+import type { RequestDetailPresenter } from "./presenters/request.presenter.js";
+import { callerOf } from "./resultLinks.js";
 import { recordFileComplete } from "./routes/internal.routes.js";
-import { requestDetail } from "./routes/transformation.routes.js";
-import { isEncrypted } from "./localS3.js";
 import { FileCompleteBody } from "./schemas/internal.schemas.js";
+
+/** What the status poll uses: the guard's identification, the request read and the route's presenter. */
+export interface StatusPollDeps {
+  identify: RequesterFn;
+  reads: Pick<RequestReads, "request">;
+  detail: RequestDetailPresenter;
+}
 
 const STATUS = /^\/servicex\/transformation\/([A-Za-z0-9_.-]{1,64})\/?(?:\?.*)?$/;
 const FILE_COMPLETE =
@@ -37,7 +47,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 /** Returns true when it took the request; otherwise the caller hands it to Express. */
 export function fastPath(
   deps: AppDeps,
-  serve: { status: boolean; fileComplete: boolean } = { status: true, fileComplete: true },
+  serve: { status: boolean; fileComplete: boolean },
+  poll: StatusPollDeps,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const auth = deps.config.ENABLE_AUTH;
   return (req, res) => {
@@ -51,7 +62,7 @@ export function fastPath(
       const s = STATUS.exec(req.url);
       if (!s) return false;
       deps.metrics?.track(req, res, () => "/servicex/transformation/:request_id");
-      void status(deps, s[1]!, req).then(([code, body]) => send(res, code, body));
+      void status(deps, poll, s[1]!, req).then(([code, body]) => send(res, code, body));
       return true;
     }
     if (!serve.fileComplete || req.method !== "PUT" || !req.url) return false;
@@ -85,14 +96,19 @@ export function fastPath(
   };
 }
 
-async function status(deps: AppDeps, id: string, req: IncomingMessage): Promise<[number, unknown]> {
+async function status(
+  deps: AppDeps,
+  poll: StatusPollDeps,
+  id: string,
+  req: IncomingMessage,
+): Promise<[number, unknown]> {
   try {
     let who: Requester = { user: null };
     if (deps.config.ENABLE_AUTH) {
-      // The bearer branch of the guard reads only the method and the headers.
-      who = await deps.requester({ method: "GET", headers: req.headers, hadSession: false } as Request);
+      // The bearer branch of the identification reads only the method and the headers.
+      who = await poll.identify({ method: "GET", headers: req.headers, hadSession: false } as Request);
     }
-    return [200, await requestDetail(deps, id, who, { headers: req.headers, encrypted: isEncrypted(req) })];
+    return [200, poll.detail(await poll.reads.request(id, who), callerOf(req))];
   } catch (err) {
     const e = toAppError(err);
     if (e.status >= 500) deps.logger.error({ err, code: e.code, requestId: id }, "status failed");

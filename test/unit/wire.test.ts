@@ -91,7 +91,7 @@ describe("request JSON (contract §3.2, A.20)", () => {
     expect(j["files-remaining"]).toBeNull();
     expect(j.status).toBe("Lookup");
     expect(j).toHaveProperty("tree-name", null);
-    for (const k of ["request_id", "did", "selection", "image", "generated-code-cm", "app-version"])
+    for (const k of ["request_id", "did", "selection", "image", "generated-code-cm", "app-version"] as const)
       expect(typeof j[k]).toBe("string");
   });
   it("When it finished, then finish-time is formatted and files-remaining counted", () => {

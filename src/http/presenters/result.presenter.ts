@@ -1,10 +1,18 @@
-// transform_result wire JSON (docs/database.md). docs/decisions.md D8: `file-id` is the file's id (upstream sent the
-// result row id). `created_at` is naive with microseconds and no Z (docs/decisions.md D22).
-import type { ResultJsonRow } from "../../adapters/repositories/results.repo.js";
+// transform_result wire JSON (docs/database.md), typed by the published TransformResultJson. docs/decisions.md
+// D8: `file-id` is the file's id (upstream sent the result row id). `created_at` is naive with microseconds
+// and no Z (docs/decisions.md D22).
+import type { z } from "zod";
+import type { FailureRow } from "../../domain/requestReads.service.js";
+import type { ResultJsonRow } from "../../domain/repositories.js";
+import type {
+  ErrorsResponse,
+  ResultsResponse,
+  TransformResultJson,
+} from "../schemas/transformation.schemas.js";
 
 const n = (v: string | number | null) => (v === null ? null : Number(v));
 
-export function resultJson(r: ResultJsonRow): Record<string, unknown> {
+export function resultJson(r: ResultJsonRow): z.infer<typeof TransformResultJson> {
   return {
     id: r.id,
     "request-id": r.request_id,
@@ -17,5 +25,22 @@ export function resultJson(r: ResultJsonRow): Record<string, unknown> {
     "total-bytes": n(r.total_bytes),
     "avg-rate": r.avg_rate,
     created_at: r.created_at,
+  };
+}
+
+/** `GET …/results`. */
+export function resultsJson(rows: readonly ResultJsonRow[]): z.infer<typeof ResultsResponse> {
+  return { results: rows.map(resultJson) };
+}
+
+/** `GET …/errors` (docs/decisions.md D12): pod, file path(s), events and message of each failed file. */
+export function errorsJson(rows: readonly FailureRow[]): z.infer<typeof ErrorsResponse> {
+  return {
+    errors: rows.map((e) => ({
+      "pod-name": e.pod_name,
+      file: e.paths,
+      events: e.file_events,
+      info: e.info,
+    })),
   };
 }

@@ -6,13 +6,21 @@
 // presigned URL.
 import type { NextFunction, Request, Response } from "express";
 import { Router } from "express";
-import { LocalResultFiles, validResultKey } from "../../adapters/localS3/resultFiles.js";
+import { type LocalResultFiles, validResultKey } from "../../adapters/localS3/resultFiles.js";
 import { notFound, transformNotFound } from "../../domain/errors.js";
-import { mayReadRequest } from "../../domain/policy.js";
-import type { AppDeps } from "../deps.js";
-import { authGuards, identifiedRequester } from "../middleware/auth.js";
-import { pageKit } from "./pages/kit.js";
-import { webServices } from "../../routeServices.js";
+import type { ObjectStore } from "../../domain/objectStore.js";
+import type { RequestReads } from "../../domain/requestReads.service.js";
+import { type Auth, identifiedRequester } from "../middleware/auth.js";
+import type { PageKit } from "./pages/kit.js";
+
+export interface LocalResultsRoutesDeps {
+  reads: Pick<RequestReads, "visible">;
+  auth: Auth;
+  kit: PageKit;
+  objectStore: ObjectStore | null;
+  /** RESULTS_DIR's files (the local S3 endpoint's, when it runs). */
+  files: LocalResultFiles;
+}
 
 /** Lifetime of the presigned URL a download of an object-store result is redirected to. */
 const REDIRECT_EXPIRY_SECONDS = 300;
@@ -27,12 +35,9 @@ function contentDisposition(name: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
 }
 
-export function localResultsRoutes(deps: AppDeps): Router {
+export function localResultsRoutes({ reads, auth, kit, objectStore, files }: LocalResultsRoutesDeps): Router {
   const r = Router();
-  const kit = pageKit(webServices(deps));
-  const files = deps.localS3?.files ?? new LocalResultFiles(deps.config.resultsDir);
-
-  const apiGuard = authGuards(deps.requester)();
+  const apiGuard = auth();
   // A bearer token (API callers) is checked by the API guard; a browser without one signs in first.
   const signedIn = (req: Request, res: Response, next: NextFunction) =>
     req.headers.authorization !== undefined ? apiGuard(req, res, next) : kit.oauthRequired(req, res, next);
@@ -45,21 +50,18 @@ export function localResultsRoutes(deps: AppDeps): Router {
       throw notFound(what);
     };
     const who = identifiedRequester(res) ?? kit.who(req);
-    const rec = /^(?:\d{1,9}|[0-9a-fA-F-]{36})$/.test(id) ? await deps.repos.requests.find(id) : null;
     // Another user's request is answered exactly as an unknown one.
-    if (!rec || !mayReadRequest(who, rec)) {
+    const rec = /^(?:\d{1,9}|[0-9a-fA-F-]{36})$/.test(id) ? await reads.visible(id, who) : null;
+    if (!rec) {
       return missing(transformNotFound(id).message);
     }
     const gone = () => missing(`Result file not found: ${file}`);
     if (!validResultKey(file)) return gone();
 
-    if (deps.objectStore && rec.resultDestination === "object-store") {
-      if ((await deps.objectStore.objectSize(rec.requestId, file)) === null) return gone();
+    if (objectStore && rec.resultDestination === "object-store") {
+      if ((await objectStore.objectSize(rec.requestId, file)) === null) return gone();
       res.set("Cache-Control", "no-store");
-      return res.redirect(
-        302,
-        await deps.objectStore.presignGet(rec.requestId, file, REDIRECT_EXPIRY_SECONDS),
-      );
+      return res.redirect(302, await objectStore.presignGet(rec.requestId, file, REDIRECT_EXPIRY_SECONDS));
     }
 
     const opened = await files.open(rec.requestId, file);

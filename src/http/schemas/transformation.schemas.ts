@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { SubmitInput } from "../../domain/transformation.service.js";
 import { INT32_MAX, boolQuery, intLike, pageQuery, text } from "./common.js";
 import { normaliseIsoTime } from "./isotime.js";
 
@@ -58,6 +59,21 @@ export const SubmitBody = z.object({
   "client-version": text(256).nullish(),
 });
 export type SubmitBody = z.output<typeof SubmitBody>;
+
+/** The submit's body in the service's terms, with the defaults of docs/api.md (1 worker, parquet). */
+export function submitInput(body: SubmitBody): SubmitInput {
+  return {
+    title: body.title ?? null,
+    did: body.did ?? null,
+    fileList: body["file-list"] ?? null,
+    selection: body.selection,
+    codegen: body.codegen,
+    treeName: body["tree-name"] ?? null,
+    workers: body.workers ?? 1,
+    resultDestination: body["result-destination"],
+    resultFormat: body["result-format"] ?? "parquet",
+  };
+}
 
 export const SubmitResponse = z.object({ request_id: z.string() });
 
@@ -145,4 +161,106 @@ export const FileUrlsBody = z.object({
   request_id: text(64),
   file_list: z.array(text(1024).min(1)).min(1).max(10_000),
   scheme: z.enum(["http", "xrootd"]).optional(),
+});
+
+// ---- Response bodies of the transform-request routes (docs/api.md). Each is the output type of its
+// presenter (src/http/presenters/), so the OpenAPI document and the bodies sent cannot differ.
+
+/** `GET /servicex/transformation`: `total` only when paginated. */
+export const RequestListResponse = z.object({
+  requests: z.array(TransformRequestJson),
+  total: z.number().int().optional(),
+});
+
+/** `POST …/file-urls`: per object `[url, {}, expiry epoch seconds]` (the shape upstream's client reads). */
+export const FileUrlsResponse = z.object({
+  uris: z.record(z.string(), z.tuple([z.string(), z.object({}).strict(), z.number().int()])),
+});
+
+/** The `stats` of `GET …/status`: aggregates over the request's results; null while there are none. */
+const StatusStats = z
+  .object({
+    "min-time": z.number(),
+    "max-time": z.number(),
+    "avg-time": z.number(),
+    "total-time": z.number(),
+    "avg-rate": z.number(),
+    "total-bytes": z.number(),
+    "total-events": z.number(),
+  })
+  .nullable();
+
+/** `GET …/status` (legacy): counters and statistics; `details` (per-file results) with `?details=true`. */
+export const StatusResponse = z.object({
+  status: TransformRequestJson.shape.status,
+  "request-id": z.string().describe("the id as given in the URL (UUID or integer id)"),
+  "submit-time": z.string(),
+  "finish-time": z.string().nullable(),
+  "files-completed": z.number().int(),
+  "files-processed": z.number().int().describe("the same as files-completed (upstream's name)"),
+  "files-failed": z.number().int(),
+  "files-skipped": z.number().int().describe("the same as files-failed (upstream's name)"),
+  "files-remaining": z.number().int().nullable(),
+  stats: StatusStats,
+  details: z.array(TransformResultJson).optional(),
+});
+
+/** `GET …/results`. */
+export const ResultsResponse = z.object({ results: z.array(TransformResultJson) });
+
+/** `GET …/errors` (docs/decisions.md D12): one item per failed file, from `file_status`. */
+export const ErrorsResponse = z.object({
+  errors: z.array(
+    z.object({
+      "pod-name": z.string().nullable(),
+      file: z.string().nullable(),
+      events: z.number().nullable(),
+      info: z.string().nullable(),
+    }),
+  ),
+});
+
+/** `GET …/deployment-status`: the transformer Deployment's V1DeploymentStatus, snake_case keys. */
+export const DeploymentStatusResponse = z.record(z.string(), z.unknown());
+
+/** docs/api.md: the answer of `POST …/rerun-failed`. */
+export const RerunResponse = z.object({
+  message: z.string(),
+  request_id: z.string(),
+  files: z.number().int().describe("failed files given a new task"),
+  rerun: z.number().int().describe("1 for the request's first re-run, 2 for the second, …"),
+});
+
+const ProgressPointJson = z.object({
+  time: z.string().describe("UTC, YYYY-MM-DDTHH:MM:SS.ffffffZ"),
+  status: z.string(),
+  "files-completed": z.number().int(),
+  "files-failed": z.number().int(),
+  bytes: z.number(),
+  events: z.number(),
+});
+
+/** `GET …/history`: the progress points, oldest first, and the request's counters now. */
+export const HistoryResponse = z.object({
+  history: z.array(ProgressPointJson),
+  current: z
+    .object({
+      status: z.string(),
+      terminal: z.boolean(),
+      files: z.number().int(),
+      "files-completed": z.number().int(),
+      "files-failed": z.number().int(),
+      "files-remaining": z.number().int().nullable(),
+      "finish-time": z.string().nullable(),
+    })
+    .describe("The request's counters now (for live pages)"),
+});
+
+/**
+ * An error answer of these routes (docs/errors.md): the message clients show and the stable code; the
+ * authentication checks answer the message alone, as ServiceX clients expect.
+ */
+export const ErrorResponse = z.object({
+  message: z.string(),
+  code: z.string().optional().describe("stable error code (docs/errors.md)"),
 });
