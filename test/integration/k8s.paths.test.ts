@@ -17,7 +17,8 @@ import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryObjectStore } from "../../src/adapters/objectStore/memory.store.js";
 import { type FakeKubeApi, kubeConfigYaml, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
-import { putJson } from "../helpers/fakeWorkers.js";
+import { failLookup, reportFile, submit as submitRequest } from "../helpers/factories.js";
+import { client } from "../helpers/http.js";
 import { RABBIT_URL, type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
 const NS = "servicex-paths";
@@ -87,14 +88,11 @@ async function queueDepth(name: string): Promise<number | null> {
 
 const objectsOf = (id: string) => kube.launcherObjects.filter((o) => o.name.includes(id));
 
+const api = client(() => app.url);
+
+/** Submits and remembers the request (every request of this file is checked for leftovers at the end). */
 async function submit(body: Record<string, unknown>): Promise<string> {
-  const r = await putJson(
-    `${app.url}/servicex/transformation`,
-    { selection: "s", codegen: "passthrough", "result-destination": "object-store", ...body },
-    "POST",
-  );
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  const id = (r.body as { request_id: string }).request_id;
+  const id = await submitRequest(app, body);
   submitted.push(id);
   return id;
 }
@@ -108,15 +106,15 @@ const submitFiles = (n: number) =>
   });
 
 async function status(id: string): Promise<Record<string, unknown>> {
-  const r = await fetch(`${app.url}/servicex/transformation/${id}`);
+  const r = await api.get(`/servicex/transformation/${id}`);
   expect(r.status).toBe(200);
-  return (await r.json()) as Record<string, unknown>;
+  return r.json as Record<string, unknown>;
 }
 
 async function fileIds(id: string): Promise<Array<{ id: number; paths: string }>> {
   const didId = (await status(id)).did_id as number;
-  const r = await fetch(`${app.url}/servicex/datasets/${didId}`);
-  return ((await r.json()) as { files: Array<{ id: number; paths: string }> }).files;
+  const r = await api.get(`/servicex/datasets/${didId}`);
+  return (r.json as { files: Array<{ id: number; paths: string }> }).files;
 }
 
 /** Zero objects of the request on the cluster, no transform queue; checked again after a pause, so a late
@@ -155,24 +153,24 @@ describe("When a request ends, whatever the path", () => {
     await expectRunning(id, 2);
 
     // Contract §2.3.4: only finished requests can be deleted; a running one is left exactly as it was.
-    const early = await fetch(`${app.url}/servicex/transformation/${id}`, { method: "DELETE" });
+    const early = await api.delete(`/servicex/transformation/${id}`);
     expect(early.status).toBe(400);
-    expect(await early.json()).toMatchObject({
+    expect(early.json).toMatchObject({
       message: `Transform request with id ${id} is still in progress.`,
     });
     expect(objectsOf(id)).toHaveLength(3);
     expect(await store.listBuckets()).toContain(id);
 
-    const c = await fetch(`${app.url}/servicex/transformation/${id}/cancel`);
+    const c = await api.get(`/servicex/transformation/${id}/cancel`);
     expect(c.status).toBe(200);
     expect((await status(id)).status).toBe("Canceled");
     await expectNothingLeft(id);
 
-    const del = await fetch(`${app.url}/servicex/transformation/${id}`, { method: "DELETE" });
+    const del = await api.delete(`/servicex/transformation/${id}`);
     expect(del.status).toBe(200);
-    expect(await del.json()).toMatchObject({ message: `Transform request with id ${id} has been archived.` });
+    expect(del.json).toMatchObject({ message: `Transform request with id ${id} has been archived.` });
     expect(await store.listBuckets()).not.toContain(id);
-    expect((await fetch(`${app.url}/servicex/transformation/${id}`)).status).toBe(404);
+    expect((await api.get(`/servicex/transformation/${id}`)).status).toBe(404);
     await expectNothingLeft(id);
   });
 
@@ -200,8 +198,7 @@ describe("When a request ends, whatever the path", () => {
     expect(st.status).toBe("Lookup");
     // Transformers are started while the lookup runs (their HPA keeps the configured max: no file count yet).
     expect(objectsOf(id)).toHaveLength(3);
-    const r = await putJson(`${app.url}/servicex/internal/transformation/${st.did_id as number}/error`, {
-      "elapsed-time": 1,
+    const r = await failLookup(app, st.did_id as number, {
       message: "dataset does not exist",
       "error-type": "does_not_exist",
     });
@@ -218,7 +215,7 @@ describe("When a request ends, whatever the path", () => {
     const files = await fileIds(id);
     expect(files).toHaveLength(3);
     for (const f of files) {
-      const r = await putJson(`${app.url}/servicex/internal/transformation/${id}/file-complete`, {
+      const r = await reportFile(app, id, f.id, "success", {
         requestId: id,
         "file-path": f.paths.split(",")[0],
         "file-id": f.id,

@@ -8,21 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryObjectStore } from "../../src/adapters/objectStore/memory.store.js";
 import { loadConfig } from "../../src/config.js";
 import { type FakeKubeApi, kubeConfigYaml, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
-import { putJson } from "../helpers/fakeWorkers.js";
+import { submit } from "../helpers/factories.js";
+import { httpCall } from "../helpers/http.js";
 import { startTestApp } from "../helpers/testApp.js";
 
-const submitBody = {
-  "file-list": ["root://a//1.root"],
-  selection: "s",
-  codegen: "passthrough",
-  "result-destination": "object-store",
-};
-
-async function submit(url: string): Promise<string> {
-  const sub = await putJson(`${url}/servicex/transformation`, submitBody, "POST");
-  expect(sub.status, JSON.stringify(sub.body)).toBe(200);
-  return (sub.body as { request_id: string }).request_id;
-}
+/** One file on the object store (SUBMIT_DEFAULTS for the rest). */
+const BODY = { "file-list": ["root://a//1.root"] };
 
 describe("Object store endpoint given to clients", () => {
   it("When OBJECT_STORE_ENABLED=true and MINIO_PUBLIC_URL is unset, then a request's answer gives MINIO_URL as minio-endpoint (secured as the App connects to it)", async () => {
@@ -37,11 +28,11 @@ describe("Object store endpoint given to clients", () => {
       },
     });
     try {
-      const id = await submit(app.url);
+      const id = await submit(app, BODY);
       // Both the Express route and the fast path answer GET …/<id>; the client polls it.
-      const r = await fetch(`${app.url}/servicex/transformation/${id}`);
+      const r = await httpCall(`${app.url}/servicex/transformation/${id}`, "GET");
       expect(r.status).toBe(200);
-      const body = (await r.json()) as Record<string, unknown>;
+      const body = r.json as Record<string, unknown>;
       expect(body["minio-endpoint"]).toBe("minio.internal:9000");
       expect(body["minio-secured"]).toBe(false);
       expect(body["minio-access-key"]).toBe("root-access");
@@ -96,7 +87,7 @@ describe("Object store settings of transformer pods", () => {
       },
     });
     try {
-      const id = await submit(app.url);
+      const id = await submit(app, BODY);
       const dep = kube.get(NS, "deployments", `transformer-${id}`) as unknown as {
         spec: {
           template: {
