@@ -1,22 +1,25 @@
-// `npm test`: runs both test tiers, whatever the first one gives, and exits non-zero if either failed.
+// `npm test`: runs every test tier, whatever the others give, and exits non-zero if any failed.
 //
-//   main    unit + integration files, in parallel, on the machine's Postgres and RabbitMQ
-//   faults  restarts of Postgres/RabbitMQ, replicas, soak; one file at a time, on private instances
+//   main             unit + integration files, in parallel, on the machine's Postgres and RabbitMQ
+//   faults           Postgres restarts, App replicas, soak; one file at a time, on private instances
+//   faults-rabbitmq  RabbitMQ restarts; one file at a time, on private instances of its own
 //
-// The two tiers run at the same time (they share nothing: the fault tier's services are private, the main
-// tier's files use databases and queues of their own), which takes the run from the sum of the two to about the
-// longer one. The main tier's output is shown as it comes; the fault tier's is held back and shown after it, so
-// the log reads tier by tier. `--sequential` (or SX_TEST_SEQUENTIAL=1) runs one tier after the other.
-// Options: `--tier main|faults` runs one tier; anything else is passed to vitest (file filters, -t "name").
-// With filters, a tier that has no matching file is not an error. Each tier's counts come from vitest's JSON
-// report; a tier whose runner crashed (no report) counts as one failure. With SX_TEST_SUMMARY=<file> the
-// totals are also written there as JSON after each tier (.ci/run prints its closing line from it).
+// The tiers run at the same time (they share nothing: each fault tier's services are private, the main tier's
+// files use databases and queues of their own), which takes the run from the sum of the tiers to about the
+// longest one. The main tier's output is shown as it comes; the others' is held back and shown after it, so the
+// log reads tier by tier. `--sequential` (or SX_TEST_SEQUENTIAL=1) runs one tier after the other.
+// Options: `--tier NAME` runs one tier (`--tier faults` both fault tiers, `--tier faults-rabbitmq` that one);
+// anything else is passed to vitest (file filters, -t "name"). With filters, a tier that has no matching file
+// is not an error. Each tier's counts come from vitest's JSON report; a tier whose runner crashed (no report)
+// counts as one failure. With SX_TEST_SUMMARY=<file> the totals are also written there as JSON after each tier
+// (.ci/run prints its closing line from it). With SX_TEST_DURATIONS=<file>, each test file's seconds are
+// written there as JSON (test/durations.json orders the main tier, test/helpers/sequencer.ts).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 
-const TIERS = ["main", "faults"] as const;
+const TIERS = ["main", "faults", "faults-rabbitmq"] as const;
 type Tier = (typeof TIERS)[number];
 
 interface TierResult {
@@ -35,7 +38,13 @@ interface VitestJson {
   numFailedTests: number;
   numPendingTests: number;
   numTodoTests: number;
-  testResults: Array<{ name: string; status: string; assertionResults: Array<{ status: string }> }>;
+  testResults: Array<{
+    name: string;
+    status: string;
+    startTime?: number;
+    endTime?: number;
+    assertionResults: Array<{ status: string }>;
+  }>;
 }
 
 function parseArgs(argv: string[]): { tiers: Tier[]; passThrough: string[]; sequential: boolean } {
@@ -52,8 +61,9 @@ function parseArgs(argv: string[]): { tiers: Tier[]; passThrough: string[]; sequ
       a === "--tier" ? argv[++i] : a.startsWith("--tier=") ? a.slice("--tier=".length) : undefined;
     if (value === undefined) {
       passThrough.push(a);
-    } else if ((TIERS as readonly string[]).includes(value)) {
-      tiers = [value as Tier];
+    } else if (TIERS.some((t) => t === value || t.startsWith(`${value}-`))) {
+      // A tier, or a family of them: "faults" is both fault tiers.
+      tiers = TIERS.filter((t) => t === value || t.startsWith(`${value}-`));
     } else {
       console.error(`npm test: unknown tier '${value}' (tiers: ${TIERS.join(", ")})`);
       process.exit(2);
@@ -64,7 +74,7 @@ function parseArgs(argv: string[]): { tiers: Tier[]; passThrough: string[]; sequ
   const paths = passThrough.filter((a) => !a.startsWith("-") && /\.test\.ts$|\/|^test$/.test(a));
   if (paths.length > 0 && tiers.length > 1) {
     const inFaults = paths.filter((p) => p.includes("test/faults") || p.startsWith("faults/")).length;
-    if (inFaults === paths.length) tiers = ["faults"];
+    if (inFaults === paths.length) tiers = ["faults", "faults-rabbitmq"];
     else if (inFaults === 0 && paths.every((p) => /test\/(unit|integration)|^(unit|integration)\//.test(p)))
       tiers = ["main"];
   }
@@ -150,6 +160,7 @@ function runTier(tier: Tier, passThrough: string[], dir: string, output?: HeldOu
         });
         return;
       }
+      recordDurations(json);
       const counts = countsFrom(json);
       // A non-zero exit with no failure counted (e.g. an error in a global setup or teardown) is a failure too.
       if (exitCode !== 0 && counts.failed === 0) {
@@ -203,6 +214,24 @@ async function main(): Promise<number> {
     );
   }
   return results.some((r) => r.failed > 0) ? 1 : 0;
+}
+
+/** SX_TEST_DURATIONS=<file>: merges each test file's seconds into that JSON file (keys relative to here). */
+function recordDurations(report: VitestJson): void {
+  const file = process.env.SX_TEST_DURATIONS;
+  if (!file) return;
+  let seconds: Record<string, number> = {};
+  try {
+    seconds = JSON.parse(readFileSync(file, "utf8")) as Record<string, number>;
+  } catch {
+    seconds = {};
+  }
+  for (const r of report.testResults) {
+    if (r.startTime === undefined || r.endTime === undefined) continue;
+    seconds[relative(process.cwd(), r.name)] = Math.round((r.endTime - r.startTime) / 100) / 10;
+  }
+  const sorted = Object.fromEntries(Object.entries(seconds).sort(([a], [b]) => (a < b ? -1 : 1)));
+  writeFileSync(file, `${JSON.stringify(sorted, null, 2)}\n`);
 }
 
 function writeSummary(results: TierResult[]): void {
