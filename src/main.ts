@@ -32,10 +32,17 @@ async function main(): Promise<void> {
     logger.info({ signal }, "stop requested during start-up: exiting once the current step is done");
     setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS).unref();
   };
-  process.on("SIGTERM", early);
-  process.on("SIGINT", early);
+  // One listener per signal for the whole run, pointed at the handler of the current phase: removing a
+  // signal's last listener stops Node's watcher for it, and a signal that arrived while start-up kept the
+  // event loop busy (the embedded database's migrations hardly yield) was lost with it, the App then
+  // listening as if nothing had been asked.
+  let onStopSignal: (signal: NodeJS.Signals) => void = early;
+  process.on("SIGTERM", (signal) => onStopSignal(signal));
+  process.on("SIGINT", (signal) => onStopSignal(signal));
   const deps = await compose(config, logger);
   const stopIfAsked = async () => {
+    // A signal is handled at the event loop's next poll: let one that arrived during the step in.
+    await new Promise((r) => setImmediate(r));
     if (!stopDuringStartup) return;
     await shutdownDeps(deps);
     logger.info("bye");
@@ -88,10 +95,7 @@ async function main(): Promise<void> {
     logger.info("bye");
     process.exit(0);
   };
-  process.off("SIGTERM", early);
-  process.off("SIGINT", early);
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  onStopSignal = (signal) => void stop(signal);
   if (stopDuringStartup) void stop(stopDuringStartup);
 }
 
