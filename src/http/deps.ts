@@ -75,7 +75,8 @@ export interface AppDeps {
   sessions: SessionCodec;
   /**
    * Identifies the caller per docs/api.md (auth_required / admin_required); with ENABLE_AUTH=false every
-   * caller is "no user".
+   * caller is "no user". Routes do not call it: they declare an auth() guard built over it
+   * (src/http/middleware/auth.ts) and read the caller with requester(res).
    */
   requester: RequesterFn;
   /** Prometheus series served at /metrics; null with ENABLE_METRICS=false. */
