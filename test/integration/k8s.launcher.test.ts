@@ -8,6 +8,7 @@ import {
 } from "../../src/adapters/launcher/k8s.launcher.js";
 import type { LaunchSpec } from "../../src/domain/ports.js";
 import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
+import { eventually } from "../helpers/wait.js";
 
 // The Kubernetes launcher through the real @kubernetes/client-node over HTTP against a local API server,
 // compared with the objects upstream's Python client sent (test/fixtures/golden-k8s-objects.json).
@@ -273,14 +274,21 @@ describe("KubernetesLauncher", () => {
   });
 
   it("retries a call that times out", async () => {
-    api.inject({ method: "POST", resource: "configmaps", delayMs: 1_500, times: 1 });
-    const launcher = new KubernetesLauncher(goldenOptions(api, { requestTimeoutMs: 300 }));
+    // The first POST is held 3 s, beyond the 1 s timeout; the retry is answered at once (well within it, also
+    // on a loaded machine).
+    api.inject({ method: "POST", resource: "configmaps", delayMs: 3_000, times: 1 });
+    const launcher = new KubernetesLauncher(goldenOptions(api, { requestTimeoutMs: 1_000 }));
     await launcher.start(goldenSpec());
     expect(api.get(NS, "configmaps", `${ID}-generated-source`)).toBeDefined();
     expect(api.get(NS, "deployments", `transformer-${ID}`)).toBeDefined();
-    // Let the slow first POST finish on the server (it answers 409 to nobody) before the server stops.
-    await new Promise((r) => setTimeout(r, 1_400));
-    expect(api.requests.filter((r) => r.path.endsWith("/configmaps")).length).toBe(2);
+    // The slow first POST finishes on the server (it answers 409 to nobody) before the server stops.
+    const configMapPosts = () => api.requests.filter((r) => r.path.endsWith("/configmaps"));
+    await eventually(
+      async () => (configMapPosts().every((r) => r.status !== 0) ? true : undefined),
+      15_000,
+      "the held ConfigMap POST to be answered",
+    );
+    expect(configMapPosts().length).toBe(2);
   });
 
   it("an unreachable API server is retried a bounded number of times, then reported", async () => {
