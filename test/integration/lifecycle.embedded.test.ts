@@ -4,7 +4,9 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MemoryBroker } from "../../src/adapters/broker/memory.broker.js";
-import { fileCompleteBody, makeFiles, putJson } from "../helpers/fakeWorkers.js";
+import { submit } from "../helpers/factories.js";
+import { fileCompleteBody, makeFiles } from "../helpers/fakeWorkers.js";
+import { client, httpCall } from "../helpers/http.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
 let app: TestApp;
@@ -18,14 +20,9 @@ afterAll(async () => {
   await app?.close();
 });
 
-const submit = (body: Record<string, unknown>) =>
-  putJson(
-    `${app.url}/servicex/transformation`,
-    { selection: "s", codegen: "passthrough", "result-destination": "object-store", ...body },
-    "POST",
-  );
+const api = client(() => app.url);
 const status = async (id: string) =>
-  (await (await fetch(`${app.url}/servicex/transformation/${id}`)).json()) as Record<string, unknown>;
+  (await api.get(`/servicex/transformation/${id}`)).json as Record<string, unknown>;
 
 function sidecars(requestId: string, decide: (fileId: number) => Array<"success" | "failure">) {
   return broker.consume(
@@ -36,9 +33,11 @@ function sidecars(requestId: string, decide: (fileId: number) => Array<"success"
         { request_id: string; file_id: number; paths: string[]; service_endpoint: string },
       ];
       for (const s of decide(kwargs.file_id)) {
-        const r = await putJson(`${kwargs.service_endpoint}/file-complete`, fileCompleteBody(kwargs, s));
+        const r = await httpCall(`${kwargs.service_endpoint}/file-complete`, "PUT", {
+          body: fileCompleteBody(kwargs, s),
+        });
         if (r.status !== 200) {
-          errors.push(`file-complete answered ${r.status}: ${JSON.stringify(r.body)}`);
+          errors.push(`file-complete answered ${r.status}: ${r.text}`);
           if (errors.length > 5) return;
           throw new Error(errors.at(-1));
         }
@@ -55,19 +54,14 @@ describe("When the App runs on the embedded default (PGlite + in-process broker)
       const [args] = m.body as [[string, number, string]];
       const [, datasetId, endpoint] = args;
       const files = makeFiles("emb")(650);
+      // The DID finder calls the endpoint its lookup task names.
       for (let i = 0; i < files.length; i += 300)
-        await putJson(`${endpoint}${datasetId}/files`, files.slice(i, i + 300));
-      await putJson(`${endpoint}${datasetId}/complete`, {
-        files: 650,
-        "files-skipped": 0,
-        "total-events": 0,
-        "total-bytes": 0,
-        "elapsed-time": 1,
+        await httpCall(`${endpoint}${datasetId}/files`, "PUT", { body: files.slice(i, i + 300) });
+      await httpCall(`${endpoint}${datasetId}/complete`, "PUT", {
+        body: { files: 650, "files-skipped": 0, "total-events": 0, "total-bytes": 0, "elapsed-time": 1 },
       });
     });
-    const sub = await submit({ did });
-    expect(sub.status).toBe(200);
-    const id = (sub.body as { request_id: string }).request_id;
+    const id = await submit(app, { did });
     const stop = sidecars(id, (f) =>
       f % 5 === 0 ? ["failure"] : f % 3 === 0 ? ["success", "success"] : ["success"],
     );
@@ -98,14 +92,13 @@ describe("When the App runs on the embedded default (PGlite + in-process broker)
       { length: 120 },
       (_, i) => `/data/emb/${randomBytes(3).toString("hex")}/f${i}.root`,
     );
-    const sub = await submit({ "file-list": files });
-    const id = (sub.body as { request_id: string }).request_id;
+    const id = await submit(app, { "file-list": files });
     const stop = sidecars(id, () => ["success"]);
     try {
       await eventually(async () => (await status(id)).status === "Complete", 60_000, "Complete");
-      const res = (await (
-        await fetch(`${app.url}/servicex/transformation/${id}/results?later_than=0001-01-01T00:00:00%2B00:00`)
-      ).json()) as {
+      const res = (
+        await api.get(`/servicex/transformation/${id}/results?later_than=0001-01-01T00:00:00%2B00:00`)
+      ).json as {
         results: Array<Record<string, unknown>>;
       };
       expect(res.results).toHaveLength(120);
@@ -116,19 +109,18 @@ describe("When the App runs on the embedded default (PGlite + in-process broker)
   });
 
   it("then canceling a running request stops it once and drops its queue", async () => {
-    const sub = await submit({
+    const id = await submit(app, {
       "file-list": [`/data/emb/cancel-${randomBytes(3).toString("hex")}.root`, "/data/emb/other.root"],
     });
-    const id = (sub.body as { request_id: string }).request_id;
     await app.deps.dispatcher.idle();
     expect(await broker.queueDepth(`transformer-${id}`)).toBe(2);
-    const c = await fetch(`${app.url}/servicex/transformation/${id}/cancel`);
-    expect(await c.json()).toEqual({ message: `Canceled transformation request ${id}` });
+    const c = await api.get(`/servicex/transformation/${id}/cancel`);
+    expect(c.json).toEqual({ message: `Canceled transformation request ${id}` });
     expect((await status(id)).status).toBe("Canceled");
     await app.deps.lifecycle.idle();
     expect(app.launcher.shutdownCount(id)).toBe(1);
     expect(await broker.queueDepth(`transformer-${id}`)).toBeNull();
-    const again = await fetch(`${app.url}/servicex/transformation/${id}/cancel`, { method: "POST" });
+    const again = await api.post(`/servicex/transformation/${id}/cancel`);
     expect(again.status).toBe(400);
   });
 });
@@ -153,21 +145,10 @@ describe("When nothing but the embedded default is configured", () => {
         writeFileSync(p, randomBytes(1000 + i * 100));
         return p;
       });
-      const sub = await putJson(
-        `${local.url}/servicex/transformation`,
-        {
-          "file-list": inputs,
-          selection: "s",
-          codegen: "passthrough",
-          "result-destination": "object-store",
-          "result-format": "root-file",
-        },
-        "POST",
-      );
-      const id = (sub.body as { request_id: string }).request_id;
+      const id = await submit(local, { "file-list": inputs, "result-format": "root-file" });
       const done = await eventually(
         async () => {
-          const s = (await (await fetch(`${local.url}/servicex/transformation/${id}`)).json()) as Record<
+          const s = (await httpCall(`${local.url}/servicex/transformation/${id}`, "GET")).json as Record<
             string,
             unknown
           >;
@@ -177,7 +158,7 @@ describe("When nothing but the embedded default is configured", () => {
         "Complete",
       );
       expect(done["files-completed"]).toBe(5);
-      const res = (await (await fetch(`${local.url}/servicex/transformation/${id}/results`)).json()) as {
+      const res = (await httpCall(`${local.url}/servicex/transformation/${id}/results`, "GET")).json as {
         results: Array<{ "s3-object-name": string; "file-path": string }>;
       };
       for (const r of res.results) {

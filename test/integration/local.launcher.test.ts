@@ -19,7 +19,8 @@ import { loadConfig } from "../../src/config.js";
 import { objectNameFor } from "../../src/domain/objectName.js";
 import type { TransformTask } from "../../src/domain/ports.js";
 import type { AppDeps } from "../../src/http/deps.js";
-import { putJson } from "../helpers/fakeWorkers.js";
+import { submit as submitRequest } from "../helpers/factories.js";
+import { httpCall } from "../helpers/http.js";
 import { eventually } from "../helpers/testApp.js";
 
 let work: string;
@@ -66,22 +67,15 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
+/** A file-list request with this file's selection and format; its id. */
 const submit = (files: string[], extra: Record<string, unknown> = {}) =>
-  putJson(
-    `${url}/servicex/transformation`,
-    {
-      selection: "(call EventDataset 'x')",
-      codegen: "passthrough",
-      "result-destination": "object-store",
-      "result-format": "root-file",
-      "file-list": files,
-      ...extra,
-    },
-    "POST",
+  submitRequest(
+    { url },
+    { selection: "(call EventDataset 'x')", "result-format": "root-file", "file-list": files, ...extra },
   );
 
 const status = async (id: string) =>
-  (await (await fetch(`${url}/servicex/transformation/${id}`)).json()) as Record<string, unknown>;
+  (await httpCall(`${url}/servicex/transformation/${id}`, "GET")).json as Record<string, unknown>;
 
 const complete = (id: string) =>
   eventually(
@@ -95,7 +89,7 @@ const complete = (id: string) =>
 
 const results = async (id: string) =>
   (
-    (await (await fetch(`${url}/servicex/transformation/${id}/results`)).json()) as {
+    (await httpCall(`${url}/servicex/transformation/${id}/results`, "GET")).json as {
       results: Array<Record<string, unknown>>;
     }
   ).results;
@@ -117,9 +111,7 @@ describe("When the embedded default runs its local reference transformers", () =
     await mkdir(inDir);
     const inputs = await makeInputs(20, inDir);
     const t0 = performance.now();
-    const sub = await submit([...inputs.keys()], { workers: 5 });
-    expect(sub.status).toBe(200);
-    const id = (sub.body as { request_id: string }).request_id;
+    const id = await submit([...inputs.keys()], { workers: 5 });
     const done = await complete(id);
     const elapsed = performance.now() - t0;
     expect(done.files).toBe(20);
@@ -160,8 +152,7 @@ describe("When the embedded default runs its local reference transformers", () =
     await mkdir(inDir);
     const inputs = await makeInputs(2, inDir);
     const missing = join(inDir, "does-not-exist.root");
-    const sub = await submit([...inputs.keys(), missing]);
-    const id = (sub.body as { request_id: string }).request_id;
+    const id = await submit([...inputs.keys(), missing]);
     const done = await complete(id);
     expect(done["files-completed"]).toBe(2);
     expect(done["files-failed"]).toBe(1);
@@ -191,8 +182,7 @@ describe("When the embedded default runs its local reference transformers", () =
     const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     try {
       const good = `${base}/data/good.root`;
-      const sub = await submit([good]);
-      const id = (sub.body as { request_id: string }).request_id;
+      const id = await submit([good]);
       const done = await complete(id);
       expect(done["files-completed"]).toBe(1);
       const [row] = await results(id);
@@ -232,8 +222,7 @@ describe("When the embedded default runs its local reference transformers", () =
     const name = objectNameFor(path, "root-file");
     expect(name.length).toBe(255);
     expect(name.startsWith("_")).toBe(true);
-    const sub = await submit([path]);
-    const id = (sub.body as { request_id: string }).request_id;
+    const id = await submit([path]);
     expect((await complete(id))["files-completed"]).toBe(1);
     expect(await readdir(join(resultsDir, id))).toEqual([name]);
     expect((await readFile(join(resultsDir, id, name))).equals(data)).toBe(true);
