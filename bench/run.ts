@@ -17,7 +17,7 @@
 //   WE the embedded default (PGlite, in-process broker) with a BENCH_EMBEDDED_FILES (100,000) file list and
 //      as many streamed by a DID finder: time, App peak RSS, page p95 (bench/embedded.ts)
 //   W5 Kubernetes launcher (fake API): 200 submits in a row with 20 running, 3 creates each, no K8s calls
-//      during file-complete traffic, zero objects left (bench/w5.k8s.ts)
+//      during file-complete traffic, zero objects left (bench/w5.kubernetes.ts)
 //   ADOPT the compiled migration command adopting upstream's fixture database (goal ≤ 5 s; bench/adopt.ts)
 import { randomBytes } from "node:crypto";
 import amqp from "amqplib";
@@ -166,7 +166,7 @@ async function main() {
   // W5: the Kubernetes launcher under load (its own App process, database and fake Kubernetes API)
   // Loaded only for W5: @kubernetes/client-node 2 needs Node >= 22.19, the other workloads run on Node 20 too.
   if (ONLY.has("W5")) {
-    const { runW5 } = await import("./w5.k8s.js");
+    const { runW5 } = await import("./w5.kubernetes.js");
     await runW5({ pgAdminUrl: PG_ADMIN, rabbitUrl: RABBIT, line });
   }
   // W6: local mode (its own App process on the embedded database with local worker processes)

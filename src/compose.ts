@@ -457,7 +457,7 @@ async function buildLauncher(
           `TRANSFORMER_MANAGER_MODE=${config.launcherMode} needs Node 22.19 or later (this is Node ${process.versions.node}); the image has Node 24`,
         );
       }
-      const { KubernetesLauncher } = await import("./adapters/launcher/k8s.launcher.js");
+      const { KubernetesLauncher } = await import("./adapters/launcher/kubernetes.launcher.js");
       return new KubernetesLauncher({
         namespace: config.TRANSFORMER_NAMESPACE,
         mode: config.launcherMode === "internal-kubernetes" ? "internal" : "external",

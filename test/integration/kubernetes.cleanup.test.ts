@@ -1,6 +1,6 @@
 // The reaper (POST /servicex/internal/kubernetes-cleanup, contract §2.4.6), the built-in lifecycle scheduler
 // and the read-only object-store keys handed to clients. The reaper is exercised with a launcher that lists
-// objects from memory here; test/integration/k8s.cleanup.wiring.test.ts runs it against the fake Kubernetes API.
+// objects from memory here; test/integration/kubernetes.cleanup.wiring.test.ts runs it against the fake Kubernetes API.
 import { randomUUID } from "node:crypto";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

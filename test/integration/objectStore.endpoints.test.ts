@@ -7,7 +7,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryObjectStore } from "../../src/adapters/objectStore/memory.store.js";
 import { loadConfig } from "../../src/config.js";
-import { type FakeKubeApi, kubeConfigYaml, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
+import {
+  type FakeKubernetesApi,
+  kubeConfigYaml,
+  startFakeKubernetesApi,
+} from "../helpers/fakeKubernetesApi.js";
 import { submit } from "../helpers/factories.js";
 import { httpCall } from "../helpers/http.js";
 import { startTestApp } from "../helpers/testApp.js";
@@ -59,10 +63,10 @@ describe("Object store endpoint given to clients", () => {
 });
 
 describe("Object store settings of transformer pods", () => {
-  let kube: FakeKubeApi;
+  let kube: FakeKubernetesApi;
   const NS = "sx-minio-env";
   beforeAll(async () => {
-    kube = await startFakeKubeApi();
+    kube = await startFakeKubernetesApi();
     const file = join(mkdtempSync(join(tmpdir(), "sx-kube-")), "config");
     writeFileSync(file, kubeConfigYaml(kube.url));
     process.env.KUBECONFIG = file;

@@ -6,7 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MemoryBroker } from "../../src/adapters/broker/memory.broker.js";
-import { type FakeKubeApi, kubeConfigYaml, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
+import {
+  type FakeKubernetesApi,
+  kubeConfigYaml,
+  startFakeKubernetesApi,
+} from "../helpers/fakeKubernetesApi.js";
 import { fileReport, reportFile, sendFiles, submit } from "../helpers/factories.js";
 import { httpCall } from "../helpers/http.js";
 import { type TestApp, startTestApp } from "../helpers/testApp.js";
@@ -161,15 +165,15 @@ describe("When two replicas run the reconciler", () => {
 });
 
 describe("When a transformer Deployment is deleted behind the App's back", () => {
-  let kube: FakeKubeApi;
-  let k8sApp: TestApp;
+  let kube: FakeKubernetesApi;
+  let kubernetesApp: TestApp;
   const NS = "servicex-reconcile";
   beforeAll(async () => {
-    kube = await startFakeKubeApi();
+    kube = await startFakeKubernetesApi();
     const file = join(mkdtempSync(join(tmpdir(), "sx-rec-")), "config");
     writeFileSync(file, kubeConfigYaml(kube.url));
     process.env.KUBECONFIG = file;
-    k8sApp = await startTestApp({
+    kubernetesApp = await startTestApp({
       backend: "postgres",
       broker: "memory",
       launcher: "config",
@@ -183,13 +187,13 @@ describe("When a transformer Deployment is deleted behind the App's back", () =>
     });
   });
   afterAll(async () => {
-    await k8sApp?.close();
+    await kubernetesApp?.close();
     await kube?.stop();
     delete process.env.KUBECONFIG;
   });
 
   it("then the reconciler creates it again", async () => {
-    const id = await submit(k8sApp, { "file-list": [`root://x//${Date.now()}-k.root`] });
+    const id = await submit(kubernetesApp, { "file-list": [`root://x//${Date.now()}-k.root`] });
     const name = `transformer-${id}`;
     expect(kube.get(NS, "deployments", name)).toBeDefined();
     const del = await httpCall(`${kube.url}/apis/apps/v1/namespaces/${NS}/deployments/${name}`, "DELETE");
@@ -197,7 +201,7 @@ describe("When a transformer Deployment is deleted behind the App's back", () =>
     expect(kube.get(NS, "deployments", name)).toBeUndefined();
 
     await sleep(1100);
-    const run = await k8sApp.deps.reconciler.run();
+    const run = await kubernetesApp.deps.reconciler.run();
     expect(run.actions.map((a) => a.action)).toEqual(["tasks_republished", "transformers_restarted"]);
     expect(kube.get(NS, "deployments", name)).toBeDefined();
     expect(kube.invalidObjects ?? []).toEqual([]);

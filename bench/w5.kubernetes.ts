@@ -1,5 +1,5 @@
 // W5 — the Kubernetes launcher under load: the App as a child process with TRANSFORMER_MANAGER_MODE=
-// external-kubernetes against the fake Kubernetes API (test/helpers/fakeKubeApi.ts, run in this process; it
+// external-kubernetes against the fake Kubernetes API (test/helpers/fakeKubernetesApi.ts, run in this process; it
 // validates every created object against the official schemas), the local Postgres and RabbitMQ.
 //   20 requests kept running; then 200 submits in a row (submits/s);
 //   exactly 3 creates (ConfigMap, Deployment, HPA) per request, no 422 Invalid;
@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import amqp from "amqplib";
-import { kubeConfigYaml, startFakeKubeApi } from "../test/helpers/fakeKubeApi.js";
+import { kubeConfigYaml, startFakeKubernetesApi } from "../test/helpers/fakeKubernetesApi.js";
 import { closedLoop, fmt, freePort, percentile, request, startProcess, stopProcess, pgExec } from "./lib.js";
 
 export interface W5Options {
@@ -52,7 +52,7 @@ export async function runW5(o: W5Options): Promise<W5Result> {
   const RUNNING_FILES = 5;
   const SUBMIT_FILES = 2;
   const tag = randomBytes(4).toString("hex");
-  const kube = await startFakeKubeApi();
+  const kube = await startFakeKubernetesApi();
   const kubeconfig = join(mkdtempSync(join(tmpdir(), "sx-w5-")), "config");
   writeFileSync(kubeconfig, kubeConfigYaml(kube.url));
   const dbName = `sx_bench_w5_${tag}`;

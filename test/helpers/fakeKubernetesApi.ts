@@ -98,7 +98,7 @@ type Obj = { metadata: Record<string, unknown> & { name: string }; [k: string]: 
 
 const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d+Z$/, "Z");
 
-export class FakeKubeApi {
+export class FakeKubernetesApi {
   readonly requests: RecordedRequest[] = [];
   /** Every object refused with 422 Invalid by the schema/semantic validation (injected faults excluded). */
   readonly invalidObjects: InvalidObject[] = [];
@@ -1017,6 +1017,6 @@ export function kubeConfigYaml(url: string): string {
   ].join("\n");
 }
 
-export async function startFakeKubeApi(): Promise<FakeKubeApi> {
-  return new FakeKubeApi().start();
+export async function startFakeKubernetesApi(): Promise<FakeKubernetesApi> {
+  return new FakeKubernetesApi().start();
 }

@@ -6,12 +6,16 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeKubeApi, kubeConfigYaml, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
+import {
+  type FakeKubernetesApi,
+  kubeConfigYaml,
+  startFakeKubernetesApi,
+} from "../helpers/fakeKubernetesApi.js";
 import { fileCompleteBody, putJson } from "../helpers/fakeWorkers.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
 const NS = "servicex-reaper";
-let kube: FakeKubeApi;
+let kube: FakeKubernetesApi;
 let previousKubeconfig: string | undefined;
 
 const kubeEnv = (extra: Record<string, string> = {}) => ({
@@ -23,7 +27,7 @@ const kubeEnv = (extra: Record<string, string> = {}) => ({
 });
 
 beforeAll(async () => {
-  kube = await startFakeKubeApi();
+  kube = await startFakeKubernetesApi();
   const file = join(mkdtempSync(join(tmpdir(), "sx-reaper-")), "config");
   writeFileSync(file, kubeConfigYaml(kube.url));
   previousKubeconfig = process.env.KUBECONFIG;

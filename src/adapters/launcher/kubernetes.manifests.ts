@@ -1,7 +1,7 @@
 // The Kubernetes objects of one transformer request, as pure functions of the launcher's settings and the request
-// (no API calls; the launcher, k8s.launcher.ts, sends them): a ConfigMap `<id>-generated-source`, a Deployment
+// (no API calls; the launcher, kubernetes.launcher.ts, sends them): a ConfigMap `<id>-generated-source`, a Deployment
 // `transformer-<id>` (containers `sidecar` then `transformer`) and, with autoscaling, an HPA `transformer-<id>`
-// (autoscaling/v1), shaped exactly like upstream's objects (test/fixtures/golden-k8s-objects.json) so the
+// (autoscaling/v1), shaped exactly like upstream's objects (test/fixtures/golden-kubernetes-objects.json) so the
 // upstream Helm chart's RBAC and the real sidecar image work. docs/kubernetes.md lists every field.
 import type {
   V1ConfigMap,

@@ -1,7 +1,7 @@
-// The Kubernetes objects of a request (src/adapters/launcher/k8s.manifests.ts) as pure functions, against golden
-// JSON (test/fixtures/golden-k8s-objects.json): upstream's captured objects, and the App's own objects for the
+// The Kubernetes objects of a request (src/adapters/launcher/kubernetes.manifests.ts) as pure functions, against golden
+// JSON (test/fixtures/golden-kubernetes-objects.json): upstream's captured objects, and the App's own objects for the
 // settings the capture does not exercise (its `app_objects` section). No API server: the launcher's calls, retries
-// and cleanup are tested in test/integration/k8s.launcher.test.ts.
+// and cleanup are tested in test/integration/kubernetes.launcher.test.ts.
 import { readFileSync } from "node:fs";
 import { zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
@@ -15,7 +15,7 @@ import {
   deploymentManifest,
   hpaManifest,
   transformerName,
-} from "../../src/adapters/launcher/k8s.manifests.js";
+} from "../../src/adapters/launcher/kubernetes.manifests.js";
 import type { LaunchSpec } from "../../src/domain/ports.js";
 
 type Json = Record<string, unknown>;
@@ -37,7 +37,7 @@ interface Golden {
 }
 
 const golden = JSON.parse(
-  readFileSync(new URL("../fixtures/golden-k8s-objects.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../fixtures/golden-kubernetes-objects.json", import.meta.url), "utf8"),
 ) as Golden;
 
 /** The fixture names settings as the App's configuration does; these are the options they become. */

@@ -16,13 +16,17 @@ import {
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryObjectStore } from "../../src/adapters/objectStore/memory.store.js";
-import { type FakeKubeApi, kubeConfigYaml, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
+import {
+  type FakeKubernetesApi,
+  kubeConfigYaml,
+  startFakeKubernetesApi,
+} from "../helpers/fakeKubernetesApi.js";
 import { failLookup, reportFile, submit as submitRequest } from "../helpers/factories.js";
 import { client } from "../helpers/http.js";
 import { RABBIT_URL, type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
 const NS = "servicex-paths";
-let kube: FakeKubeApi;
+let kube: FakeKubernetesApi;
 let app: TestApp;
 let conn: amqp.ChannelModel;
 const store = new MemoryObjectStore();
@@ -30,7 +34,7 @@ const store = new MemoryObjectStore();
 const submitted: string[] = [];
 
 beforeAll(async () => {
-  kube = await startFakeKubeApi();
+  kube = await startFakeKubernetesApi();
   const file = join(mkdtempSync(join(tmpdir(), "sx-kube-")), "config");
   writeFileSync(file, kubeConfigYaml(kube.url));
   process.env.KUBECONFIG = file;
@@ -258,7 +262,7 @@ describe("When a request ends, whatever the path", () => {
 
 describe("When the fake Kubernetes API is used as the real one", () => {
   it("When an object breaks the official schema or the API server's validation, then it answers 422 Invalid with causes and records it", async () => {
-    const api = await startFakeKubeApi();
+    const api = await startFakeKubernetesApi();
     try {
       const core = api.kubeConfig().makeApiClient(CoreV1Api);
       const apps = api.kubeConfig().makeApiClient(AppsV1Api);
@@ -310,7 +314,7 @@ describe("When the fake Kubernetes API is used as the real one", () => {
   });
 
   it("When objects are listed without a selector or with a labelSelector, then the full or filtered list comes back with server-set metadata", async () => {
-    const api = await startFakeKubeApi();
+    const api = await startFakeKubernetesApi();
     try {
       const kc = api.kubeConfig();
       const apps = kc.makeApiClient(AppsV1Api);
@@ -388,7 +392,7 @@ describe("When the fake Kubernetes API is used as the real one", () => {
   });
 
   it("When PVCs are injected Bound or Pending, then GET and list show their phase and a missing claim is 404", async () => {
-    const api = await startFakeKubeApi();
+    const api = await startFakeKubernetesApi();
     try {
       const core = api.kubeConfig().makeApiClient(CoreV1Api);
       api.injectPvc("ns", "results", "Bound");

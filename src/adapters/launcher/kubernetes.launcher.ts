@@ -1,10 +1,10 @@
 // Kubernetes transformer launcher (docs/decisions.md D3, D30, docs/kubernetes.md): sends the request's objects
-// (ConfigMap, Deployment, HPA, built by k8s.manifests.ts) to the API, removes them at shutdown, lists them for the
+// (ConfigMap, Deployment, HPA, built by kubernetes.manifests.ts) to the API, removes them at shutdown, lists them for the
 // reaper, and reads the Deployment's status; every call has a deadline and is retried on 5xx, 429, timeouts and
 // connection errors.
 //
 // @kubernetes/client-node 2 (undici 8) needs Node 22.19 or later: compose.ts loads this module only in a Kubernetes
-// mode. k8s.manifests.ts uses its types only, so building the objects loads nothing of it.
+// mode. kubernetes.manifests.ts uses its types only, so building the objects loads nothing of it.
 import {
   ApiException,
   AppsV1Api,
@@ -29,9 +29,9 @@ import {
   deploymentManifest,
   hpaManifest,
   transformerName,
-} from "./k8s.manifests.js";
+} from "./kubernetes.manifests.js";
 
-export { CONFIGMAP_MAX_BYTES, KubernetesLaunchError } from "./k8s.manifests.js";
+export { CONFIGMAP_MAX_BYTES, KubernetesLaunchError } from "./kubernetes.manifests.js";
 
 export interface KubernetesRetryOptions {
   /** Attempts per API call, first one included (default 4). */

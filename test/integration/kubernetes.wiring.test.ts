@@ -4,16 +4,20 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeKubeApi, kubeConfigYaml, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
+import {
+  type FakeKubernetesApi,
+  kubeConfigYaml,
+  startFakeKubernetesApi,
+} from "../helpers/fakeKubernetesApi.js";
 import { putJson } from "../helpers/fakeWorkers.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
-let kube: FakeKubeApi;
+let kube: FakeKubernetesApi;
 let app: TestApp;
 const NS = "servicex-test";
 
 beforeAll(async () => {
-  kube = await startFakeKubeApi();
+  kube = await startFakeKubernetesApi();
   const dir = mkdtempSync(join(tmpdir(), "sx-kube-"));
   const file = join(dir, "config");
   writeFileSync(file, kubeConfigYaml(kube.url));

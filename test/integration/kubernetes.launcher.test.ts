@@ -5,20 +5,20 @@ import {
   CONFIGMAP_MAX_BYTES,
   KubernetesLauncher,
   type KubernetesLauncherOptions,
-} from "../../src/adapters/launcher/k8s.launcher.js";
+} from "../../src/adapters/launcher/kubernetes.launcher.js";
 import type { LaunchSpec } from "../../src/domain/ports.js";
-import { type FakeKubeApi, startFakeKubeApi } from "../helpers/fakeKubeApi.js";
+import { type FakeKubernetesApi, startFakeKubernetesApi } from "../helpers/fakeKubernetesApi.js";
 import { eventually } from "../helpers/wait.js";
 
 // The Kubernetes launcher through the real @kubernetes/client-node over HTTP against a local API server,
-// compared with the objects upstream's Python client sent (test/fixtures/golden-k8s-objects.json).
+// compared with the objects upstream's Python client sent (test/fixtures/golden-kubernetes-objects.json).
 
 interface GoldenRequest {
   method: string;
   path: string;
 }
 interface Golden {
-  k8s_requests_in_order: GoldenRequest[];
+  kubernetes_requests_in_order: GoldenRequest[];
   configmap: {
     body: { binaryData: Record<string, string>; metadata: { name: string } } & Record<string, unknown>;
   };
@@ -28,7 +28,7 @@ interface Golden {
 }
 
 const golden = JSON.parse(
-  readFileSync(new URL("../fixtures/golden-k8s-objects.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../fixtures/golden-kubernetes-objects.json", import.meta.url), "utf8"),
 ) as Golden;
 
 const NS = "servicex-example";
@@ -36,7 +36,7 @@ const ID = "fc52adf4-74ea-41bb-b67b-e0e4a8c6bb2a";
 
 /** The golden file's config block as launcher options. */
 function goldenOptions(
-  api: FakeKubeApi,
+  api: FakeKubernetesApi,
   extra: Partial<KubernetesLauncherOptions> = {},
 ): KubernetesLauncherOptions {
   return {
@@ -95,10 +95,10 @@ function goldenSpec(extra: Partial<LaunchSpec> = {}): LaunchSpec {
   };
 }
 
-let api: FakeKubeApi;
+let api: FakeKubernetesApi;
 
 beforeEach(async () => {
-  api = await startFakeKubeApi();
+  api = await startFakeKubernetesApi();
 });
 
 afterEach(async () => {
@@ -113,7 +113,9 @@ describe("KubernetesLauncher", () => {
     expect(launcher.kind).toBe("kubernetes");
     await launcher.start(goldenSpec());
 
-    expect(calls()).toEqual(golden.k8s_requests_in_order.slice(0, 3).map((r) => `${r.method} ${r.path}`));
+    expect(calls()).toEqual(
+      golden.kubernetes_requests_in_order.slice(0, 3).map((r) => `${r.method} ${r.path}`),
+    );
     const [cm, dep, hpa] = api.requests;
     for (const r of [cm, dep, hpa]) expect(r?.contentType).toMatch(/^application\/json/);
 
