@@ -48,6 +48,7 @@ export function webServices(deps: AppDeps): WebServices {
     progress: deps.progress,
     pages: new PagesService({
       users: deps.users.repo,
+      accounts: deps.users,
       removedAccounts: new RemovedAccountsRepo(deps.db),
       requests: deps.repos.requests,
       datasets: deps.repos.datasets,

@@ -1,10 +1,11 @@
-// What the web pages need besides the request, re-run and user services (docs/api.md "Pages"): the signed-in
-// user's record for the layout and the profile, the user list and a user's request count for the admin
+// What the web pages need besides the request, re-run and user services (docs/api.md "Pages"): the end of a
+// browser sign-in, the signed-in user's record for the layout and the profile, the user list and a user's request count for the admin
 // pages, an earlier removal of an account for the sign-in callback (docs/sign-in.md), the soft delete of a
 // dataset, and the live state of a running request (its transformers, its queue), bounded in time so that a
 // slow Kubernetes API or broker never holds a page.
 import type { DatasetsRepo, RequestsRepo, UserRecord, UsersRepo } from "./repositories.js";
 import type { TransformerLauncher } from "./ports.js";
+import type { SignInIdentity, UserService } from "./users.service.js";
 
 /** An account an administrator removed (deleted, or rejected while pending), as sign-in reports it. */
 export interface RemovedAccount {
@@ -39,6 +40,7 @@ export class PagesService {
   constructor(
     private readonly o: {
       users: Pick<UsersRepo, "byId" | "byIdWithStatus" | "list">;
+      accounts: Pick<UserService, "signIn" | "startSession">;
       removedAccounts: RemovedAccounts;
       requests: Pick<RequestsRepo, "count">;
       datasets: Pick<DatasetsRepo, "markStale">;
@@ -47,6 +49,23 @@ export class PagesService {
       queueDepth?: ((queue: string) => Promise<number | null>) | undefined;
     },
   ) {}
+
+  /**
+   * The end of a browser sign-in (docs/sign-in.md): the account keyed by the identity's subject (never one
+   * found by e-mail) and the server-side record of session `sid`. `user` is the account signed in to, or
+   * null: no profile yet, or a pre-provisioned account to claim (the profile form does both); `removed` is an
+   * earlier removal by an administrator of an account of this identity, asked only when there is none now.
+   */
+  async signIn(
+    sid: string,
+    id: SignInIdentity,
+  ): Promise<{ user: UserRecord | null; removed: RemovedAccount | null }> {
+    const found = await this.o.accounts.signIn(id);
+    const user = found?.refreshToken ? found : null;
+    await this.o.accounts.startSession(sid, { userId: user?.id ?? null, iss: id.iss, sub: id.sub });
+    const removed = found ? null : await this.o.removedAccounts.latest(id.iss, id.subjects);
+    return { user, removed };
+  }
 
   /** A user by id (the signed-in viewer, a request's submitter, the user an admin action names). */
   user(id: number): Promise<UserRecord | null> {
@@ -69,11 +88,6 @@ export class PagesService {
   /** How many transform requests a user submitted. */
   requestCount(userId: number): Promise<number> {
     return this.o.requests.count({ submittedBy: userId });
-  }
-
-  /** The latest removal of an account one of `subjects` at `iss` signed in to, if any. */
-  removedAccount(iss: string, subjects: readonly string[]): Promise<RemovedAccount | null> {
-    return this.o.removedAccounts.latest(iss, subjects);
   }
 
   /** Soft delete (the dataset becomes stale); false when it already was. */

@@ -39,8 +39,6 @@ export interface WebServices
     AdminPageServices {
   users: Pick<
     UserService,
-    | "signIn"
-    | "startSession"
     | "endSessions"
     | "attachSession"
     | "createProfile"
@@ -171,10 +169,7 @@ export function webRoutes(s: WebServices): Router {
       institution: id.organization ?? undefined,
       idp: id.tokens,
     });
-    // The account is the one keyed by this identity's subject, never one found by e-mail.
-    const user = await users.signIn(id);
-    const signedIn = user?.refreshToken ? user : null;
-    await users.startSession(req.session.sid, { userId: signedIn?.id ?? null, iss: id.iss, sub: id.sub });
+    const { user: signedIn, removed: gone } = await pages.signIn(req.session.sid, id);
     if (signedIn) {
       req.session.userId = signedIn.id;
       req.session.admin = signedIn.admin;
@@ -183,7 +178,6 @@ export function webRoutes(s: WebServices): Router {
     }
     // No profile yet, or a pre-provisioned user to claim: the profile form (pre-filled) does it. Someone
     // whose account an administrator removed is told so first (docs/sign-in.md).
-    const gone = user ? null : await pages.removedAccount(id.iss, id.subjects);
     if (gone) flash(req, "warning", removedAccountNotice(gone, !config.OAUTH_ALLOW_ALL_AFTER_AUTH));
     res.redirect(302, "/profile/new");
   });
