@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalLauncher } from "../../src/adapters/launcher/local.launcher.js";
 import { objectNameFor } from "../../src/domain/objectName.js";
-import { putJson } from "../helpers/fakeWorkers.js";
+import { submit as submitRequest } from "../helpers/factories.js";
+import { httpCall } from "../helpers/http.js";
 import { type MotoServer, startMoto } from "../helpers/moto.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
@@ -36,28 +37,17 @@ async function inputs(n: number, size = 50_000): Promise<Map<string, Buffer>> {
   return m;
 }
 
-async function submit(app: TestApp, files: string[], workers = 4): Promise<string> {
-  const r = await putJson(
-    `${app.url}/servicex/transformation`,
-    {
-      "file-list": files,
-      selection: "s",
-      codegen: "passthrough",
-      "result-destination": "object-store",
-      "result-format": "root-file",
-      workers,
-    },
-    "POST",
-  );
-  expect(r.status).toBe(200);
-  return (r.body as { request_id: string }).request_id;
-}
+/** A file-list request with root-file output; its id. */
+const submit = (app: TestApp, files: string[], workers = 4) =>
+  submitRequest(app, { "file-list": files, "result-format": "root-file", workers });
 
 async function finished(app: TestApp, id: string, timeoutMs = 60_000) {
   return eventually(
     async () => {
-      const r = await fetch(`${app.url}/servicex/transformation/${id}`);
-      const b = (await r.json()) as Record<string, unknown>;
+      const b = (await httpCall(`${app.url}/servicex/transformation/${id}`, "GET")).json as Record<
+        string,
+        unknown
+      >;
       return b.status === "Complete" ? b : null;
     },
     timeoutMs,
@@ -203,13 +193,11 @@ describe("When an object store is configured, local worker processes upload obje
     expect(await store.listBuckets()).toContain(id);
 
     const names = [...ins.keys()].map((p) => objectNameFor(p, "root-file"));
-    const r = await putJson(
-      `${app.url}/servicex/transformation/file-urls`,
-      { request_id: id, file_list: names },
-      "POST",
-    );
+    const r = await httpCall(`${app.url}/servicex/transformation/file-urls`, "POST", {
+      body: { request_id: id, file_list: names },
+    });
     expect(r.status).toBe(200);
-    const uris = (r.body as { uris: Record<string, [string, object, number]> }).uris;
+    const uris = (r.json as { uris: Record<string, [string, object, number]> }).uris;
     for (const [path, data] of ins) {
       const url = uris[objectNameFor(path, "root-file")]![0];
       const res = await fetch(url);
