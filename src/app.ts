@@ -6,6 +6,7 @@ import { LocalResultFiles } from "./adapters/localS3/resultFiles.js";
 import { RequestReads } from "./domain/requestReads.service.js";
 import type { AppDeps } from "./http/deps.js";
 import { fastPath } from "./http/fastPath.js";
+import { cors } from "./http/respond.js";
 import { localS3Handler } from "./http/localS3.js";
 import { type RequestDetailPresenter, requestDetailPresenter } from "./http/presenters/request.presenter.js";
 import { resultLinks } from "./http/resultLinks.js";
@@ -72,11 +73,8 @@ export function buildApp(
       logRequests: deps.config.LOG_LEVEL === "debug" || deps.config.LOG_LEVEL === "trace",
     }),
   );
-  app.use((_req, res, next) => {
-    // CORS for all routes with defaults, as upstream's CORS(app).
-    res.setHeader("Access-Control-Allow-Origin", "*");
-    next();
-  });
+  // CORS for all routes with defaults, as upstream's CORS(app): the same helper as the fast path's answers.
+  app.use(cors);
   // CSP without inline script/style, frame-ancestors 'none', nosniff, Referrer-Policy, HSTS over TLS.
   app.use(securityHeaders());
 

@@ -1,7 +1,8 @@
-// One child logger per HTTP request, carrying a request id (X-Request-Id honoured when sane).
-import { randomUUID } from "node:crypto";
+// One child logger per HTTP request, carrying a request id (X-Request-Id honoured when sane; the same rule and
+// header as the fast path's, src/http/respond.ts).
 import type { RequestHandler } from "express";
 import type { Logger } from "../../logger.js";
+import { requestIdOf, setRequestId } from "../respond.js";
 
 declare global {
   namespace Express {
@@ -14,9 +15,8 @@ declare global {
 
 export function requestLog(logger: Logger, opts: { logRequests: boolean }): RequestHandler {
   return (req, res, next) => {
-    const given = req.headers["x-request-id"];
-    req.id = typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-    res.setHeader("X-Request-Id", req.id);
+    req.id = requestIdOf(req);
+    setRequestId(res, req.id);
     // The child logger is made on first use: most requests (file-complete, status polls) never log.
     let child: Logger | undefined;
     Object.defineProperty(req, "log", {

@@ -1,7 +1,10 @@
 // Security headers on every answer of the Express app (helmet): a Content-Security-Policy without inline
 // script or style (the pages load theirs from /static), no framing, nosniff, a same-origin Referrer-Policy,
-// and HSTS when the browser came over TLS.
-import type { RequestHandler } from "express";
+// and HSTS when the browser came over TLS. The fast path outside Express (src/http/fastPath.ts) sends the same
+// headers through src/http/respond.ts, so the middleware takes plain Node requests as well.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import type { Request } from "express";
 import helmet from "helmet";
 import { requestScheme } from "./session.js";
 
@@ -25,7 +28,24 @@ export const CSP_DIRECTIVES = {
 /** One year; no includeSubDomains: other hosts of the site's domain are not ours to pin to https. */
 const HSTS_MAX_AGE = 31_536_000;
 
-export function securityHeaders(): RequestHandler {
+/**
+ * What requestScheme reads, from a plain Node request (X-Scheme / X-Forwarded-Proto come first there, so
+ * Express's trust-proxy view of the protocol adds nothing beyond the socket's TLS).
+ */
+function expressView(req: IncomingMessage): Request {
+  if (typeof (req as Partial<Request>).get === "function") return req as Request;
+  return {
+    headers: req.headers,
+    secure: (req.socket as TLSSocket).encrypted === true,
+    get: (name: string) => req.headers[name.toLowerCase()],
+  } as unknown as Request;
+}
+
+export function securityHeaders(): (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (err?: unknown) => void,
+) => void {
   const headers = helmet({
     contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
     xFrameOptions: { action: "deny" },
@@ -38,7 +58,7 @@ export function securityHeaders(): RequestHandler {
     headers(req, res, () => {
       // The same judgement as the session cookie's Secure flag (X-Forwarded-Proto / X-Scheme behind an
       // ingress that terminates TLS); browsers ignore HSTS received over plain http anyway.
-      if (requestScheme(req) === "https") hsts(req, res, next);
+      if (requestScheme(expressView(req)) === "https") hsts(req, res, next);
       else next();
     });
   };
