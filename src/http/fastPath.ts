@@ -7,6 +7,7 @@
 //    as the route in routes/transformation.routes.ts), open with ENABLE_AUTH=false, and with authentication
 //    for calls that carry `Authorization` (the same identification as the auth guard decides; browser-session
 //    calls take Express).
+// Its answers carry the same headers and error bodies as Express's, from the same helper (respond.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Request } from "express";
 import type { Requester } from "../domain/policy.js";
@@ -14,9 +15,9 @@ import type { RequestReads } from "../domain/requestReads.service.js";
 import { appError } from "../domain/errors.js";
 import type { AppDeps } from "./deps.js";
 import type { RequesterFn } from "./middleware/auth.js";
-import { errorBody, toAppError } from "./middleware/errorHandler.js";
 import { describeZodError } from "./openapi.js";
 import type { RequestDetailPresenter } from "./presenters/request.presenter.js";
+import { commonHeaders, errorAnswer, sendJson } from "./respond.js";
 import { callerOf } from "./resultLinks.js";
 import { recordFileComplete } from "./routes/internal.routes.js";
 import { FileCompleteBody } from "./schemas/internal.schemas.js";
@@ -33,15 +34,21 @@ const FILE_COMPLETE =
   /^\/servicex\/internal\/transformation\/([A-Za-z0-9_.-]{1,64})\/file-complete\/?(?:\?.*)?$/;
 const MAX_BODY = 1024 * 1024;
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(data),
-    "access-control-allow-origin": "*",
-    ...(status === 503 ? { "retry-after": "5" } : {}),
-  });
-  res.end(data);
+/** An answer: status, JSON body and the headers beyond the common ones (respond.ts). */
+type Answer = [status: number, body: unknown, headers?: Record<string, string>];
+
+const send = (res: ServerResponse, [status, body, headers]: Answer) => sendJson(res, status, body, headers);
+
+/** A thrown value as Express's errorHandler answers it; 5xx logged with the request's ids. */
+function failed(
+  deps: AppDeps,
+  err: unknown,
+  ids: { reqId: string; requestId: string },
+  what: string,
+): Answer {
+  const a = errorAnswer(err);
+  if (a.status >= 500) deps.logger.error({ err, code: a.error.code, ...ids }, what);
+  return [a.status, a.body, a.headers];
 }
 
 /** Returns true when it took the request; otherwise the caller hands it to Express. */
@@ -62,7 +69,8 @@ export function fastPath(
       const s = STATUS.exec(req.url);
       if (!s) return false;
       deps.metrics?.track(req, res, () => "/servicex/transformation/:request_id");
-      void status(deps, poll, s[1]!, req).then(([code, body]) => send(res, code, body));
+      const reqId = commonHeaders(req, res);
+      void status(deps, poll, s[1]!, req, reqId).then((a) => send(res, a));
       return true;
     }
     if (!serve.fileComplete || req.method !== "PUT" || !req.url) return false;
@@ -77,6 +85,7 @@ export function fastPath(
     if (Number(req.headers["content-length"] ?? 0) > MAX_BODY) return false;
     const requestId = m[1]!;
     deps.metrics?.track(req, res, () => "/servicex/internal/transformation/:request_id/file-complete");
+    const reqId = commonHeaders(req, res);
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
@@ -87,9 +96,9 @@ export function fastPath(
     });
     req.on("error", () => {});
     req.on("end", () => {
-      void handle(deps, requestId, tooLarge, Buffer.concat(chunks)).then(
-        ([status, body]) => send(res, status, body),
-        () => send(res, 500, errorBody(appError("internal"))),
+      void handle(deps, requestId, reqId, tooLarge, Buffer.concat(chunks)).then(
+        (a) => send(res, a),
+        (err) => send(res, failed(deps, err, { reqId, requestId }, "file-complete failed")),
       );
     });
     return true;
@@ -101,7 +110,8 @@ async function status(
   poll: StatusPollDeps,
   id: string,
   req: IncomingMessage,
-): Promise<[number, unknown]> {
+  reqId: string,
+): Promise<Answer> {
   try {
     let who: Requester = { user: null };
     if (deps.config.ENABLE_AUTH) {
@@ -110,18 +120,17 @@ async function status(
     }
     return [200, poll.detail(await poll.reads.request(id, who), callerOf(req))];
   } catch (err) {
-    const e = toAppError(err);
-    if (e.status >= 500) deps.logger.error({ err, code: e.code, requestId: id }, "status failed");
-    return [e.status, errorBody(e)];
+    return failed(deps, err, { reqId, requestId: id }, "status failed");
   }
 }
 
 async function handle(
   deps: AppDeps,
   requestId: string,
+  reqId: string,
   tooLarge: boolean,
   raw: Buffer,
-): Promise<[number, unknown]> {
+): Promise<Answer> {
   try {
     if (tooLarge) throw appError("body_too_large", { limit: MAX_BODY, advice: "" });
     let json: unknown;
@@ -135,8 +144,6 @@ async function handle(
     await recordFileComplete(deps, requestId, parsed.data);
     return [200, "Ok"];
   } catch (err) {
-    const e = toAppError(err);
-    if (e.status >= 500) deps.logger.error({ err, code: e.code, requestId }, "file-complete failed");
-    return [e.status, errorBody(e)];
+    return failed(deps, err, { reqId, requestId }, "file-complete failed");
   }
 }
