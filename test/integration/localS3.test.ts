@@ -21,7 +21,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { presignGetV4 } from "../../src/adapters/localS3/signing.js";
 import { objectNameFor } from "../../src/domain/objectName.js";
-import { putJson } from "../helpers/fakeWorkers.js";
+import { submit as submitRequest } from "../helpers/factories.js";
 import { httpCall } from "../helpers/http.js";
 import { type TestApp, eventually, startTestApp } from "../helpers/testApp.js";
 
@@ -42,23 +42,11 @@ let access: Access;
 let otherId: string;
 
 const status = async (a: TestApp, rid: string) =>
-  (await (await fetch(`${a.url}/servicex/transformation/${rid}`)).json()) as Record<string, unknown>;
+  (await httpCall(`${a.url}/servicex/transformation/${rid}`, "GET")).json as Record<string, unknown>;
 
-async function submit(a: TestApp, files: string[]): Promise<string> {
-  const r = await putJson(
-    `${a.url}/servicex/transformation`,
-    {
-      "file-list": files,
-      selection: "s",
-      codegen: "passthrough",
-      "result-destination": "object-store",
-      "result-format": "root-file",
-    },
-    "POST",
-  );
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return (r.body as { request_id: string }).request_id;
-}
+/** A file-list request with root-file output; its id. */
+const submit = (a: TestApp, files: string[]) =>
+  submitRequest(a, { "file-list": files, "result-format": "root-file" });
 
 async function completed(a: TestApp, rid: string): Promise<Record<string, unknown>> {
   return eventually(
@@ -202,13 +190,11 @@ describe("When a request's results are local (embedded default, no object store)
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer()).equals(data)).toBe(true);
 
-    const urls = await putJson(
-      `${app.url}/servicex/transformation/file-urls`,
-      { request_id: id, file_list: [key] },
-      "POST",
-    );
+    const urls = await httpCall(`${app.url}/servicex/transformation/file-urls`, "POST", {
+      body: { request_id: id, file_list: [key] },
+    });
     expect(urls.status).toBe(200);
-    const [url, headers, expires] = (urls.body as { uris: Record<string, [string, object, number]> }).uris[
+    const [url, headers, expires] = (urls.json as { uris: Record<string, [string, object, number]> }).uris[
       key
     ]!;
     expect(url.startsWith(`http://127.0.0.1:${app.port}/s3/${id}/`)).toBe(true);
