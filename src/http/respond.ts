@@ -48,7 +48,7 @@ export function commonHeaders(req: IncomingMessage, res: ServerResponse): string
   setRequestId(res, id);
   setCors(res);
   security ??= securityHeaders();
-  // helmet sets its headers synchronously and then calls next.
+  // Sets its headers synchronously and then calls next.
   security(req, res, () => {});
   return id;
 }

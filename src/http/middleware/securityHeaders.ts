@@ -41,25 +41,61 @@ function expressView(req: IncomingMessage): Request {
   } as unknown as Request;
 }
 
-export function securityHeaders(): (
-  req: IncomingMessage,
-  res: ServerResponse,
-  next: (err?: unknown) => void,
-) => void {
-  const headers = helmet({
-    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
-    xFrameOptions: { action: "deny" },
-    referrerPolicy: { policy: "same-origin" },
-    // Sent below only to browsers that came over TLS (an http answer may be the one a site serves on purpose).
-    strictTransportSecurity: false,
+type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/** What a helmet middleware does to an answer: the headers it sets and the ones it removes. */
+interface Recorded {
+  set: [string, string][];
+  removed: string[];
+}
+
+/**
+ * Runs a helmet middleware once against a recorder. helmet writes the same headers whatever the request (it
+ * reads nothing of it; the CSP above has no per-request values), so the answers get the recorded headers
+ * without running helmet each time: the fast path (src/http/fastPath.ts) serves thousands of calls a second.
+ */
+function record(mw: NodeMiddleware): Recorded {
+  const out: Recorded = { set: [], removed: [] };
+  const res = {
+    setHeader(name: string, value: unknown) {
+      out.set.push([name, String(value)]);
+      return res;
+    },
+    removeHeader(name: string) {
+      out.removed.push(name);
+    },
+  };
+  let finished = false;
+  mw({ headers: {} } as IncomingMessage, res as unknown as ServerResponse, (err) => {
+    if (err) throw err;
+    finished = true;
   });
-  const hsts = helmet.strictTransportSecurity({ maxAge: HSTS_MAX_AGE, includeSubDomains: false });
+  if (!finished) throw new Error("helmet did not set its headers synchronously");
+  return out;
+}
+
+function apply(res: ServerResponse, r: Recorded): void {
+  for (const name of r.removed) res.removeHeader(name);
+  for (const [name, value] of r.set) res.setHeader(name, value);
+}
+
+/** The security headers for one answer; a middleware for Express, also called by the fast path (respond.ts). */
+export function securityHeaders(): NodeMiddleware {
+  const always = record(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+      xFrameOptions: { action: "deny" },
+      referrerPolicy: { policy: "same-origin" },
+      // Sent below only to browsers that came over TLS (an http answer may be the one a site serves on purpose).
+      strictTransportSecurity: false,
+    }),
+  );
+  const hsts = record(helmet.strictTransportSecurity({ maxAge: HSTS_MAX_AGE, includeSubDomains: false }));
   return (req, res, next) => {
-    headers(req, res, () => {
-      // The same judgement as the session cookie's Secure flag (X-Forwarded-Proto / X-Scheme behind an
-      // ingress that terminates TLS); browsers ignore HSTS received over plain http anyway.
-      if (requestScheme(expressView(req)) === "https") hsts(req, res, next);
-      else next();
-    });
+    apply(res, always);
+    // The same judgement as the session cookie's Secure flag (X-Forwarded-Proto / X-Scheme behind an
+    // ingress that terminates TLS); browsers ignore HSTS received over plain http anyway.
+    if (requestScheme(expressView(req)) === "https") apply(res, hsts);
+    next();
   };
 }
