@@ -7,6 +7,8 @@ import { type Server, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
+import { appError } from "../../src/domain/errors.js";
+import { errorAnswer } from "../../src/http/respond.js";
 import { fileReport, submitFileList } from "../helpers/factories.js";
 import { type Answer, type CallOptions, httpCall } from "../helpers/http.js";
 import { type TestApp, startTestApp } from "../helpers/testApp.js";
@@ -181,6 +183,22 @@ describe("fast path and Express answer alike (ENABLE_AUTH=false)", () => {
       headers,
     });
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe("the error answer both paths send", () => {
+  it("When the database is unavailable, then the answer is 503 { message, code } with Retry-After (both paths send errorAnswer's headers)", () => {
+    const a = errorAnswer(appError("database_unavailable"));
+    expect(a.status).toBe(503);
+    expect(a.body).toEqual({ message: expect.any(String), code: "database_unavailable" });
+    expect(a.headers).toEqual({ "Retry-After": "5" });
+    // Anything that is not an AppError is a 500 whose body does not leak the error's text.
+    const internal = errorAnswer(new Error("secret detail"));
+    expect(internal).toMatchObject({
+      status: 500,
+      body: { message: "Internal Server Error", code: "internal" },
+    });
+    expect(internal.headers).toEqual({});
   });
 });
 
