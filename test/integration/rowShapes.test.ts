@@ -24,6 +24,7 @@ import { RemovedAccountsRepo } from "../../src/adapters/repositories/removedAcco
 import { type NewRequest, RequestsRepo } from "../../src/adapters/repositories/requests.repo.js";
 import { RerunsRepo } from "../../src/adapters/repositories/reruns.repo.js";
 import { ResultsRepo } from "../../src/adapters/repositories/results.repo.js";
+import { UsersRepo } from "../../src/adapters/repositories/users.repo.js";
 import { PrismaClient } from "../../src/generated/prisma/client.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg.js";
 
@@ -266,6 +267,45 @@ async function run(db: Database): Promise<void> {
   await idem.release(userId, "k2");
   await idem.expire(0);
 
+  // Users: lookups, identities, sessions, updates, deletes.
+  const users = new UsersRepo(db);
+  const iss = "https://issuer.example";
+  const made = await users.insert(
+    {
+      sub: `new-${randomUUID()}`,
+      email: `${randomUUID()}@example.org`,
+      name: "New",
+      institution: null,
+      experiment: null,
+      admin: false,
+      pending: true,
+      refreshToken: null,
+    },
+    { iss, sub: `id-${randomUUID()}`, email: null, emailVerified: true },
+  );
+  await users.byId(userId);
+  await users.byIdWithStatus(made.id);
+  await users.byEmail(`${sub}@example.org`);
+  await users.bySub(sub);
+  await users.byAnyEmail(["nobody@example.org", `${sub}@example.org`]);
+  await users.list();
+  await users.list({ pending: true, emailContains: "example" });
+  await users.countByState();
+  await users.bindIdentity({ userId, iss, sub, email: null, emailVerified: false });
+  await users.bySubject(iss, [sub]);
+  await users.bySubject(iss, [made.sub]);
+  await users.hasIdentity(userId);
+  await users.noteSignIn(iss, sub, `${sub}@example.org`, true);
+  await users.setEmailVerified(userId, true);
+  const session = randomUUID();
+  await users.startSession({ id: session, userId: null, iss, sub, ttlSeconds: 60 });
+  await users.attachSession(session, userId);
+  await users.sessionUser(session);
+  await users.endSessions({ id: session });
+  await users.update(made.id, { name: "Renamed", refreshToken: "t" });
+  await users.delete(made.id);
+  await users.deleteAll({ pending: true });
+
   // Ending and deleting: finish (any and only-from), delete.
   await db.sql.transaction(async (tx) => {
     await requests.finish(tx, lookupReq.requestId, "canceled", "stopped", ["lookup"]);
@@ -273,7 +313,7 @@ async function run(db: Database): Promise<void> {
     await requests.delete(tx, lookupId, lookupReq.requestId);
   });
   await q("DELETE FROM users WHERE id = $1", [userId]);
-  await removed.latest("https://issuer.example", [sub]);
+  await removed.latest(iss, [sub]);
 }
 
 /** The JavaScript type each Postgres type arrives as (node-postgres or PGlite). */

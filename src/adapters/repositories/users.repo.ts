@@ -4,6 +4,7 @@
 // (docs/sign-in.md): `user_identities` (issuer + subject → account, and whether the provider vouched for the
 // account's e-mail) and `web_sessions` (the live signed-in browser sessions).
 import type { Database, Sql } from "../db/database.js";
+import { type Columns, rowShape } from "../db/rowShape.js";
 import type {
   UserRecord,
   IdentityBinding,
@@ -28,29 +29,27 @@ export class UsersRepo implements UsersRepoPort {
   constructor(private readonly db: Database) {}
 
   async byId(id: number): Promise<UserRecord | null> {
-    const rows = await this.db.sql.query<UserRecord>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
-    return rows[0] ?? null;
+    return (await USER.first(this.db.sql, `SELECT ${COLUMNS} FROM users WHERE id = $1`, [id])) ?? null;
   }
 
   async byIdWithStatus(id: number): Promise<UserRecord | null> {
-    const rows = await this.db.sql.query<UserRecord>(
+    const row = await USER_WITH_STATUS.first(
+      this.db.sql,
       `SELECT ${COLUMNS}, ${EMAIL_VERIFIED} FROM users WHERE id = $1`,
       [id],
     );
-    return rows[0] ?? null;
+    return row ?? null;
   }
 
   async byEmail(email: string): Promise<UserRecord | null> {
-    const rows = await this.db.sql.query<UserRecord>(
-      `SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`,
-      [email],
-    );
-    return rows[0] ?? null;
+    const row = await USER.first(this.db.sql, `SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [
+      email,
+    ]);
+    return row ?? null;
   }
 
   async bySub(sub: string): Promise<UserRecord | null> {
-    const rows = await this.db.sql.query<UserRecord>(`SELECT ${COLUMNS} FROM users WHERE sub = $1`, [sub]);
-    return rows[0] ?? null;
+    return (await USER.first(this.db.sql, `SELECT ${COLUMNS} FROM users WHERE sub = $1`, [sub])) ?? null;
   }
 
   /** First user matching any of the e-mails, in the given order. */
@@ -73,14 +72,16 @@ export class UsersRepo implements UsersRepoPort {
       params.push(`%${opts.emailContains.toLowerCase()}%`);
       where.push(`lower(email) LIKE $${params.length}`);
     }
-    return this.db.sql.query<UserRecord>(
+    return USER_WITH_STATUS.all(
+      this.db.sql,
       `SELECT ${COLUMNS}, ${EMAIL_VERIFIED} FROM users ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id`,
       params,
     );
   }
 
   async countByState(): Promise<{ pending: number; approved: number }> {
-    const rows = await this.db.sql.query<{ pending: number; approved: number }>(
+    const rows = await COUNT_BY_STATE.all(
+      this.db.sql,
       "SELECT count(*) FILTER (WHERE pending)::int AS pending, count(*) FILTER (WHERE NOT pending)::int AS approved FROM users",
     );
     return rows[0] ?? { pending: 0, approved: 0 };
@@ -89,7 +90,8 @@ export class UsersRepo implements UsersRepoPort {
   /** A new user, with its sign-in identity when given (one transaction). */
   async insert(u: NewUser, identity?: Omit<IdentityBinding, "userId">): Promise<UserRecord> {
     return this.db.sql.transaction(async (tx) => {
-      const rows = await tx.query<UserRecord>(
+      const rows = await USER.all(
+        tx,
         `INSERT INTO users (sub, email, name, institution, experiment, admin, pending, refresh_token, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc')
          RETURNING ${COLUMNS}`,
@@ -112,7 +114,8 @@ export class UsersRepo implements UsersRepoPort {
     subjects: readonly string[],
   ): Promise<{ user: UserRecord; boundSub: string | null; legacySub: string | null } | null> {
     if (subjects.length === 0) return null;
-    const bound = await this.db.sql.query<UserRecord & { boundSub: string }>(
+    const bound = await BOUND_USER.all(
+      this.db.sql,
       `SELECT ${USER_COLUMNS}, i.sub AS "boundSub"
          FROM user_identities i JOIN users ON users.id = i.user_id
         WHERE i.iss = $1 AND i.sub = ANY($2::text[])
@@ -123,7 +126,8 @@ export class UsersRepo implements UsersRepoPort {
       const { boundSub, ...user } = bound[0];
       return { user, boundSub, legacySub: null };
     }
-    const legacy = await this.db.sql.query<UserRecord>(
+    const legacy = await USER.all(
+      this.db.sql,
       `SELECT ${COLUMNS} FROM users
         WHERE sub = ANY($1::text[])
           AND NOT EXISTS (SELECT 1 FROM user_identities i WHERE i.user_id = users.id)
@@ -140,7 +144,8 @@ export class UsersRepo implements UsersRepoPort {
 
   /** Whether any sign-in identity is bound to the user (then the account is never claimed by e-mail). */
   async hasIdentity(userId: number): Promise<boolean> {
-    const rows = await this.db.sql.query<{ n: number }>(
+    const rows = await COUNT.all(
+      this.db.sql,
       "SELECT count(*)::int AS n FROM user_identities WHERE user_id = $1",
       [userId],
     );
@@ -184,7 +189,8 @@ export class UsersRepo implements UsersRepoPort {
 
   /** The live session's user id (null: no profile yet); undefined when the session has ended. */
   async sessionUser(id: string): Promise<{ userId: number | null } | undefined> {
-    const rows = await this.db.sql.query<{ userId: number | null }>(
+    const rows = await SESSION_USER.all(
+      this.db.sql,
       `SELECT user_id AS "userId" FROM web_sessions WHERE id = $1 AND expires_at > now()`,
       [id],
     );
@@ -201,7 +207,8 @@ export class UsersRepo implements UsersRepoPort {
    * identity (iss, sub). Returns how many ended.
    */
   async endSessions(o: { id?: string; userId?: number; iss?: string; sub?: string }): Promise<number> {
-    const rows = await this.db.sql.query<{ id: string }>(
+    const rows = await SESSION_ID.all(
+      this.db.sql,
       `DELETE FROM web_sessions
         WHERE id = $1 OR user_id = $2 OR (user_id IS NULL AND iss = $3 AND sub = $4)
         RETURNING id`,
@@ -237,7 +244,8 @@ export class UsersRepo implements UsersRepoPort {
       sets.push(`${map[k]} = $${params.length}`);
     }
     sets.push("updated_at = now() AT TIME ZONE 'utc'");
-    const rows = await this.db.sql.query<UserRecord>(
+    const rows = await USER.all(
+      this.db.sql,
       `UPDATE users SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`,
       params,
     );
@@ -245,14 +253,13 @@ export class UsersRepo implements UsersRepoPort {
   }
 
   async delete(id: number): Promise<boolean> {
-    const rows = await this.db.sql.query<{ id: number }>("DELETE FROM users WHERE id = $1 RETURNING id", [
-      id,
-    ]);
+    const rows = await ID.all(this.db.sql, "DELETE FROM users WHERE id = $1 RETURNING id", [id]);
     return rows.length > 0;
   }
 
   async deleteAll(opts: { pending?: boolean } = {}): Promise<number> {
-    const rows = await this.db.sql.query<{ id: number }>(
+    const rows = await ID.all(
+      this.db.sql,
       opts.pending === undefined
         ? "DELETE FROM users RETURNING id"
         : "DELETE FROM users WHERE pending = $1 RETURNING id",
@@ -263,7 +270,8 @@ export class UsersRepo implements UsersRepoPort {
 }
 
 async function bind(sql: Sql, b: IdentityBinding): Promise<boolean> {
-  const rows = await sql.query<{ id: number }>(
+  const rows = await ID.all(
+    sql,
     `INSERT INTO user_identities (user_id, iss, sub, email, email_verified, last_sign_in_at)
      VALUES ($1, $2, $3, $4, $5, now())
      ON CONFLICT (iss, sub) DO NOTHING RETURNING id`,
@@ -271,3 +279,28 @@ async function bind(sql: Sql, b: IdentityBinding): Promise<boolean> {
   );
   return rows.length > 0;
 }
+
+// Result columns of the queries above, one declaration each (src/adapters/db/rowShape.ts).
+/** COLUMNS (and USER_COLUMNS): a UserRecord. */
+const USER_FIELDS = {
+  id: "int4",
+  sub: "varchar",
+  email: "varchar",
+  name: "varchar",
+  institution: "varchar?",
+  experiment: "varchar?",
+  admin: "bool",
+  pending: "bool",
+  refreshToken: "text?",
+  createdAt: "timestamp?",
+  updatedAt: "timestamp?",
+  createdEpoch: "float8?",
+} as const satisfies Columns;
+const USER = rowShape(USER_FIELDS);
+const USER_WITH_STATUS = rowShape({ ...USER_FIELDS, emailVerified: "bool?" });
+const BOUND_USER = rowShape({ ...USER_FIELDS, boundSub: "varchar" });
+const COUNT_BY_STATE = rowShape({ pending: "int4", approved: "int4" });
+const COUNT = rowShape({ n: "int4" });
+const ID = rowShape({ id: "int4" });
+const SESSION_ID = rowShape({ id: "varchar" });
+const SESSION_USER = rowShape({ userId: "int4?" });
