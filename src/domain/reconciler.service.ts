@@ -16,6 +16,7 @@ import type { RequestsRepo } from "./repositories.js";
 import type { Logger } from "../logger.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { Lifecycle } from "./lifecycle.js";
+import { RequestEnd } from "./requestEnd.js";
 import type { TransformerLauncher } from "./ports.js";
 import type { TransformationService } from "./transformation.service.js";
 
@@ -52,14 +53,18 @@ export class Reconciler {
     private readonly requests: RequestsRepo,
     private readonly datasets: DatasetsRepo,
     private readonly dispatcher: Dispatcher,
-    private readonly lifecycle: Lifecycle,
+    lifecycle: Lifecycle,
     private readonly launcher: TransformerLauncher,
     private readonly transformations: TransformationService,
     private readonly log: Logger,
     private readonly settings: ReconcilerSettings,
   ) {
     this.holder = settings.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+    this.ends = new RequestEnd(db, requests, lifecycle);
   }
+
+  /** Ends the requests the reconciler gives up on (requestEnd.ts). */
+  private readonly ends: RequestEnd;
 
   /** One pass, if this replica holds (or takes) the reconciler lease. */
   async run(): Promise<ReconcileReport> {
@@ -102,13 +107,8 @@ export class Reconciler {
         const reason =
           `No file was reported for ${this.settings.runningStallTimeoutS} s, ${r.attempts} times in a row ` +
           `(${r.done} of ${r.files} files done); the transformers appear to be gone or stuck.`;
-        const done = await this.db.sql.transaction((tx) =>
-          this.requests.finish(tx, r.requestId, "fatal", reason, ["running"]),
-        );
-        if (done) {
-          this.lifecycle.terminated(r.requestId, "fatal");
+        if (await this.ends.one(r.requestId, "fatal", reason, ["running"]))
           act("run_failed", r.requestId, reason);
-        }
         continue;
       }
       await this.repo.noteAttempt(r.id);
@@ -144,18 +144,13 @@ export class Reconciler {
     const reason =
       `The DID finder did not answer for ${this.settings.lookupTimeoutS} s, ${attempts + 1} times ` +
       `(the lookup was sent ${attempts + 1} times); the dataset lookup was abandoned.`;
-    const failed = await this.db.sql.transaction(async (tx) => {
+    await this.ends.inTransaction(async (tx, end) => {
       const ds = await this.datasets.lockById(tx, datasetId);
-      if (!ds) return [];
+      if (!ds) return;
       await this.datasets.markFailed(tx, datasetId, "internal_failure");
-      const waiting = await this.requests.lockAwaitingDataset(tx, datasetId);
-      const out: string[] = [];
-      for (const r of waiting) {
-        if (await this.requests.finish(tx, r.request_id, "fatal", reason)) out.push(r.request_id);
-      }
-      return out;
+      for (const r of await this.requests.lockAwaitingDataset(tx, datasetId))
+        await end(r.request_id, "fatal", reason);
     });
-    for (const id of failed) this.lifecycle.terminated(id, "fatal");
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,7 @@ import { ownValue } from "./ownValue.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { appError, badRequest, CodeGenError, transformNotFound } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
+import { RequestEnd } from "./requestEnd.js";
 import type { CodeGenerator, GeneratedCode, TransformerLauncher } from "./ports.js";
 import { type Requester, assertMayRequest, requestListScope } from "./policy.js";
 import { type TransformStatusName, isLookupRequired, isTerminal } from "./status.js";
@@ -80,12 +81,17 @@ export class TransformationService {
     private readonly codegen: CodeGenerator,
     private readonly launcher: TransformerLauncher,
     private readonly dispatcher: Dispatcher,
-    private readonly lifecycle: Lifecycle,
+    lifecycle: Lifecycle,
     private readonly log: Logger,
     private readonly objectStore: ObjectStore | null,
     private readonly cfg: TransformationConfig,
     private readonly idempotency?: IdempotencyRepo,
-  ) {}
+  ) {
+    this.ends = new RequestEnd(db, requests, lifecycle);
+  }
+
+  /** Every path here that ends a request goes through it (requestEnd.ts). */
+  private readonly ends: RequestEnd;
 
   /**
    * Submit with the robustness rules around it (docs/decisions.md D17): the file list is canonical (sorted, duplicates
@@ -229,7 +235,7 @@ export class TransformationService {
       }
     }
 
-    const outcome = await this.db.sql.transaction(async (tx) => {
+    const outcome = await this.ends.inTransaction(async (tx, end) => {
       const dataset = parsed
         ? await this.datasets.lockOrCreateForDid(tx, parsed.fullDid, parsed.scheme)
         : await this.datasets.lockOrCreateForFileList(
@@ -272,7 +278,7 @@ export class TransformationService {
       });
       // A complete dataset with no files finishes at once (docs/api.md, files == 0).
       if (status === "running" && files === 0) {
-        await this.requests.finish(tx, requestId, "complete");
+        await end(requestId, "complete");
         status = "complete";
       }
       return { id, dataset, status, files, lookup };
@@ -292,9 +298,8 @@ export class TransformationService {
       }
     }
     if (outcome.status === "running") this.dispatcher.kick(outcome.id);
-    if (outcome.status === "complete") {
-      this.lifecycle.terminated(requestId, "complete");
-    } else {
+    // A request that ended at once (no files) was shut down when its transaction committed (this.ends).
+    if (outcome.status !== "complete") {
       try {
         await this.launcher.start({
           requestId,
@@ -352,10 +357,9 @@ export class TransformationService {
     const r = await this.requests.find(id);
     if (!r) throw transformNotFound(id);
     assertMayRequest(who, r, "cancel");
-    const done = await this.db.sql.transaction((tx) => this.requests.finish(tx, r.requestId, "canceled"));
+    const done = await this.ends.one(r.requestId, "canceled");
     if (!done) throw badRequest(`Transform request with id ${id} is not in progress.`, "not_in_progress");
     this.log.info({ requestId: r.requestId, from: r.status, to: "canceled" }, "transform request canceled");
-    this.lifecycle.terminated(r.requestId, "canceled");
     return `Canceled transformation request ${id}`;
   }
 
@@ -395,11 +399,8 @@ export class TransformationService {
   }
 
   async fail(requestId: string, reason: string): Promise<boolean> {
-    const done = await this.db.sql.transaction((tx) => this.requests.finish(tx, requestId, "fatal", reason));
-    if (done) {
-      this.log.warn({ requestId, to: "fatal", reason }, "transform request failed");
-      this.lifecycle.terminated(requestId, "fatal");
-    }
+    const done = await this.ends.one(requestId, "fatal", reason);
+    if (done) this.log.warn({ requestId, to: "fatal", reason }, "transform request failed");
     return done;
   }
 }
