@@ -9,7 +9,7 @@
 // with a message naming what is missing, never a hang.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -152,7 +152,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     await chown(base, uid, gid);
     await chown(dataDir, uid, gid);
   }
-  await writeFile(join(base, "owner.pid"), String(process.pid));
+  await writeOwner(base);
   await run(
     join(binDir, "initdb"),
     ["-D", dataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
@@ -279,7 +279,7 @@ export function privateRabbitmqctl(r: PrivateRabbit, ...args: string[]): Promise
 export async function startPrivateRabbit(): Promise<{ rabbit: PrivateRabbit; process: ChildProcess }> {
   const binDir = findRabbitBinDir();
   const home = await mkdtemp(join(tmpdir(), "sx-private-rabbit-"));
-  await writeFile(join(home, "owner.pid"), String(process.pid));
+  await writeOwner(home);
   await writeFile(join(home, "rabbitmq-env.conf"), "");
   await writeFile(join(home, "enabled_plugins"), "[].\n");
   await mkdir(join(home, "mnesia"));
@@ -361,6 +361,16 @@ export async function destroyPrivateRabbit(r: PrivateRabbit, child?: ChildProces
 }
 
 /**
+ * Marks a private service's directory as this process's. Written under another name and renamed, so that a
+ * run starting at the same moment (the two fault tiers start together) never reads it half-written, which
+ * read as "no owner" and had that run remove the directory while this one was still filling it.
+ */
+async function writeOwner(dir: string): Promise<void> {
+  await writeFile(join(dir, "owner.pid.new"), String(process.pid));
+  await rename(join(dir, "owner.pid.new"), join(dir, "owner.pid"));
+}
+
+/**
  * Removes what an earlier run that was killed left behind: temp directories whose owner process is gone,
  * with their Postgres cluster stopped and their RabbitMQ node halted.
  */
@@ -372,9 +382,10 @@ export async function reapOrphans(): Promise<void> {
     try {
       owner = Number(readFileSync(join(path, "owner.pid"), "utf8"));
     } catch {
-      continue;
+      continue; // being made by another run right now (or not ours)
     }
-    if (owner && processAlive(owner)) continue;
+    if (!Number.isInteger(owner) || owner <= 0) continue; // not a file this code wrote
+    if (processAlive(owner)) continue;
     if (d.startsWith("sx-private-pg-")) {
       const binDir = (() => {
         try {

@@ -1,5 +1,5 @@
 // The fault tier's private services fail with a message naming what is missing, never a hang.
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import {
   findRabbitBinDir,
   privatePostgresFromEnv,
   privateRabbitFromEnv,
+  reapOrphans,
 } from "../helpers/privateServices.js";
 
 const saved = { ...process.env };
@@ -52,5 +53,22 @@ describe("private services of the fault tier", () => {
     for (const k of Object.values(PrivateServicesEnv)) delete process.env[k];
     expect(() => privatePostgresFromEnv()).toThrow(/No private PostgreSQL.*--project faults/s);
     expect(() => privateRabbitFromEnv()).toThrow(/No private RabbitMQ.*--project faults/s);
+  });
+
+  it("When another run's directory is being made (owner file missing or half-written), then the orphan reaper leaves it; a dead owner's directory goes", async () => {
+    // The two fault tiers start together: each one's reaper sees the other's directories while they are made.
+    const making = mkdtempSync(join(tmpdir(), "sx-private-rabbit-"));
+    const halfWritten = mkdtempSync(join(tmpdir(), "sx-private-rabbit-"));
+    writeFileSync(join(halfWritten, "owner.pid"), "");
+    const orphan = mkdtempSync(join(tmpdir(), "sx-private-rabbit-"));
+    writeFileSync(join(orphan, "owner.pid"), "2147483646"); // no such process
+    try {
+      await reapOrphans();
+      expect(existsSync(making)).toBe(true);
+      expect(existsSync(halfWritten)).toBe(true);
+      expect(existsSync(orphan)).toBe(false);
+    } finally {
+      for (const d of [making, halfWritten, orphan]) rmSync(d, { recursive: true, force: true });
+    }
   });
 });
