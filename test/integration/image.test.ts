@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/appProcess.js";
 import { putJson } from "../helpers/fakeWorkers.js";
 import { type TestDatabase, createEmptyDatabase } from "../helpers/pg.js";
 import { eventually } from "../helpers/wait.js";
@@ -250,10 +251,6 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function freePort(): number {
-  return 20_000 + Math.floor(Math.random() * 30_000);
-}
-
 function start(image: ReturnType<typeof buildImage>, env: Record<string, string>, port: number): Running {
   const [cmd, ...args] = image.cmd;
   // Only what the image defines and what the test sets: nothing of this process's environment but PATH and HOME.
@@ -371,10 +368,11 @@ describe("The image's file set (Dockerfile + .dockerignore)", () => {
   describe("When started with its CMD on an empty Postgres database", () => {
     let db: TestDatabase;
     let app: Running;
-    const port = freePort();
+    let port: number;
     const data = () => path.join(work, "data");
 
     beforeAll(async () => {
+      port = await freePort();
       db = await createEmptyDatabase();
       mkdirSync(data(), { recursive: true });
       app = start(
@@ -473,11 +471,12 @@ describe("The image's file set (Dockerfile + .dockerignore)", () => {
 describe("Upstream's Helm chart starting the image (its app.conf, environment and /default_users)", () => {
   let db: TestDatabase;
   let app: Running;
-  const port = freePort();
+  let port: number;
   const scheme = `sx${randomBytes(4).toString("hex")}`;
   let startupLog: Record<string, unknown>;
 
   beforeAll(async () => {
+    port = await freePort();
     db = await createEmptyDatabase();
     const conf = path.join(work, "opt-servicex", "app.conf");
     mkdirSync(path.dirname(conf), { recursive: true });

@@ -41,12 +41,13 @@ function children(pid: number): number[] {
 
 describe("npm start", () => {
   it("When SIGTERM is sent to the npm process, then the compiled server drains, its port closes and every process exits", async () => {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    // PORT=0: the kernel picks a free port and the App says which in its "listening on" line (a port chosen
+    // here at random could be taken meanwhile, seen as EADDRINUSE).
     const npm = spawn("npm", ["start"], {
       cwd: REPO,
       env: {
         ...process.env,
-        PORT: String(port),
+        PORT: "0",
         BIND_ADDRESS: "127.0.0.1",
         DATABASE_URL: db.url,
         RABBIT_MQ_URL: "",
@@ -63,12 +64,17 @@ describe("npm start", () => {
       out += c.toString();
     });
     const npmExited = new Promise<number | null>((r) => npm.once("exit", (code) => r(code)));
-    const base = `http://127.0.0.1:${port}`;
     // prestart may compile src/ first (dist missing or older than the sources): allow for it.
+    let base = "";
     await eventually(
-      async () => (await fetch(`${base}/readyz`)).status === 200,
+      async () => {
+        const listening = /ServiceX App listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (!listening) return false;
+        base = listening[1] as string;
+        return (await fetch(`${base}/readyz`)).status === 200;
+      },
       240_000,
-      "/readyz 200 under npm start",
+      "the App's 'listening on' line and /readyz 200 under npm start",
     ).catch((e: Error) => {
       npm.kill("SIGKILL");
       throw new Error(`${e.message}\n${out}`);

@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
+import { freePort } from "../helpers/appProcess.js";
 import { fileCompleteBody, putJson } from "../helpers/fakeWorkers.js";
 import { type TestDatabase, createTestDatabase } from "../helpers/pg.js";
 
@@ -16,7 +17,7 @@ afterAll(async () => {
 
 describe("SIGTERM", () => {
   it("When the App is stopped under file-complete load, then every answered report is stored, none is half-done, and it exits 0", async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort(); // a port the kernel just gave out, not a random one that may be taken
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       env: {
         ...process.env,
